@@ -1,0 +1,70 @@
+//! The HTTP API: JSON everywhere except `/` (the dashboard) and `/metrics`.
+
+mod auth;
+mod dashboard;
+mod error;
+mod health;
+mod refresh;
+pub mod stacks;
+mod webhook;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+pub use error::ApiError;
+pub use webhook::WebhookGuard;
+
+use crate::config::Secret;
+use crate::docker::state::RuntimeCache;
+use crate::events::EventBus;
+use crate::git::refresh::RefreshHandle;
+use crate::git::snapshot::SnapshotReader;
+use crate::metrics::AppMetrics;
+use crate::readiness::Readiness;
+use crate::status::StatusTable;
+
+/// What every handler can read.
+#[derive(Clone)]
+pub struct AppState {
+    /// The process's metrics registry.
+    pub registry: Arc<prometheus::Registry>,
+    /// Application series.
+    pub metrics: AppMetrics,
+    /// Conditions for `/readyz`.
+    pub readiness: Readiness,
+    /// Desired state.
+    pub snapshots: SnapshotReader,
+    /// Refresh requests and status.
+    pub refresh: RefreshHandle,
+    /// Reconcile results per stack.
+    pub status: StatusTable,
+    /// Containers per stack.
+    pub runtime: RuntimeCache,
+    /// SSE events.
+    pub events: EventBus,
+    /// Webhook secret and flood protection.
+    pub webhook: Arc<WebhookGuard>,
+    /// Bearer token for POSTs.
+    pub api_token: Option<Secret>,
+}
+
+/// All routes.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(dashboard::page))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .route("/api/stacks", get(stacks::list))
+        .route("/api/stacks/{name}", get(stacks::get_one))
+        .route("/api/refresh", get(refresh::status).post(refresh::request))
+        .route("/api/webhook", post(webhook::receive))
+        .fallback(|| async { ApiError::not_found("no such route") })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ))
+        .with_state(state)
+}

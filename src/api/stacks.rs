@@ -1,0 +1,193 @@
+//! `GET /api/stacks` and `GET /api/stacks/{name}`: desired, actual and status in one view.
+
+use std::collections::BTreeSet;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::{ApiError, AppState};
+use crate::docker::state::ContainerInfo;
+use crate::labels;
+use crate::stack::DesiredStack;
+use crate::status::{LastResult, StackRecord, Status};
+
+/// One container in a stack view.
+#[derive(Debug, Clone, Serialize)]
+pub struct ContainerView {
+    /// Full container id.
+    pub id: String,
+    /// Container name.
+    pub name: String,
+    /// Docker state (`running`, `exited`, …).
+    pub state: String,
+    /// Health, where a healthcheck is defined.
+    pub health: Option<String>,
+}
+
+/// One service in a stack view.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceView {
+    /// Service name.
+    pub name: String,
+    /// Its containers (empty when none runs).
+    pub containers: Vec<ContainerView>,
+}
+
+/// The contract's `Stack` object; fields that are not known are `null`.
+#[derive(Debug, Clone, Serialize)]
+pub struct StackView {
+    /// Stack name.
+    pub name: String,
+    /// Folder relative to `DEPLOY_DIR`.
+    pub path: Option<String>,
+    /// Compose file name.
+    pub compose_file: Option<String>,
+    /// Whether the current snapshot has this stack.
+    pub desired: bool,
+    /// Status.
+    pub status: Status,
+    /// Desired `compose_hash`.
+    pub compose_hash: Option<String>,
+    /// Desired `stack_hash`.
+    pub stack_hash: Option<String>,
+    /// Revision the running containers were applied from.
+    pub synced_revision: Option<String>,
+    /// `compose_hash` of the running containers.
+    pub synced_compose_hash: Option<String>,
+    /// `stack_hash` of the running containers.
+    pub synced_stack_hash: Option<String>,
+    /// When the running containers were applied.
+    pub synced_at: Option<String>,
+    /// Outcome of the last apply or removal.
+    pub last_result: Option<LastResult>,
+    /// Why the stack is failed or drifted.
+    pub error: Option<String>,
+    /// Services with their containers.
+    pub services: Vec<ServiceView>,
+}
+
+/// Builds the view of one stack from its three sources.
+pub fn stack_view(
+    name: &str,
+    desired: Option<&DesiredStack>,
+    record: Option<&StackRecord>,
+    containers: &[ContainerInfo],
+) -> StackView {
+    let status = record.map_or_else(
+        || match desired {
+            Some(d) if d.error.is_some() => Status::Failed,
+            Some(_) => Status::Missing,
+            None => Status::Orphaned,
+        },
+        |r| r.status,
+    );
+    let error = record
+        .and_then(|r| r.error.clone())
+        .or_else(|| desired.and_then(|d| d.error.clone()));
+    let synced = record.and_then(|r| r.synced.as_ref());
+
+    let mut service_names: BTreeSet<&str> = desired
+        .map(|d| d.services.iter().map(String::as_str).collect())
+        .unwrap_or_default();
+    service_names.extend(containers.iter().map(|c| c.service.as_str()));
+    let services = service_names
+        .into_iter()
+        .map(|service| ServiceView {
+            name: service.to_string(),
+            containers: containers
+                .iter()
+                .filter(|c| c.service == service)
+                .map(|c| ContainerView {
+                    id: c.id.clone(),
+                    name: c.name.clone(),
+                    state: c.state.clone(),
+                    health: c.health.clone(),
+                })
+                .collect(),
+        })
+        .collect();
+
+    StackView {
+        name: name.to_string(),
+        path: desired.map(|d| d.path.clone()).or_else(|| {
+            containers
+                .iter()
+                .find_map(|c| c.label(labels::STACK).map(str::to_string))
+        }),
+        compose_file: desired.map(|d| d.compose_file.clone()),
+        desired: desired.is_some(),
+        status,
+        compose_hash: desired.map(|d| d.compose_hash.clone()),
+        stack_hash: desired.map(|d| d.stack_hash.clone()),
+        synced_revision: synced.map(|s| s.revision.clone()),
+        synced_compose_hash: synced.map(|s| s.compose_hash.clone()),
+        synced_stack_hash: synced.map(|s| s.stack_hash.clone()),
+        synced_at: synced.map(|s| s.synced_at.clone()),
+        last_result: record.and_then(|r| r.last_result.clone()),
+        error,
+        services,
+    }
+}
+
+/// Every stack known from Git, the status table or the runtime, by name.
+pub fn all_views(state: &AppState) -> Vec<StackView> {
+    let snapshot = state.snapshots.current();
+    let records = state.status.all();
+    let mut names: BTreeSet<String> = records.keys().cloned().collect();
+    names.extend(state.runtime.stack_names());
+    if let Some(s) = &snapshot {
+        names.extend(s.stacks.keys().cloned());
+    }
+    let mut views = Vec::with_capacity(names.len());
+    for name in names {
+        let desired = snapshot.as_ref().and_then(|s| s.stacks.get(&name));
+        let record = records.get(&name);
+        let containers = state.runtime.containers(&name);
+        views.push(stack_view(
+            &name,
+            desired.map(AsRef::as_ref),
+            record,
+            &containers,
+        ));
+        // Folders whose name clashes are shown too, each failed.
+        for other in desired
+            .map(|d| d.clashes_with.as_slice())
+            .unwrap_or_default()
+        {
+            views.push(stack_view(&name, Some(other), None, &[]));
+        }
+    }
+    views
+}
+
+/// `GET /api/stacks`.
+pub async fn list(State(state): State<AppState>) -> Json<Value> {
+    let snapshot = state.snapshots.current();
+    Json(json!({
+        "revision": snapshot.as_ref().map(|s| s.revision.clone()),
+        "refreshed_at": snapshot.as_ref().map(|s| s.refreshed_at.to_string()),
+        "stacks": all_views(&state),
+    }))
+}
+
+/// `GET /api/stacks/{name}`.
+pub async fn get_one(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<StackView>, ApiError> {
+    let snapshot = state.snapshots.current();
+    let desired = snapshot.as_ref().and_then(|s| s.stacks.get(&name));
+    let record = state.status.get(&name);
+    let containers = state.runtime.containers(&name);
+    if desired.is_none() && record.is_none() && containers.is_empty() {
+        return Err(ApiError::not_found(format!("no stack named '{name}'")));
+    }
+    Ok(Json(stack_view(
+        &name,
+        desired.map(AsRef::as_ref),
+        record.as_ref(),
+        &containers,
+    )))
+}

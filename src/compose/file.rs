@@ -1,0 +1,146 @@
+//! Reading a compose file: enough to know its services and to reject a broken file early.
+//!
+//! The parser only reads. Compose itself always gets the user's original bytes:
+//! re-serialising YAML changes scalars (`yes`, `0755`, …) in every crate.
+
+use serde_json::Value;
+
+/// The facts docker-cd needs from a compose file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComposeFile {
+    /// Service names, sorted.
+    pub services: Vec<String>,
+    /// Services `compose up` starts: not behind a profile, not scaled to zero.
+    /// Only these must run for the stack to be `synced`.
+    pub expected: Vec<String>,
+    /// The top-level `version`, which compose v1 wants repeated in an override file.
+    pub version: Option<String>,
+}
+
+/// Parses compose YAML and checks its shape.
+///
+/// # Errors
+/// A message fit for the stack's error: YAML syntax (with line and column), a
+/// missing or malformed `services` section, or an invalid service name.
+pub fn parse(bytes: &[u8]) -> Result<ComposeFile, String> {
+    let text = std::str::from_utf8(bytes).map_err(|e| format!("compose file is not UTF-8: {e}"))?;
+    let options = serde_saphyr::options! {
+        // YAML 1.2 like compose v2: `yes` and `0755` stay strings.
+        strict_booleans: true,
+        leading_zero_numbers_as_strings: true,
+        with_snippet: false,
+    };
+    let doc: Value = serde_saphyr::from_str_with_options(text, options)
+        .map_err(|e| format!("invalid YAML: {e}"))?;
+    let top = match &doc {
+        Value::Object(map) => map,
+        Value::Null => return Err("compose file is empty".into()),
+        _ => return Err("compose file must be a mapping at the top level".into()),
+    };
+    let version = match top.get("version") {
+        Some(Value::String(v)) => Some(v.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    let services = match top.get("services") {
+        Some(Value::Object(services)) => services,
+        Some(Value::Null) => {
+            return Ok(ComposeFile {
+                services: Vec::new(),
+                expected: Vec::new(),
+                version,
+            });
+        }
+        Some(_) => return Err("'services' must be a mapping of service names".into()),
+        None => return Err("compose file has no 'services' section".into()),
+    };
+    let mut names = Vec::with_capacity(services.len());
+    let mut expected = Vec::with_capacity(services.len());
+    for (name, definition) in services {
+        if !valid_service_name(name) {
+            return Err(format!(
+                "invalid service name '{name}': use letters, digits, '.', '_' and '-'"
+            ));
+        }
+        if !definition.is_object() {
+            return Err(format!("service '{name}' must be a mapping"));
+        }
+        if started_by_up(definition) {
+            expected.push(name.clone());
+        }
+        names.push(name.clone());
+    }
+    Ok(ComposeFile {
+        services: names,
+        expected,
+        version,
+    })
+}
+
+/// Whether plain `compose up` starts containers for this service: services behind
+/// a profile are only started on request, and `scale: 0` / `deploy.replicas: 0`
+/// start none. Without this, such services would look missing forever and every
+/// reconcile would redeploy the stack.
+fn started_by_up(definition: &Value) -> bool {
+    let has_profiles = definition
+        .get("profiles")
+        .and_then(Value::as_array)
+        .is_some_and(|p| !p.is_empty());
+    let zero = |v: Option<&Value>| v.and_then(Value::as_u64) == Some(0);
+    let scaled_to_zero = zero(definition.get("scale"))
+        || zero(definition.get("deploy").and_then(|d| d.get("replicas")));
+    !has_profiles && !scaled_to_zero
+}
+
+/// The compose specification's service name pattern `[a-zA-Z0-9._-]+`.
+fn valid_service_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[test]
+    fn lists_services_sorted_by_name() {
+        let yaml = b"services:\n  web:\n    image: nginx\n  cache:\n    image: redis\n";
+        assert_eq!(
+            parse(yaml).map(|f| f.services),
+            Ok(vec!["cache".into(), "web".into()])
+        );
+    }
+
+    #[test]
+    fn services_behind_profiles_or_scaled_to_zero_are_not_expected() {
+        let yaml = b"version: '2.4'\nservices:\n  web:\n    image: x\n  debug:\n    image: x\n    profiles: [debug]\n  off:\n    image: x\n    deploy:\n      replicas: 0\n  none:\n    image: x\n    scale: 0\n";
+        let file = parse(yaml).expect("valid");
+        assert_eq!(file.expected, vec!["web".to_string()]);
+        assert_eq!(file.services.len(), 4);
+        assert_eq!(file.version.as_deref(), Some("2.4"));
+    }
+
+    #[test]
+    fn merge_keys_and_extension_fields_are_understood() {
+        let yaml = b"x-common: &common\n  restart: always\nservices:\n  a:\n    <<: *common\n    image: busybox\n";
+        assert_eq!(parse(yaml).map(|f| f.services), Ok(vec!["a".into()]));
+    }
+
+    #[rstest]
+    #[case(b"services:\n  web:\n    image: [unclosed\n" as &[u8], "invalid YAML")]
+    #[case(b"", "empty")]
+    #[case(b"- a\n- b\n", "mapping at the top level")]
+    #[case(b"version: '3'\n", "no 'services' section")]
+    #[case(b"services: [a, b]\n", "'services' must be a mapping")]
+    #[case(b"services:\n  web: nginx\n", "service 'web' must be a mapping")]
+    #[case(b"services:\n  'bad name':\n    image: x\n", "invalid service name")]
+    #[case(b"services:\n  a:\n    image: x\n  a:\n    image: y\n", "invalid YAML")]
+    #[case(b"\xff\xfe", "not UTF-8")]
+    fn broken_files_get_a_clear_reason(#[case] yaml: &[u8], #[case] reason: &str) {
+        let err = parse(yaml).expect_err("must fail");
+        assert!(err.contains(reason), "got {err:?}");
+    }
+}

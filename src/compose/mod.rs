@@ -1,0 +1,6 @@
+//! Everything about compose: reading compose files, the generated override, and
+//! running the compose command.
+
+pub mod file;
+pub mod overlay;
+pub mod runner;

@@ -1,0 +1,271 @@
+//! The Docker informer: list + watch of this instance's managed containers.
+//!
+//! It is the runtime cache's only writer and emits the key of every stack whose
+//! containers changed. Docker's event stream ends on any error and never
+//! reconnects by itself, and a hung daemon is never noticed by it, so this loop
+//! adds reconnection with backoff, a full re-list after every (re)connect, a
+//! periodic re-list, and a ping watchdog.
+
+use std::collections::{BTreeMap, HashSet};
+use std::pin::pin;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bollard::Docker;
+use bollard::models::EventMessage;
+use bollard::query_parameters::EventsOptionsBuilder;
+use controller::Backoff;
+use futures::StreamExt as _;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::client::{self, DockerError};
+use super::state::RuntimeCache;
+use crate::labels;
+use crate::metrics::{AppMetrics, DOCKER_ACTIONS};
+use crate::readiness::Readiness;
+
+/// Readiness condition: the daemon answered and the first list is in the cache.
+pub const READY_CONDITION: &str = "docker";
+
+/// Full re-list period: events are hints, this bounds the cost of a missed one.
+const RESYNC_PERIOD: Duration = Duration::from_secs(300);
+/// Ping period: the event stream has no idle timeout, so a hung daemon is only
+/// noticed by asking.
+const WATCHDOG_PERIOD: Duration = Duration::from_secs(30);
+/// A ping slower than this counts as a hung daemon.
+const PING_TIMEOUT: Duration = Duration::from_secs(10);
+/// Events are replayed from this far before the subscription, so a change
+/// between the list and the subscription is not lost (duplicates are harmless).
+const REPLAY_MARGIN_SECS: u64 = 2;
+
+/// Read side of the connected client: `None` while Docker is unreachable.
+#[derive(Debug, Clone)]
+pub struct DockerHandle {
+    receiver: watch::Receiver<Option<Docker>>,
+}
+
+impl DockerHandle {
+    /// The connected client, if Docker answers.
+    pub fn current(&self) -> Option<Docker> {
+        self.receiver.borrow().clone()
+    }
+
+    /// Waits until the first list is in the cache.
+    pub async fn wait_connected(&mut self) {
+        // An error means the informer is gone (shutdown): stop waiting.
+        let _ = self.receiver.wait_for(Option::is_some).await;
+    }
+}
+
+/// The list+watch loop.
+pub struct DockerInformer {
+    /// `DOCKER_HOST`.
+    pub docker_host: Option<String>,
+    /// `INSTANCE_NAME`: only this instance's containers are watched.
+    pub instance: String,
+    /// The cache it writes.
+    pub cache: RuntimeCache,
+    /// Keys of stacks whose containers changed.
+    pub keys: mpsc::UnboundedSender<String>,
+    /// `docker_events_total`.
+    pub metrics: AppMetrics,
+    /// `/readyz`.
+    pub readiness: Readiness,
+    client: watch::Sender<Option<Docker>>,
+}
+
+impl DockerInformer {
+    /// An informer and the handle through which others reach the client.
+    pub fn new(
+        docker_host: Option<String>,
+        instance: String,
+        cache: RuntimeCache,
+        keys: mpsc::UnboundedSender<String>,
+        metrics: AppMetrics,
+        readiness: Readiness,
+    ) -> (Self, DockerHandle) {
+        let (client, receiver) = watch::channel(None);
+        let informer = Self {
+            docker_host,
+            instance,
+            cache,
+            keys,
+            metrics,
+            readiness,
+            client,
+        };
+        (informer, DockerHandle { receiver })
+    }
+
+    /// Watches until `shutdown`, reconnecting with backoff after every failure.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut backoff = Backoff::default();
+        loop {
+            let ended = tokio::select! {
+                biased;
+                // Shutdown: stop watching.
+                () = shutdown.cancelled() => return,
+                // The session ends only with an error (or a closed stream).
+                ended = self.session() => ended,
+            };
+            self.readiness.set(READY_CONDITION, false);
+            self.client.send_replace(None);
+            let delay = backoff.next_delay();
+            tracing::warn!(error = %ended, retry_in_ms = delay.as_millis() as u64, "Docker unreachable; will reconnect and re-list");
+            tokio::select! {
+                biased;
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(delay) => {}
+            }
+        }
+    }
+
+    /// One connection: list, then apply events until something breaks.
+    async fn session(&self) -> SessionEnd {
+        let docker = match client::connect(self.docker_host.as_deref()).await {
+            Ok(docker) => docker,
+            Err(e) => return SessionEnd::Docker(e),
+        };
+        let since = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+            .saturating_sub(REPLAY_MARGIN_SECS)
+            .to_string();
+        if let Err(e) = self.resync(&docker).await {
+            return SessionEnd::Docker(e);
+        }
+        self.client.send_replace(Some(docker.clone()));
+        self.readiness.set(READY_CONDITION, true);
+        tracing::info!("Docker connected; managed containers listed");
+
+        let mut filters = client::instance_filters(&self.instance);
+        filters.insert("type".to_string(), vec!["container".to_string()]);
+        let options = EventsOptionsBuilder::default()
+            .filters(&filters)
+            .since(&since)
+            .build();
+        let mut events = pin!(docker.events(Some(options)));
+        let mut resync = tokio::time::interval(RESYNC_PERIOD);
+        resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        resync.tick().await; // immediate first tick: the list above was just made
+        let mut watchdog = tokio::time::interval(WATCHDOG_PERIOD);
+        watchdog.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        watchdog.tick().await;
+        loop {
+            tokio::select! {
+                biased;
+                // An event about one of our containers: re-list its stack.
+                event = events.next() => match event {
+                    Some(Ok(event)) => {
+                        if let Err(e) = self.on_event(&docker, event).await {
+                            return SessionEnd::Docker(e);
+                        }
+                    }
+                    Some(Err(e)) => return SessionEnd::Docker(DockerError::Api(e)),
+                    None => return SessionEnd::StreamClosed,
+                },
+                // Periodic full re-list: corrects anything an event missed.
+                _ = resync.tick() => {
+                    if let Err(e) = self.resync(&docker).await {
+                        return SessionEnd::Docker(e);
+                    }
+                }
+                // Watchdog: a daemon that stopped answering ends the session.
+                _ = watchdog.tick() => match tokio::time::timeout(PING_TIMEOUT, docker.ping()).await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => return SessionEnd::Docker(DockerError::Api(e)),
+                    Err(_) => return SessionEnd::Hung,
+                },
+            }
+        }
+    }
+
+    /// Lists everything, replaces the cache, and wakes every stack that has or
+    /// had containers.
+    async fn resync(&self, docker: &Docker) -> Result<(), DockerError> {
+        let containers = client::list_managed(docker, &self.instance).await?;
+        let mut by_stack: BTreeMap<String, Vec<_>> = BTreeMap::new();
+        for container in containers {
+            if let Some(project) = container.label(labels::COMPOSE_PROJECT).map(str::to_string) {
+                by_stack.entry(project).or_default().push(container);
+            }
+        }
+        let mut keys: HashSet<String> = self.cache.stack_names().into_iter().collect();
+        keys.extend(by_stack.keys().cloned());
+        self.cache.replace_all(by_stack);
+        for key in keys {
+            let _ = self.keys.send(key);
+        }
+        Ok(())
+    }
+
+    async fn on_event(&self, docker: &Docker, event: EventMessage) -> Result<(), DockerError> {
+        let action = event.action.unwrap_or_default();
+        // Healthchecks run as exec sessions: their events say nothing about state.
+        if action.starts_with("exec_") {
+            return Ok(());
+        }
+        let label = action_label(&action);
+        self.metrics.docker_events.with_label_values(&[label]).inc();
+        let Some(project) = event
+            .actor
+            .and_then(|a| a.attributes)
+            .and_then(|mut attrs| attrs.remove(labels::COMPOSE_PROJECT))
+        else {
+            return Ok(());
+        };
+        tracing::debug!(stack = %project, action = %action, "container event");
+        let containers = client::list_stack(docker, &self.instance, &project).await?;
+        self.cache.set_stack(&project, containers);
+        let _ = self.keys.send(project);
+        Ok(())
+    }
+}
+
+/// The `docker_events_total{action}` label for an event action.
+fn action_label(action: &str) -> &'static str {
+    // `health_status: healthy` carries its result after a colon.
+    let base = action.split(':').next().unwrap_or_default().trim();
+    DOCKER_ACTIONS
+        .iter()
+        .find(|a| **a == base)
+        .copied()
+        .unwrap_or("other")
+}
+
+/// Why a session ended.
+enum SessionEnd {
+    Docker(DockerError),
+    StreamClosed,
+    Hung,
+}
+
+impl std::fmt::Display for SessionEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Docker(e) => write!(f, "{e}"),
+            Self::StreamClosed => f.write_str("the event stream closed"),
+            Self::Hung => write!(
+                f,
+                "Docker did not answer a ping within {}s",
+                PING_TIMEOUT.as_secs()
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case("start", "start")]
+    #[case("die", "die")]
+    #[case("health_status: healthy", "health_status")]
+    #[case("health_status: unhealthy", "health_status")]
+    #[case("rename", "other")]
+    fn actions_map_to_bounded_labels(#[case] action: &str, #[case] label: &str) {
+        assert_eq!(action_label(action), label);
+    }
+}

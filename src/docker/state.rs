@@ -1,0 +1,86 @@
+//! The runtime cache: managed containers of this instance, grouped by stack.
+//!
+//! The Docker informer is its only writer (a full list replaces it, events patch
+//! it); the reconciler and the API read it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, PoisonError, RwLock};
+
+/// What docker-cd knows about one managed container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerInfo {
+    /// Full container id.
+    pub id: String,
+    /// Container name without the leading `/`.
+    pub name: String,
+    /// Compose service (`com.docker.compose.service`).
+    pub service: String,
+    /// Docker state: `running`, `exited`, `created`, `restarting`, `paused`, `dead`, …
+    pub state: String,
+    /// `healthy`, `unhealthy` or `starting` when the container has a healthcheck.
+    pub health: Option<String>,
+    /// Exit code of a stopped container.
+    pub exit_code: Option<i64>,
+    /// Every label of the container.
+    pub labels: HashMap<String, String>,
+}
+
+impl ContainerInfo {
+    /// The value of label `key`.
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.labels.get(key).map(String::as_str)
+    }
+
+    /// Running, and healthy where a healthcheck is defined.
+    pub fn is_ready(&self) -> bool {
+        self.state == "running" && self.health.as_deref().is_none_or(|h| h == "healthy")
+    }
+}
+
+/// Containers per stack name (the compose project).
+#[derive(Debug, Clone, Default)]
+pub struct RuntimeCache {
+    stacks: Arc<RwLock<BTreeMap<String, Vec<ContainerInfo>>>>,
+}
+
+impl RuntimeCache {
+    /// An empty cache.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Containers of stack `name` (empty when none).
+    pub fn containers(&self, name: &str) -> Vec<ContainerInfo> {
+        self.stacks
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(name)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Names of every stack that has at least one container.
+    pub fn stack_names(&self) -> Vec<String> {
+        self.stacks
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    /// Replaces the containers of `name` (removing the stack when `containers` is empty).
+    pub fn set_stack(&self, name: &str, containers: Vec<ContainerInfo>) {
+        let mut stacks = self.stacks.write().unwrap_or_else(PoisonError::into_inner);
+        if containers.is_empty() {
+            stacks.remove(name);
+        } else {
+            stacks.insert(name.to_string(), containers);
+        }
+    }
+
+    /// Replaces everything (after a full list).
+    pub fn replace_all(&self, all: BTreeMap<String, Vec<ContainerInfo>>) {
+        *self.stacks.write().unwrap_or_else(PoisonError::into_inner) = all;
+    }
+}

@@ -1,0 +1,78 @@
+//! The event bus behind `GET /api/events`: stack status changes and refreshes.
+
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+/// How many events a slow SSE client may lag behind before it misses some;
+/// it then gets a `lagged` notice and should re-read `/api/stacks`.
+const CAPACITY: usize = 1024;
+
+/// One event for SSE clients.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// A stack's status changed.
+    Stack {
+        /// Stack name.
+        name: String,
+        /// New status.
+        status: String,
+        /// Previous status, if known.
+        previous: Option<String>,
+        /// The stack's error, if it has one.
+        error: Option<String>,
+    },
+    /// A refresh finished.
+    Refresh {
+        /// What asked for it.
+        trigger: String,
+        /// `completed` or `failed`.
+        outcome: String,
+        /// Revision after the refresh.
+        revision: Option<String>,
+        /// Why it failed.
+        error: Option<String>,
+    },
+}
+
+impl Event {
+    /// The SSE `event:` name.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Stack { .. } => "stack",
+            Self::Refresh { .. } => "refresh",
+        }
+    }
+}
+
+/// A cheap, cloneable publisher; publishing with no subscriber is not an error.
+#[derive(Debug, Clone)]
+pub struct EventBus {
+    sender: broadcast::Sender<Event>,
+}
+
+impl Default for EventBus {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl EventBus {
+    /// A bus with no subscribers.
+    pub fn new() -> Self {
+        Self {
+            sender: broadcast::channel(CAPACITY).0,
+        }
+    }
+
+    /// Sends `event` to every current subscriber.
+    pub fn publish(&self, event: Event) {
+        // No receiver is the normal case when no dashboard is open.
+        let _ = self.sender.send(event);
+    }
+
+    /// A receiver of every event published from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.sender.subscribe()
+    }
+}

@@ -1,0 +1,340 @@
+//! Comparing one stack's desired state with its containers: a pure function, so
+//! every rule is tested without Docker.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::docker::state::ContainerInfo;
+use crate::labels;
+use crate::stack::DesiredStack;
+
+/// What one service's containers look like against the desired state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServiceState {
+    /// Running (healthy where checked), or finished with exit 0, with current labels.
+    Ready,
+    /// No container.
+    Missing,
+    /// Stopped, created but not started, or dead: `compose up` starts it.
+    Stopped(String),
+    /// A container carries another `stack_hash` (or none): an apply recreates it.
+    Outdated,
+    /// Starting, unhealthy, restarting or paused: `compose up` would not change it.
+    Waiting(String),
+}
+
+/// Why an apply is needed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// Git changed (or the stack was never deployed): apply the new desired state.
+    Desired,
+    /// The runtime left the applied state (stopped, removed, changed by hand).
+    Drift,
+}
+
+/// The verdict on one stack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Nothing to do.
+    InSync,
+    /// Compose must run.
+    NeedsApply {
+        /// Git change or drift.
+        cause: Cause,
+        /// What differs, for the status and logs.
+        detail: String,
+    },
+    /// Everything is deployed but not ready yet (or stuck in a way compose cannot fix).
+    Settling {
+        /// What is not ready.
+        detail: String,
+    },
+}
+
+/// Per-service states in name order, and the verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assessment {
+    /// Each expected service (and each unexpected one found running).
+    pub services: BTreeMap<String, ServiceState>,
+    /// The verdict.
+    pub verdict: Verdict,
+}
+
+impl fmt::Display for ServiceState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Ready => f.write_str("ready"),
+            Self::Missing => f.write_str("no container"),
+            Self::Stopped(why) | Self::Waiting(why) => f.write_str(why),
+            Self::Outdated => f.write_str("labels of another stack_hash"),
+        }
+    }
+}
+
+/// Compares `desired` with `containers` (this instance's containers of the stack).
+///
+/// `applied_hash` is the `stack_hash` last applied to this stack (from the
+/// status record or the labels): when it equals the desired hash, anything
+/// missing is drift rather than a new deployment.
+pub fn assess(
+    desired: &DesiredStack,
+    containers: &[ContainerInfo],
+    applied_hash: Option<&str>,
+) -> Assessment {
+    let containers: Vec<&ContainerInfo> = containers
+        .iter()
+        .filter(|c| {
+            c.label(labels::COMPOSE_ONEOFF)
+                .is_none_or(|v| !v.eq_ignore_ascii_case("true"))
+        })
+        .collect();
+    let mut services = BTreeMap::new();
+    for service in &desired.expected_services {
+        let own: Vec<&ContainerInfo> = containers
+            .iter()
+            .copied()
+            .filter(|c| &c.service == service)
+            .collect();
+        services.insert(service.clone(), service_state(&own, &desired.stack_hash));
+    }
+    // Containers of services the compose file no longer has: `--remove-orphans` removes them.
+    let mut orphans: Vec<&str> = containers
+        .iter()
+        .filter(|c| !desired.services.contains(&c.service))
+        .map(|c| c.service.as_str())
+        .collect();
+    orphans.sort_unstable();
+    orphans.dedup();
+
+    let needs_apply: Vec<String> = services
+        .iter()
+        .filter(|(_, s)| {
+            matches!(
+                s,
+                ServiceState::Missing | ServiceState::Stopped(_) | ServiceState::Outdated
+            )
+        })
+        .map(|(name, s)| format!("{name}: {s}"))
+        .chain(
+            orphans
+                .iter()
+                .map(|name| format!("{name}: not in the compose file")),
+        )
+        .collect();
+    let waiting: Vec<String> = services
+        .iter()
+        .filter(|(_, s)| matches!(s, ServiceState::Waiting(_)))
+        .map(|(name, s)| format!("{name}: {s}"))
+        .collect();
+
+    let verdict = if !needs_apply.is_empty() {
+        let applied_current = applied_hash == Some(desired.stack_hash.as_str())
+            || containers
+                .iter()
+                .any(|c| c.label(labels::STACK_HASH) == Some(desired.stack_hash.as_str()));
+        Verdict::NeedsApply {
+            cause: if applied_current {
+                Cause::Drift
+            } else {
+                Cause::Desired
+            },
+            detail: needs_apply.join("; "),
+        }
+    } else if !waiting.is_empty() {
+        Verdict::Settling {
+            detail: waiting.join("; "),
+        }
+    } else {
+        Verdict::InSync
+    };
+    Assessment { services, verdict }
+}
+
+fn service_state(containers: &[&ContainerInfo], stack_hash: &str) -> ServiceState {
+    if containers.is_empty() {
+        return ServiceState::Missing;
+    }
+    if containers
+        .iter()
+        .any(|c| c.label(labels::STACK_HASH) != Some(stack_hash))
+    {
+        return ServiceState::Outdated;
+    }
+    let mut waiting = None;
+    for c in containers {
+        match c.state.as_str() {
+            "running" => match c.health.as_deref() {
+                None | Some("healthy") => {}
+                Some(health) => waiting = Some(format!("container {} is {health}", c.name)),
+            },
+            // A one-shot service that finished: nothing to restart.
+            "exited" if c.exit_code == Some(0) => {}
+            "exited" | "created" | "dead" => {
+                let how = c
+                    .exit_code
+                    .map_or_else(|| c.state.clone(), |code| format!("exited ({code})"));
+                return ServiceState::Stopped(format!("container {} {how}", c.name));
+            }
+            other => waiting = Some(format!("container {} is {other}", c.name)),
+        }
+    }
+    waiting.map_or(ServiceState::Ready, ServiceState::Waiting)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    fn desired(services: &[&str], hash: &str) -> DesiredStack {
+        DesiredStack {
+            name: "web".into(),
+            path: "web".into(),
+            compose_file: "compose.yaml".into(),
+            compose_hash: "c".into(),
+            stack_hash: hash.into(),
+            services: services.iter().map(|s| s.to_string()).collect(),
+            expected_services: services.iter().map(|s| s.to_string()).collect(),
+            compose_version: None,
+            files: Arc::new([]),
+            error: None,
+            clashes_with: Vec::new(),
+        }
+    }
+
+    fn container(service: &str, state: &str, hash: &str) -> ContainerInfo {
+        ContainerInfo {
+            id: format!("id-{service}"),
+            name: format!("web_{service}_1"),
+            service: service.into(),
+            state: state.into(),
+            health: None,
+            exit_code: None,
+            labels: HashMap::from([(labels::STACK_HASH.to_string(), hash.to_string())]),
+        }
+    }
+
+    #[test]
+    fn all_running_with_current_labels_is_in_sync() {
+        let d = desired(&["a", "b"], "h1");
+        let cs = [
+            container("a", "running", "h1"),
+            container("b", "running", "h1"),
+        ];
+        assert_eq!(assess(&d, &cs, Some("h1")).verdict, Verdict::InSync);
+    }
+
+    #[test]
+    fn never_deployed_is_a_desired_change() {
+        let d = desired(&["a"], "h1");
+        assert!(matches!(
+            assess(&d, &[], None).verdict,
+            Verdict::NeedsApply {
+                cause: Cause::Desired,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_new_stack_hash_is_a_desired_change() {
+        let d = desired(&["a"], "h2");
+        let cs = [container("a", "running", "h1")];
+        let a = assess(&d, &cs, Some("h1"));
+        assert_eq!(a.services["a"], ServiceState::Outdated);
+        assert!(matches!(
+            a.verdict,
+            Verdict::NeedsApply {
+                cause: Cause::Desired,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_killed_or_removed_container_is_drift() {
+        let d = desired(&["a", "b"], "h1");
+        let mut killed = container("a", "exited", "h1");
+        killed.exit_code = Some(137);
+        let a = assess(&d, &[killed, container("b", "running", "h1")], Some("h1"));
+        match a.verdict {
+            Verdict::NeedsApply {
+                cause: Cause::Drift,
+                detail,
+            } => assert!(detail.contains("exited (137)"), "{detail}"),
+            other => panic!("{other:?}"),
+        }
+        // Everything removed by hand: the record still knows what was applied.
+        assert!(matches!(
+            assess(&d, &[], Some("h1")).verdict,
+            Verdict::NeedsApply {
+                cause: Cause::Drift,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_finished_one_shot_service_is_ready() {
+        let d = desired(&["migrate"], "h1");
+        let mut done = container("migrate", "exited", "h1");
+        done.exit_code = Some(0);
+        assert_eq!(assess(&d, &[done], Some("h1")).verdict, Verdict::InSync);
+    }
+
+    #[test]
+    fn health_starting_or_unhealthy_and_restarting_are_settling_not_applies() {
+        let d = desired(&["a", "b"], "h1");
+        let mut starting = container("a", "running", "h1");
+        starting.health = Some("starting".into());
+        let restarting = container("b", "restarting", "h1");
+        match assess(&d, &[starting, restarting], Some("h1")).verdict {
+            Verdict::Settling { detail } => {
+                assert!(
+                    detail.contains("starting") && detail.contains("restarting"),
+                    "{detail}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn containers_of_removed_services_need_an_apply() {
+        let d = desired(&["a"], "h1");
+        let cs = [
+            container("a", "running", "h1"),
+            container("old", "running", "h1"),
+        ];
+        match assess(&d, &cs, Some("h1")).verdict {
+            Verdict::NeedsApply { detail, .. } => {
+                assert!(detail.contains("old: not in the compose file"))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn services_compose_up_does_not_start_are_not_required() {
+        let mut d = desired(&["a", "debug"], "h1");
+        d.expected_services = vec!["a".into()];
+        assert_eq!(
+            assess(&d, &[container("a", "running", "h1")], None).verdict,
+            Verdict::InSync
+        );
+    }
+
+    #[test]
+    fn one_off_containers_are_ignored() {
+        let d = desired(&["a"], "h1");
+        let mut run = container("a", "exited", "h1");
+        run.exit_code = Some(1);
+        run.labels
+            .insert(labels::COMPOSE_ONEOFF.into(), "True".into());
+        assert_eq!(
+            assess(&d, &[container("a", "running", "h1"), run], Some("h1")).verdict,
+            Verdict::InSync
+        );
+    }
+}

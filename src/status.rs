@@ -1,0 +1,232 @@
+//! The status table: what the reconciler last found and did, per stack.
+//!
+//! The reconciler is its only writer; the API, the dashboard and the metrics
+//! read it. Every status change is published on the event bus and reflected in
+//! `dockercd_stacks{status}`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, PoisonError, RwLock};
+
+use serde::Serialize;
+
+use crate::events::{Event, EventBus};
+use crate::metrics::{AppMetrics, STATUSES};
+
+/// A stack's status (see the contract for each meaning).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Desired, not running.
+    Missing,
+    /// An apply is running.
+    Syncing,
+    /// Every service runs (healthy where checked) with labels of the desired `stack_hash`.
+    Synced,
+    /// The last apply failed, or the stack cannot be deployed at this revision.
+    Failed,
+    /// A removal is running.
+    Deleting,
+    /// The runtime differs from the desired state and is left alone until acknowledged.
+    Drifted,
+    /// Running, no longer desired, removal disabled.
+    Orphaned,
+}
+
+impl Status {
+    /// The lower-case name used in JSON and metric labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Missing => "missing",
+            Self::Syncing => "syncing",
+            Self::Synced => "synced",
+            Self::Failed => "failed",
+            Self::Deleting => "deleting",
+            Self::Drifted => "drifted",
+            Self::Orphaned => "orphaned",
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Outcome of the last apply or removal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LastResult {
+    /// `success` or `failure`.
+    pub outcome: &'static str,
+    /// RFC 3339.
+    pub at: String,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+/// What was last applied, as the containers' labels record it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Synced {
+    /// Commit the stack was applied from.
+    pub revision: String,
+    /// `compose_hash` at that apply.
+    pub compose_hash: String,
+    /// `stack_hash` at that apply.
+    pub stack_hash: String,
+    /// RFC 3339 time of that apply.
+    pub synced_at: String,
+}
+
+/// The reconciler's record of one stack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackRecord {
+    /// Current status.
+    pub status: Status,
+    /// Why the stack is failed or drifted, when it is.
+    pub error: Option<String>,
+    /// Outcome of the last apply or removal.
+    pub last_result: Option<LastResult>,
+    /// What the runtime says was last applied.
+    pub synced: Option<Synced>,
+}
+
+impl StackRecord {
+    /// A record with only a status.
+    pub fn new(status: Status) -> Self {
+        Self {
+            status,
+            error: None,
+            last_result: None,
+            synced: None,
+        }
+    }
+}
+
+/// Shared table of stack records.
+#[derive(Clone)]
+pub struct StatusTable {
+    records: Arc<RwLock<BTreeMap<String, StackRecord>>>,
+    events: EventBus,
+    metrics: AppMetrics,
+}
+
+impl StatusTable {
+    /// An empty table publishing to `events` and `metrics`.
+    pub fn new(events: EventBus, metrics: AppMetrics) -> Self {
+        Self {
+            records: Arc::default(),
+            events,
+            metrics,
+        }
+    }
+
+    /// The record of `name`.
+    pub fn get(&self, name: &str) -> Option<StackRecord> {
+        self.records
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(name)
+            .cloned()
+    }
+
+    /// Every record, by name.
+    pub fn all(&self) -> BTreeMap<String, StackRecord> {
+        self.records
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Changes the record of `name` (starting from `Missing` when there is none);
+    /// publishes an event when the status or error changed.
+    pub fn update(&self, name: &str, change: impl FnOnce(&mut StackRecord)) {
+        let (before, after) = {
+            let mut records = self.records.write().unwrap_or_else(PoisonError::into_inner);
+            let before = records.get(name).cloned();
+            let record = records
+                .entry(name.to_string())
+                .or_insert_with(|| StackRecord::new(Status::Missing));
+            change(record);
+            let after = record.clone();
+            self.refresh_gauges(&records);
+            (before, after)
+        };
+        let changed = before
+            .as_ref()
+            .is_none_or(|b| b.status != after.status || b.error != after.error);
+        if changed {
+            self.events.publish(Event::Stack {
+                name: name.to_string(),
+                status: after.status.as_str().to_string(),
+                previous: before.map(|b| b.status.as_str().to_string()),
+                error: after.error,
+            });
+        }
+    }
+
+    /// Forgets `name` (it is neither desired nor running any more).
+    pub fn remove(&self, name: &str) {
+        let mut records = self.records.write().unwrap_or_else(PoisonError::into_inner);
+        if records.remove(name).is_some() {
+            self.refresh_gauges(&records);
+        }
+    }
+
+    fn refresh_gauges(&self, records: &BTreeMap<String, StackRecord>) {
+        for status in STATUSES {
+            let count = records
+                .values()
+                .filter(|r| r.status.as_str() == status)
+                .count();
+            self.metrics
+                .stacks
+                .with_label_values(&[status])
+                .set(i64::try_from(count).unwrap_or(i64::MAX));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table() -> (
+        StatusTable,
+        tokio::sync::broadcast::Receiver<Event>,
+        AppMetrics,
+    ) {
+        let registry = prometheus::Registry::new();
+        let metrics = AppMetrics::register(&registry).expect("metrics");
+        let events = EventBus::new();
+        let rx = events.subscribe();
+        (StatusTable::new(events, metrics.clone()), rx, metrics)
+    }
+
+    #[test]
+    fn status_changes_publish_one_event_each_and_update_gauges() {
+        let (table, mut rx, metrics) = table();
+        table.update("web", |r| r.status = Status::Syncing);
+        table.update("web", |r| r.status = Status::Syncing);
+        table.update("web", |r| r.status = Status::Synced);
+        let statuses: Vec<(String, Option<String>)> = std::iter::from_fn(|| rx.try_recv().ok())
+            .map(|e| match e {
+                Event::Stack {
+                    status, previous, ..
+                } => (status, previous),
+                Event::Refresh { .. } => unreachable!(),
+            })
+            .collect();
+        assert_eq!(
+            statuses,
+            vec![
+                ("syncing".to_string(), None),
+                ("synced".to_string(), Some("syncing".to_string()))
+            ]
+        );
+        assert_eq!(metrics.stacks.with_label_values(&["synced"]).get(), 1);
+        assert_eq!(metrics.stacks.with_label_values(&["syncing"]).get(), 0);
+        table.remove("web");
+        assert_eq!(metrics.stacks.with_label_values(&["synced"]).get(), 0);
+    }
+}

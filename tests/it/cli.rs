@@ -1,0 +1,193 @@
+//! The command line contract: settings, exit codes, health, graceful shutdown.
+
+use std::time::Duration;
+
+use rstest::rstest;
+
+use crate::support;
+use crate::support::process::{DockerCd, command};
+
+/// Runs the binary with `envs` (plus a valid repo unless overridden) and returns
+/// (exit code, stderr).
+fn run_with(envs: &[(&str, &str)]) -> (Option<i32>, String) {
+    let mut all = vec![("GIT_REPO_URL", "."), ("LISTEN_ADDR", "127.0.0.1:0")];
+    all.extend_from_slice(envs);
+    let out = command(&all).output().expect("run docker-cd");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn missing_repo_url_exits_2_naming_it() {
+    let out = command(&[]).output().expect("run docker-cd");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(stderr.lines().count(), 1, "one line, got {stderr:?}");
+    assert!(stderr.contains("GIT_REPO_URL"), "{stderr}");
+}
+
+#[rstest]
+#[case("GIT_REPO_URL", "ftp://example.com/repo.git")]
+#[case("GIT_REPO_URL", "https://user:pass@example.com/repo.git")]
+#[case("GIT_REF", "bad ref")]
+#[case("GIT_ACCESS_TOKEN", " ")]
+#[case("GIT_USERNAME", "a:b")]
+#[case("GIT_SSH_KEY_FILE", "/nonexistent/key")]
+#[case("DEPLOY_DIR", "../outside")]
+#[case("POLL_INTERVAL", "banana")]
+#[case("WEBHOOK_SECRET", "")]
+#[case("RECONCILE_ENABLED", "perhaps")]
+#[case("RECONCILE_REMOVE_ENABLED", "perhaps")]
+#[case("DRIFT_POLICY", "ignore")]
+#[case("LISTEN_ADDR", "not-an-address")]
+#[case("DATA_DIR", "")]
+#[case("COMPOSE_COMMAND", " ")]
+#[case("INSTANCE_NAME", "has space")]
+#[case("RECONCILE_CONCURRENCY", "0")]
+#[case("API_TOKEN", "")]
+#[case("LOG_FORMAT", "xml")]
+#[case("OTEL_EXPORTER_OTLP_ENDPOINT", "localhost:4318")]
+#[case("DOCKER_HOST", "/var/run/docker.sock")]
+#[case("RUST_LOG", "info,[")]
+fn bad_setting_exits_2_with_one_line_naming_it(#[case] setting: &str, #[case] value: &str) {
+    let (code, stderr) = run_with(&[(setting, value)]);
+    assert_eq!(code, Some(2), "{setting}={value:?}: {stderr}");
+    assert_eq!(
+        stderr.lines().count(),
+        1,
+        "{setting}: one line, got {stderr:?}"
+    );
+    assert!(stderr.contains(setting), "{setting}: {stderr}");
+}
+
+#[test]
+fn bad_flag_value_names_the_setting_too() {
+    let out = command(&[])
+        .args(["--git-repo-url", ".", "--poll-interval", "banana"])
+        .output()
+        .expect("run docker-cd");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr.contains("POLL_INTERVAL") && stderr.contains("banana"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn secrets_are_not_echoed_in_help() {
+    let out = command(&[
+        ("GIT_ACCESS_TOKEN", "s3cr3t-token"),
+        ("API_TOKEN", "api-s3cr3t"),
+    ])
+    .arg("--help")
+    .output()
+    .expect("run docker-cd");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        stdout.contains("GIT_ACCESS_TOKEN"),
+        "help lists every setting"
+    );
+    assert!(
+        !stdout.contains("s3cr3t"),
+        "help must not show secret values:\n{stdout}"
+    );
+}
+
+#[test]
+fn help_lists_every_contract_setting() {
+    let out = command(&[]).arg("--help").output().expect("run docker-cd");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for setting in [
+        "GIT_REPO_URL",
+        "GIT_REF",
+        "GIT_ACCESS_TOKEN",
+        "GIT_USERNAME",
+        "GIT_SSH_KEY_FILE",
+        "DEPLOY_DIR",
+        "POLL_INTERVAL",
+        "WEBHOOK_SECRET",
+        "RECONCILE_ENABLED",
+        "RECONCILE_REMOVE_ENABLED",
+        "DRIFT_POLICY",
+        "LISTEN_ADDR",
+        "DATA_DIR",
+        "COMPOSE_COMMAND",
+        "INSTANCE_NAME",
+        "RECONCILE_CONCURRENCY",
+        "API_TOKEN",
+        "LOG_FORMAT",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "DOCKER_HOST",
+    ] {
+        assert!(stdout.contains(setting), "--help misses {setting}");
+    }
+}
+
+#[tokio::test]
+async fn healthz_answers_then_sigterm_exits_0() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let data_dir = data.path().to_string_lossy().into_owned();
+    let mut app = DockerCd::start(&[("GIT_REPO_URL", "."), ("DATA_DIR", &data_dir)]);
+    let response = support::http()
+        .get(app.url("/healthz"))
+        .send()
+        .await
+        .expect("GET /healthz");
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.expect("json");
+    assert_eq!(body, serde_json::json!({"status": "ok"}));
+
+    let missing = support::http()
+        .get(app.url("/no/such/route"))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(missing.status(), 404);
+    let body: serde_json::Value = missing.json().await.expect("json error");
+    assert!(
+        body["error"].is_string(),
+        "errors are {{\"error\": …}}: {body}"
+    );
+
+    app.signal("TERM");
+    let status = app.wait_exit(Duration::from_secs(20));
+    assert_eq!(status.code(), Some(0), "{}", app.logs());
+}
+
+#[tokio::test]
+async fn sigint_also_exits_0() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let data_dir = data.path().to_string_lossy().into_owned();
+    let mut app = DockerCd::start(&[("GIT_REPO_URL", "."), ("DATA_DIR", &data_dir)]);
+    app.signal("INT");
+    assert_eq!(
+        app.wait_exit(Duration::from_secs(20)).code(),
+        Some(0),
+        "{}",
+        app.logs()
+    );
+}
+
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let data_dir = data.path().to_string_lossy().into_owned();
+    let mut app = DockerCd::start(&[
+        ("GIT_REPO_URL", "."),
+        ("DATA_DIR", &data_dir),
+        ("LOG_FORMAT", "json"),
+    ]);
+    app.signal("TERM");
+    app.wait_exit(Duration::from_secs(20));
+    let logs = app.logs();
+    assert!(!logs.trim().is_empty());
+    for line in logs.lines() {
+        let parsed: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(parsed["level"].is_string(), "{line}");
+    }
+}

@@ -1,0 +1,8 @@
+//! End-to-end tests: the real binary, real git repositories, a real Docker engine.
+//!
+//! One test target on purpose: every target is a separate link of the whole
+//! dependency tree.
+
+mod cli;
+mod docker_support;
+mod support;

@@ -1,0 +1,32 @@
+//! Shared test support: unique names, the Docker test environment, the binary under test.
+
+#![allow(dead_code)] // each test module uses a different part
+
+pub mod docker;
+pub mod process;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// A name unique to this test process and call, usable as an instance name or a
+/// stack-folder prefix: `t<pid>x<n>-<label>`, lower-case.
+pub fn unique_name(label: &str) -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("t{}x{n}-{label}", std::process::id())
+}
+
+/// True when running under CI: tests that need Docker must fail, not skip.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// An HTTP client for talking to the binary under test over loopback.
+pub fn http() -> reqwest::Client {
+    // reqwest is built without a default TLS provider (ring is installed at
+    // start-up by the binary); tests install the same one.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .expect("HTTP client")
+}
