@@ -1,5 +1,6 @@
 //! Desired state from Git.
 
 pub mod refresh;
+pub mod repository;
 pub mod snapshot;
 pub mod tree;

@@ -1,0 +1,254 @@
+//! The mirror against real repositories made with the git CLI.
+
+use std::process::Command;
+use std::sync::atomic::AtomicBool;
+
+use super::*;
+
+static NO_INTERRUPT: AtomicBool = AtomicBool::new(false);
+
+struct Upstream {
+    dir: tempfile::TempDir,
+}
+
+impl Upstream {
+    fn new() -> Self {
+        let upstream = Self {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        upstream.git(&["init", "-q", "-b", "main"]);
+        upstream
+    }
+
+    fn git(&self, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "-c",
+                "commit.gpgsign=false",
+            ])
+            .args(args)
+            .current_dir(self.dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    fn commit(&self, path: &str, content: &str) -> String {
+        let full = self.dir.path().join(path);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(full, content).unwrap();
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "-m", path]);
+        self.git(&["rev-parse", "HEAD"])
+    }
+
+    fn source(&self, reference: Option<&str>, cache: &Path) -> GitSource {
+        GitSource::new(
+            GitSettings {
+                url: RepoUrl::parse(&self.dir.path().to_string_lossy()).unwrap(),
+                reference: reference.map(str::to_string),
+                token: None,
+                username: "x-access-token".into(),
+                ssh_key_file: None,
+            },
+            cache.to_path_buf(),
+        )
+    }
+}
+
+#[test]
+fn clones_then_fetches_new_commits_of_the_default_branch() {
+    let upstream = Upstream::new();
+    let first = upstream.commit("stacks/web/compose.yaml", "services: {}\n");
+    let cache = tempfile::tempdir().unwrap();
+    let source = upstream.source(None, cache.path());
+    let fetched = source.fetch(&NO_INTERRUPT).unwrap();
+    assert_eq!(
+        fetched,
+        Fetched {
+            commit: first,
+            reference: "refs/heads/main".into()
+        }
+    );
+    assert!(
+        source.mirror_path().join("HEAD").is_file(),
+        "bare mirror in the cache"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(cache.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".clone-"))
+        .collect();
+    assert!(leftovers.is_empty(), "staging folder removed");
+
+    let second = upstream.commit("stacks/web/.env", "A=1\n");
+    assert_eq!(source.fetch(&NO_INTERRUPT).unwrap().commit, second);
+    assert_eq!(
+        source.fetch(&NO_INTERRUPT).unwrap().commit,
+        second,
+        "no-change fetch"
+    );
+}
+
+#[test]
+fn resolves_branches_tags_and_commit_ids() {
+    let upstream = Upstream::new();
+    let first = upstream.commit("a", "1");
+    upstream.git(&["tag", "v1"]);
+    upstream.git(&["tag", "-a", "v1-annotated", "-m", "annotated"]);
+    upstream.git(&["checkout", "-q", "-b", "release"]);
+    let release = upstream.commit("b", "2");
+    upstream.git(&["checkout", "-q", "main"]);
+    let main = upstream.commit("c", "3");
+    let cache = tempfile::tempdir().unwrap();
+
+    let cases = [
+        ("main", &main, "refs/heads/main"),
+        ("refs/heads/release", &release, "refs/heads/release"),
+        ("release", &release, "refs/heads/release"),
+        ("v1", &first, "refs/tags/v1"),
+        ("v1-annotated", &first, "refs/tags/v1-annotated"),
+        ("refs/tags/v1", &first, "refs/tags/v1"),
+        (first.as_str(), &first, first.as_str()),
+    ];
+    for (wanted, commit, reference) in cases {
+        let fetched = upstream
+            .source(Some(wanted), cache.path())
+            .fetch(&NO_INTERRUPT)
+            .unwrap();
+        assert_eq!(
+            (fetched.commit.as_str(), fetched.reference.as_str()),
+            (commit.as_str(), reference),
+            "GIT_REF={wanted}"
+        );
+    }
+}
+
+#[test]
+fn an_unknown_ref_is_a_clear_error() {
+    let upstream = Upstream::new();
+    upstream.commit("a", "1");
+    let cache = tempfile::tempdir().unwrap();
+    let error = upstream
+        .source(Some("nope"), cache.path())
+        .fetch(&NO_INTERRUPT)
+        .unwrap_err();
+    assert_eq!(error.reason(), "ref_not_found");
+    assert!(error.to_string().contains("'nope'"), "{error}");
+}
+
+#[test]
+fn an_unreachable_remote_fails_without_leaving_a_mirror() {
+    let cache = tempfile::tempdir().unwrap();
+    let source = GitSource::new(
+        GitSettings {
+            url: RepoUrl::parse("/nonexistent/repo").unwrap(),
+            reference: None,
+            token: None,
+            username: "x".into(),
+            ssh_key_file: None,
+        },
+        cache.path().to_path_buf(),
+    );
+    let error = source.fetch(&NO_INTERRUPT).unwrap_err();
+    assert_eq!(error.reason(), "clone", "{error}");
+    assert!(!source.mirror_path().exists());
+}
+
+#[test]
+fn reads_the_deploy_folder_with_relative_paths_symlinks_and_modes() {
+    let upstream = Upstream::new();
+    upstream.commit("stacks/web/compose.yaml", "services: {}\n");
+    upstream.commit("stacks/web/run.sh", "#!/bin/sh\n");
+    let script = upstream.dir.path().join("stacks/web/run.sh");
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", upstream.dir.path().join("stacks/web/evil")).unwrap();
+    let commit = upstream.commit("outside/readme", "x");
+    let cache = tempfile::tempdir().unwrap();
+    let source = upstream.source(None, cache.path());
+    source.fetch(&NO_INTERRUPT).unwrap();
+
+    let tree = source.read_tree(&commit, Path::new("stacks")).unwrap();
+    let paths: Vec<&str> = tree.iter().map(|(p, _)| p).collect();
+    assert_eq!(paths, ["web/compose.yaml", "web/evil", "web/run.sh"]);
+    assert_eq!(
+        tree.get("web/evil"),
+        Some(&Entry::Symlink {
+            target: "/etc/passwd".into()
+        }),
+        "the link is read, never followed"
+    );
+    assert!(matches!(
+        tree.get("web/run.sh"),
+        Some(Entry::File {
+            executable: true,
+            ..
+        })
+    ));
+
+    let whole = source.read_tree(&commit, Path::new("")).unwrap();
+    assert!(whole.get("outside/readme").is_some());
+
+    let error = source.read_tree(&commit, Path::new("missing")).unwrap_err();
+    assert_eq!(error.reason(), "deploy_dir_missing", "{error}");
+}
+
+#[test]
+fn a_corrupt_mirror_is_cloned_again() {
+    let upstream = Upstream::new();
+    let commit = upstream.commit("a", "1");
+    let cache = tempfile::tempdir().unwrap();
+    let source = upstream.source(None, cache.path());
+    source.fetch(&NO_INTERRUPT).unwrap();
+    std::fs::remove_file(source.mirror_path().join("HEAD")).unwrap();
+    std::fs::remove_dir_all(source.mirror_path().join("objects")).unwrap();
+    assert_eq!(source.fetch(&NO_INTERRUPT).unwrap().commit, commit);
+}
+
+#[test]
+fn force_pushed_history_is_followed() {
+    let upstream = Upstream::new();
+    upstream.commit("a", "1");
+    let cache = tempfile::tempdir().unwrap();
+    let source = upstream.source(Some("main"), cache.path());
+    source.fetch(&NO_INTERRUPT).unwrap();
+    upstream.git(&["checkout", "-q", "--orphan", "rewritten"]);
+    let rewritten = upstream.commit("b", "2");
+    upstream.git(&["branch", "-f", "-M", "main"]);
+    assert_eq!(source.fetch(&NO_INTERRUPT).unwrap().commit, rewritten);
+}
+
+#[test]
+fn the_token_travels_only_in_memory() {
+    let cache = tempfile::tempdir().unwrap();
+    let settings = GitSettings {
+        url: RepoUrl::parse("https://git.example/r.git").unwrap(),
+        reference: None,
+        token: Some(Secret::new("s3cr3t-token")),
+        username: "x-access-token".into(),
+        ssh_key_file: None,
+    };
+    let source = GitSource::new(settings, cache.path().to_path_buf());
+    let header = source
+        .overrides
+        .iter()
+        .find(|o| o.starts_with("http.extraHeader="))
+        .expect("header override");
+    // base64("x-access-token:s3cr3t-token")
+    assert_eq!(
+        header,
+        "http.extraHeader=Authorization: Basic eC1hY2Nlc3MtdG9rZW46czNjcjN0LXRva2Vu"
+    );
+    let error = source.remote_error(false, &std::io::Error::other("HTTP 401 for s3cr3t-token"));
+    assert_eq!(error.reason(), "auth");
+    assert!(!error.to_string().contains("s3cr3t-token"), "{error}");
+}
