@@ -1,5 +1,6 @@
 //! The HTTP API: JSON everywhere except `/` (the dashboard) and `/metrics`.
 
+mod actions;
 mod auth;
 mod dashboard;
 mod error;
@@ -23,6 +24,7 @@ use crate::git::refresh::RefreshHandle;
 use crate::git::snapshot::SnapshotReader;
 use crate::metrics::AppMetrics;
 use crate::readiness::Readiness;
+use crate::reconcile::lock::Grants;
 use crate::status::StatusTable;
 
 /// What every handler can read.
@@ -48,6 +50,10 @@ pub struct AppState {
     pub webhook: Arc<WebhookGuard>,
     /// Bearer token for POSTs.
     pub api_token: Option<Secret>,
+    /// The controller's queue: `sync` and `ack` enqueue the stack.
+    pub queue: controller::WorkQueue<String>,
+    /// One-shot apply permissions for `sync` and `ack`.
+    pub grants: Grants,
 }
 
 /// All routes.
@@ -59,6 +65,8 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(health::metrics))
         .route("/api/stacks", get(stacks::list))
         .route("/api/stacks/{name}", get(stacks::get_one))
+        .route("/api/stacks/{name}/sync", post(actions::sync))
+        .route("/api/stacks/{name}/ack", post(actions::ack))
         .route("/api/refresh", get(refresh::status).post(refresh::request))
         .route("/api/webhook", post(webhook::receive))
         .fallback(|| async { ApiError::not_found("no such route") })

@@ -6,7 +6,7 @@
 //! adds reconnection with backoff, a full re-list after every (re)connect, a
 //! periodic re-list, and a ping watchdog.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::pin::pin;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::client::{self, DockerError};
-use super::state::RuntimeCache;
+use super::state::{ContainerInfo, RuntimeCache};
 use crate::labels;
 use crate::metrics::{AppMetrics, DOCKER_ACTIONS};
 use crate::readiness::Readiness;
@@ -207,18 +207,51 @@ impl DockerInformer {
         }
         let label = action_label(&action);
         self.metrics.docker_events.with_label_values(&[label]).inc();
-        let Some(project) = event
-            .actor
-            .and_then(|a| a.attributes)
-            .and_then(|mut attrs| attrs.remove(labels::COMPOSE_PROJECT))
-        else {
+        let actor = event.actor.unwrap_or_default();
+        let mut attributes = actor.attributes.unwrap_or_default();
+        let Some(project) = attributes.remove(labels::COMPOSE_PROJECT) else {
             return Ok(());
         };
         tracing::debug!(stack = %project, action = %action, "container event");
-        let containers = client::list_stack(docker, &self.instance, &project).await?;
+        let mut containers = client::list_stack(docker, &self.instance, &project).await?;
+        if let Some(id) = actor.id {
+            apply_event(&mut containers, &id, &action, &attributes);
+        }
         self.cache.set_stack(&project, containers);
         let _ = self.keys.send(project);
         Ok(())
+    }
+}
+
+/// Applies what `action` says about container `id` on top of a fresh list.
+///
+/// The engine emits `die` before its list view catches up (seen with 20.10: a
+/// list right after `die` still says `running`), so the event is the newer truth.
+fn apply_event(
+    containers: &mut Vec<ContainerInfo>,
+    id: &str,
+    action: &str,
+    attributes: &HashMap<String, String>,
+) {
+    if action == "destroy" {
+        containers.retain(|c| c.id != id);
+        return;
+    }
+    let Some(container) = containers.iter_mut().find(|c| c.id == id) else {
+        return;
+    };
+    match action.split(':').next().unwrap_or_default().trim() {
+        "die" => {
+            container.state = "exited".into();
+            container.exit_code = attributes.get("exitCode").and_then(|c| c.parse().ok());
+            container.health = None;
+        }
+        "start" | "restart" | "unpause" => container.state = "running".into(),
+        "pause" => container.state = "paused".into(),
+        "health_status" => {
+            container.health = action.split_once(':').map(|(_, h)| h.trim().to_string());
+        }
+        _ => {}
     }
 }
 
@@ -258,6 +291,40 @@ impl std::fmt::Display for SessionEnd {
 mod tests {
     use super::*;
     use rstest::rstest;
+
+    fn container(id: &str) -> ContainerInfo {
+        ContainerInfo {
+            id: id.into(),
+            name: format!("c-{id}"),
+            service: "web".into(),
+            state: "running".into(),
+            health: Some("healthy".into()),
+            exit_code: None,
+            labels: HashMap::new(),
+        }
+    }
+
+    #[test]
+    fn events_override_a_stale_list() {
+        let attributes = HashMap::from([("exitCode".to_string(), "137".to_string())]);
+        let mut list = vec![container("a"), container("b")];
+        apply_event(&mut list, "a", "die", &attributes);
+        assert_eq!(
+            (
+                list[0].state.as_str(),
+                list[0].exit_code,
+                list[0].health.as_deref()
+            ),
+            ("exited", Some(137), None)
+        );
+        assert_eq!(list[1].state, "running", "other containers untouched");
+        apply_event(&mut list, "a", "start", &HashMap::new());
+        assert_eq!(list[0].state, "running");
+        apply_event(&mut list, "b", "health_status: unhealthy", &HashMap::new());
+        assert_eq!(list[1].health.as_deref(), Some("unhealthy"));
+        apply_event(&mut list, "b", "destroy", &HashMap::new());
+        assert_eq!(list.len(), 1);
+    }
 
     #[rstest]
     #[case("start", "start")]

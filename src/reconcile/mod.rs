@@ -484,17 +484,8 @@ impl StackReconciler {
     ) -> Result<Action, ReconcileError> {
         self.forget_settling(name);
         if containers.is_empty() {
-            if self
-                .status
-                .get(name)
-                .is_some_and(|r| r.status != Status::Missing)
-            {
-                self.status.update(name, |r| {
-                    r.status = Status::Missing;
-                    r.error = None;
-                    r.synced = None;
-                });
-            }
+            // Neither desired nor running: the stack is gone, and so is its record.
+            self.status.remove(name);
             return Ok(Action::await_change());
         }
         let granted = self.grants.has(name);

@@ -4,5 +4,7 @@
 //! dependency tree.
 
 mod cli;
+mod desired_state;
 mod docker_support;
+mod reconcile;
 mod support;

@@ -2,8 +2,10 @@
 
 #![allow(dead_code)] // each test module uses a different part
 
+pub mod api;
 pub mod docker;
 pub mod process;
+pub mod repo;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 

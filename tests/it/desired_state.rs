@@ -1,0 +1,334 @@
+//! Desired state from Git, end to end (seed feature 003): the binary against
+//! repositories made with the git CLI. `RECONCILE_ENABLED=false` keeps Docker
+//! out of the picture: statuses are computed, nothing is applied.
+
+use std::time::Duration;
+
+use hmac::{KeyInit as _, Mac as _};
+use serde_json::Value;
+use sha2::{Digest as _, Sha256};
+
+use crate::support::api::Api;
+use crate::support::process::DockerCd;
+use crate::support::repo::{TestRepo, compose};
+
+const SECRET: &str = "webhook-test-secret";
+
+/// A repository with two stacks under `stacks/`.
+fn two_stacks() -> TestRepo {
+    let repo = TestRepo::new();
+    repo.write(
+        "stacks/web/compose.yaml",
+        &compose("busybox:1.36", &["web"]),
+    )
+    .write(
+        "stacks/apps/Hello.v2/docker-compose.yml",
+        &compose("busybox:1.36", &["hello"]),
+    )
+    .write("README.md", "not a stack\n");
+    repo.commit("two stacks");
+    repo
+}
+
+/// Starts docker-cd on `repo` with polling off and nothing applied.
+fn start(repo: &TestRepo, data: &tempfile::TempDir, extra: &[(&str, &str)]) -> DockerCd {
+    let url = repo.url();
+    let data_dir = data.path().to_string_lossy().into_owned();
+    let defaults = [
+        ("GIT_REPO_URL", url.as_str()),
+        ("DEPLOY_DIR", "stacks"),
+        ("POLL_INTERVAL", "0"),
+        ("RECONCILE_ENABLED", "false"),
+        ("WEBHOOK_SECRET", SECRET),
+        ("DATA_DIR", data_dir.as_str()),
+    ];
+    // `extra` overrides a default; an empty value leaves the setting unset.
+    let envs: Vec<(&str, &str)> = defaults
+        .iter()
+        .filter(|(k, _)| !extra.iter().any(|(e, _)| e == k))
+        .chain(extra.iter())
+        .filter(|(_, v)| !v.is_empty())
+        .copied()
+        .collect();
+    DockerCd::start(&envs)
+}
+
+fn names(stacks: &Value) -> Vec<String> {
+    stacks["stacks"]
+        .as_array()
+        .expect("stacks array")
+        .iter()
+        .map(|s| s["name"].as_str().expect("name").to_string())
+        .collect()
+}
+
+fn github_signature(body: &[u8]) -> String {
+    let mut mac = hmac::Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).expect("key");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+fn push_body(reference: &str, after: &str) -> Vec<u8> {
+    serde_json::json!({"ref": reference, "after": after, "repository": {"full_name": "t/t"}})
+        .to_string()
+        .into_bytes()
+}
+
+#[tokio::test]
+async fn startup_populates_stacks_with_names_hashes_and_missing_status() {
+    let repo = two_stacks();
+    let data = tempfile::tempdir().expect("tempdir");
+    let app = start(&repo, &data, &[]);
+    let api = Api::new(&app.base_url);
+    let refresh = api.refreshed_after(None).await;
+    assert_eq!(refresh["last"]["trigger"], "startup", "{refresh}");
+    assert_eq!(refresh["last"]["outcome"], "completed", "{refresh}");
+
+    let stacks = api.stacks().await;
+    assert_eq!(stacks["revision"], repo.head());
+    assert!(stacks["refreshed_at"].is_string());
+    assert_eq!(names(&stacks), ["apps-hello-v2", "web"]);
+
+    let hello = api.stack("apps-hello-v2").await.expect("hello");
+    assert_eq!(hello["path"], "apps/Hello.v2");
+    assert_eq!(hello["compose_file"], "docker-compose.yml");
+    assert_eq!(hello["desired"], true);
+    assert_eq!(
+        hello["status"], "missing",
+        "desired and not running: {hello}"
+    );
+    let bytes = std::fs::read(repo.path().join("stacks/apps/Hello.v2/docker-compose.yml"))
+        .expect("compose file");
+    assert_eq!(hello["compose_hash"], hex::encode(Sha256::digest(&bytes)));
+    assert_eq!(hello["stack_hash"].as_str().map(str::len), Some(64));
+    for field in ["synced_revision", "synced_at", "last_result"] {
+        assert!(
+            hello.get(field).is_some_and(Value::is_null),
+            "{field} is null, not missing: {hello}"
+        );
+    }
+    assert!(api.stack("nope").await.is_none(), "unknown stack is 404");
+}
+
+#[tokio::test]
+async fn an_empty_deploy_dir_starts_fine() {
+    let repo = TestRepo::new();
+    repo.write("stacks/.keep", "").commit("empty");
+    let data = tempfile::tempdir().expect("tempdir");
+    let app = start(&repo, &data, &[]);
+    let api = Api::new(&app.base_url);
+    let refresh = api.refreshed_after(None).await;
+    assert_eq!(refresh["last"]["outcome"], "completed", "{refresh}");
+    assert_eq!(names(&api.stacks().await), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn manual_refresh_adds_changes_and_removes_stacks() {
+    let repo = two_stacks();
+    let data = tempfile::tempdir().expect("tempdir");
+    let app = start(&repo, &data, &[]);
+    let api = Api::new(&app.base_url);
+    let first = api.refreshed_after(None).await;
+    let web_before = api.stack("web").await.expect("web");
+
+    repo.write("stacks/db/compose.yaml", &compose("busybox:1.36", &["db"]))
+        .write("stacks/web/.env", "PORT=8081\n")
+        .remove("stacks/apps");
+    let commit = repo.commit("add db, change web, remove hello");
+    let (status, body) = api.post("/api/refresh", &[], b"").await;
+    assert_eq!(status, 202, "{body}");
+    assert!(
+        ["refreshing", "queued"].contains(&body["status"].as_str().unwrap_or("")),
+        "{body}"
+    );
+    let refresh = api
+        .refreshed_after(first["last"]["finished_at"].as_str())
+        .await;
+    assert_eq!(refresh["last"]["trigger"], "manual");
+    assert_eq!(refresh["revision"], commit);
+
+    let stacks = api.stacks().await;
+    assert_eq!(
+        names(&stacks),
+        ["db", "web"],
+        "hello left Git and is not running"
+    );
+    assert_eq!(api.stack("db").await.expect("db")["status"], "missing");
+    let web = api.stack("web").await.expect("web");
+    assert_eq!(
+        web["compose_hash"], web_before["compose_hash"],
+        "compose file unchanged"
+    );
+    assert_ne!(
+        web["stack_hash"], web_before["stack_hash"],
+        ".env is part of the stack"
+    );
+}
+
+#[tokio::test]
+async fn signed_webhook_refreshes_and_bad_signatures_are_rejected() {
+    let repo = two_stacks();
+    let data = tempfile::tempdir().expect("tempdir");
+    let app = start(&repo, &data, &[]);
+    let api = Api::new(&app.base_url);
+    let first = api.refreshed_after(None).await;
+    let finished = first["last"]["finished_at"].as_str().map(str::to_string);
+
+    repo.write("stacks/db/compose.yaml", &compose("busybox:1.36", &["db"]));
+    let commit = repo.commit("add db");
+    let body = push_body("refs/heads/main", &commit);
+
+    let (status, answer) = api
+        .post(
+            "/api/webhook",
+            &[
+                ("X-GitHub-Event", "push"),
+                ("X-Hub-Signature-256", "sha256=00"),
+            ],
+            &body,
+        )
+        .await;
+    assert_eq!(status, 401, "{answer}");
+    let (status, _) = api
+        .post("/api/webhook", &[("X-GitHub-Event", "push")], &body)
+        .await;
+    assert_eq!(status, 401, "missing signature");
+    let (_, refresh) = api.get("/api/refresh").await;
+    assert_eq!(
+        refresh["last"]["finished_at"].as_str(),
+        finished.as_deref(),
+        "no refresh ran"
+    );
+
+    let other = push_body("refs/heads/feature", &commit);
+    let signature = github_signature(&other);
+    let (status, answer) = api
+        .post(
+            "/api/webhook",
+            &[
+                ("X-GitHub-Event", "push"),
+                ("X-Hub-Signature-256", &signature),
+            ],
+            &other,
+        )
+        .await;
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (200, Some("ignored")),
+        "{answer}"
+    );
+
+    let ping = br#"{"zen":"hi"}"#;
+    let signature = github_signature(ping);
+    let (status, answer) = api
+        .post(
+            "/api/webhook",
+            &[
+                ("X-GitHub-Event", "ping"),
+                ("X-Hub-Signature-256", &signature),
+            ],
+            ping,
+        )
+        .await;
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (200, Some("pong")),
+        "{answer}"
+    );
+
+    let signature = github_signature(&body);
+    let (status, answer) = api
+        .post(
+            "/api/webhook",
+            &[
+                ("X-GitHub-Event", "push"),
+                ("X-Hub-Signature-256", &signature),
+            ],
+            &body,
+        )
+        .await;
+    assert_eq!(status, 202, "{answer}");
+    let refresh = api.refreshed_after(finished.as_deref()).await;
+    assert_eq!(refresh["last"]["trigger"], "webhook");
+    assert_eq!(refresh["revision"], commit);
+    assert!(api.stack("db").await.is_some(), "the pushed stack is known");
+}
+
+#[tokio::test]
+async fn webhooks_without_a_configured_secret_are_forbidden() {
+    let repo = two_stacks();
+    let data = tempfile::tempdir().expect("tempdir");
+    let app = start(&repo, &data, &[("WEBHOOK_SECRET", "")]);
+    let api = Api::new(&app.base_url);
+    let body = push_body("refs/heads/main", &repo.head());
+    let (status, answer) = api
+        .post(
+            "/api/webhook",
+            &[
+                ("X-GitHub-Event", "push"),
+                ("X-Hub-Signature-256", "sha256=00"),
+            ],
+            &body,
+        )
+        .await;
+    assert_eq!(status, 403, "{answer}");
+    assert!(answer["error"].is_string());
+}
+
+#[tokio::test]
+async fn git_unreachable_fails_the_refresh_and_keeps_the_last_snapshot() {
+    let repo = two_stacks();
+    let data = tempfile::tempdir().expect("tempdir");
+    let app = start(&repo, &data, &[]);
+    let api = Api::new(&app.base_url);
+    let first = api.refreshed_after(None).await;
+    let before = api.stacks().await;
+
+    let moved = repo.path().with_extension("moved");
+    std::fs::rename(repo.path(), &moved).expect("hide the repository");
+    let (status, _) = api.post("/api/refresh", &[], b"").await;
+    assert_eq!(status, 202);
+    let refresh = api
+        .refreshed_after(first["last"]["finished_at"].as_str())
+        .await;
+    std::fs::rename(&moved, repo.path()).expect("restore the repository");
+
+    assert_eq!(refresh["last"]["outcome"], "failed", "{refresh}");
+    assert!(
+        refresh["last"]["error"]
+            .as_str()
+            .is_some_and(|e| !e.is_empty()),
+        "a failed refresh says why: {refresh}"
+    );
+    let after = api.stacks().await;
+    assert_eq!(after["revision"], before["revision"], "cache kept");
+    assert_eq!(names(&after), names(&before));
+    assert!(
+        app.logs().contains("refresh failed"),
+        "failure logged:\n{}",
+        app.logs()
+    );
+}
+
+#[tokio::test]
+async fn readyz_turns_ready_after_the_first_refresh() {
+    let repo = two_stacks();
+    let data = tempfile::tempdir().expect("tempdir");
+    let app = start(&repo, &data, &[]);
+    let api = Api::new(&app.base_url);
+    api.refreshed_after(None).await;
+    if crate::support::docker::available() {
+        api.eventually("readyz 200", Duration::from_secs(20), || async {
+            let (status, body) = api.get("/readyz").await;
+            if status == 200 {
+                Ok(())
+            } else {
+                Err(body.to_string())
+            }
+        })
+        .await;
+    } else {
+        let (status, body) = api.get("/readyz").await;
+        assert_eq!(status, 503, "no Docker, not ready: {body}");
+    }
+}

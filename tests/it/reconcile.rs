@@ -1,0 +1,459 @@
+//! Reconcile to Docker, end to end (seed feature 004): the binary, real git
+//! repositories, a real dockerd and compose. Every stack uses `network_mode:
+//! bridge` (see `support::repo::compose`) and a per-test instance and name prefix.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::require_docker;
+use crate::support::api::Api;
+use crate::support::docker::{Cleanup, TEST_IMAGE, docker, docker_ok};
+use crate::support::process::DockerCd;
+use crate::support::repo::{TestRepo, compose};
+use crate::support::unique_name;
+
+const CONVERGE: Duration = Duration::from_secs(90);
+
+/// One docker-cd on one repository, with its own instance name and stack prefix.
+struct Deployment {
+    repo: TestRepo,
+    data: tempfile::TempDir,
+    instance: String,
+    prefix: String,
+    app: Option<DockerCd>,
+    // Declared last: removes containers after the app stopped.
+    _cleanup: Cleanup,
+}
+
+impl Deployment {
+    fn new(label: &str) -> Self {
+        let prefix = unique_name(label);
+        let instance = format!("{prefix}-cd");
+        Self {
+            repo: TestRepo::new(),
+            data: tempfile::tempdir().expect("tempdir"),
+            _cleanup: Cleanup::new(&instance, &prefix),
+            instance,
+            prefix,
+            app: None,
+        }
+    }
+
+    /// The stack name (and folder) for `short`.
+    fn stack(&self, short: &str) -> String {
+        format!("{}-{short}", self.prefix)
+    }
+
+    /// Writes a stack with `services` into the work tree (not committed).
+    fn write_stack(&self, short: &str, services: &[&str]) -> &Self {
+        self.repo.write(
+            &format!("{}/compose.yaml", self.stack(short)),
+            &compose(TEST_IMAGE, services),
+        );
+        self
+    }
+
+    fn start(&mut self, extra: &[(&str, &str)]) -> Api {
+        let url = self.repo.url();
+        let data_dir = self.data.path().to_string_lossy().into_owned();
+        let mut envs = vec![
+            ("GIT_REPO_URL", url.as_str()),
+            ("POLL_INTERVAL", "0"),
+            ("INSTANCE_NAME", self.instance.as_str()),
+            ("DATA_DIR", data_dir.as_str()),
+        ];
+        envs.extend_from_slice(extra);
+        let app = DockerCd::start(&envs);
+        let api = Api::new(&app.base_url);
+        self.app = Some(app);
+        api
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut app) = self.app.take() {
+            app.signal("TERM");
+            let status = app.wait_exit(Duration::from_secs(60));
+            assert!(
+                status.success(),
+                "docker-cd exit: {status:?}\n{}",
+                app.logs()
+            );
+        }
+    }
+
+    fn logs(&self) -> String {
+        self.app.as_ref().map(DockerCd::logs).unwrap_or_default()
+    }
+
+    /// `(service, id, state)` of every container of stack `short`, by name.
+    fn containers(&self, short: &str) -> Vec<(String, String, String)> {
+        let project = format!("label=com.docker.compose.project={}", self.stack(short));
+        let out = docker_ok(&[
+            "ps",
+            "-a",
+            "--filter",
+            &project,
+            "--format",
+            "{{.Label \"com.docker.compose.service\"}}\t{{.ID}}\t{{.State}}",
+        ]);
+        let mut rows: Vec<_> = out
+            .lines()
+            .filter_map(|l| {
+                let mut parts = l.split('\t');
+                Some((
+                    parts.next()?.into(),
+                    parts.next()?.into(),
+                    parts.next()?.into(),
+                ))
+            })
+            .collect();
+        rows.sort();
+        rows
+    }
+
+    fn label(&self, container: &str, label: &str) -> String {
+        docker_ok(&[
+            "inspect",
+            "-f",
+            &format!("{{{{index .Config.Labels \"{label}\"}}}}"),
+            container,
+        ])
+    }
+}
+
+impl Drop for Deployment {
+    fn drop(&mut self) {
+        // Stop the controller before the cleanup guard removes its containers,
+        // or it would recreate them.
+        if let Some(mut app) = self.app.take() {
+            if std::thread::panicking() {
+                eprintln!("--- docker-cd log ---\n{}", app.logs());
+            }
+            app.signal("KILL");
+            let _ = app.wait_exit(Duration::from_secs(10));
+        }
+    }
+}
+
+/// Compose runs so far, from `/metrics`.
+async fn compose_runs(api: &Api) -> u64 {
+    let text = crate::support::http()
+        .get(api.url("/metrics"))
+        .send()
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    text.lines()
+        .filter(|l| l.starts_with("dockercd_compose_runs_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
+}
+
+fn ids(rows: &[(String, String, String)]) -> Vec<String> {
+    rows.iter().map(|(_, id, _)| id.clone()).collect()
+}
+
+async fn refresh(api: &Api) {
+    let (_, before) = api.get("/api/refresh").await;
+    let (status, body) = api.post("/api/refresh", &[], b"").await;
+    assert_eq!(status, 202, "{body}");
+    let after = api
+        .refreshed_after(before["last"]["finished_at"].as_str())
+        .await;
+    assert_eq!(after["last"]["outcome"], "completed", "{after}");
+}
+
+#[tokio::test]
+async fn applies_labels_then_a_no_op_pass_runs_no_compose_and_one_change_touches_one_stack() {
+    require_docker!();
+    let mut d = Deployment::new("apply");
+    d.write_stack("web", &["web", "sidecar"])
+        .write_stack("db", &["db"]);
+    let first = d.repo.commit("two stacks");
+    let api = d.start(&[]);
+    let web = d.stack("web");
+    let db = d.stack("db");
+    let synced = api.wait_status(&web, "synced", CONVERGE).await;
+    api.wait_status(&db, "synced", CONVERGE).await;
+
+    assert_eq!(synced["synced_revision"], first);
+    assert_eq!(synced["synced_stack_hash"], synced["stack_hash"]);
+    let rows = d.containers("web");
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert!(
+        rows.iter().all(|(_, _, state)| state == "running"),
+        "{rows:?}"
+    );
+    let (_, id, _) = &rows[0];
+    assert_eq!(d.label(id, "io.docker-cd.managed"), "true");
+    assert_eq!(d.label(id, "io.docker-cd.instance"), d.instance);
+    assert_eq!(d.label(id, "io.docker-cd.stack"), web);
+    assert_eq!(d.label(id, "io.docker-cd.revision"), first);
+    assert_eq!(
+        d.label(id, "io.docker-cd.stack-hash"),
+        synced["stack_hash"].as_str().expect("hash")
+    );
+
+    // A commit that changes no stack: no compose run, revision label untouched.
+    let runs = compose_runs(&api).await;
+    d.repo.write("README.md", "docs only\n");
+    let docs = d.repo.commit("docs");
+    refresh(&api).await;
+    tokio::time::sleep(Duration::from_secs(2)).await; // let any (wrong) reconcile start
+    assert_eq!(
+        compose_runs(&api).await,
+        runs,
+        "no-op pass ran compose:\n{}",
+        d.logs()
+    );
+    assert_eq!(
+        d.label(id, "io.docker-cd.revision"),
+        first,
+        "not touched by {docs}"
+    );
+
+    // Change only web: db keeps its containers.
+    let db_ids = ids(&d.containers("db"));
+    d.write_stack("web", &["web"]);
+    let second = d.repo.commit("web loses its sidecar");
+    refresh(&api).await;
+    api.eventually("web applied at the new revision", CONVERGE, || async {
+        let stack = api.stack(&web).await.expect("web");
+        if stack["status"] == "synced" && stack["synced_revision"] == second {
+            Ok(())
+        } else {
+            Err(stack.to_string())
+        }
+    })
+    .await;
+    let rows = d.containers("web");
+    assert_eq!(rows.len(), 1, "the removed service is gone: {rows:?}");
+    assert_eq!(ids(&d.containers("db")), db_ids, "db untouched");
+    assert_eq!(api.stack(&db).await.expect("db")["synced_revision"], first);
+}
+
+#[tokio::test]
+async fn an_env_change_redeploys_and_an_invalid_stack_fails_alone() {
+    require_docker!();
+    let mut d = Deployment::new("envbad");
+    d.write_stack("app", &["app"]).write_stack("ok", &["ok"]);
+    d.repo
+        .write(&format!("{}/.env", d.stack("app")), "GREETING=one\n");
+    d.repo.commit("app with .env");
+    let api = d.start(&[]);
+    let app = d.stack("app");
+    let ok = d.stack("ok");
+    api.wait_status(&app, "synced", CONVERGE).await;
+    api.wait_status(&ok, "synced", CONVERGE).await;
+    let before = ids(&d.containers("app"));
+
+    d.repo.write(&format!("{}/.env", app), "GREETING=two\n");
+    d.repo.write(
+        &format!("{}/compose.yaml", d.stack("broken")),
+        "services: [not, a, map\n",
+    );
+    let commit = d.repo.commit(".env change and a broken stack");
+    refresh(&api).await;
+    let failed = api
+        .wait_status(&d.stack("broken"), "failed", CONVERGE)
+        .await;
+    assert!(
+        failed["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("compose.yaml") && e.contains("YAML")),
+        "the stack says what is wrong: {failed}"
+    );
+    api.eventually("app redeployed", CONVERGE, || async {
+        let stack = api.stack(&app).await.expect("app");
+        if stack["status"] == "synced" && stack["synced_revision"] == commit {
+            Ok(())
+        } else {
+            Err(stack.to_string())
+        }
+    })
+    .await;
+    assert_ne!(
+        ids(&d.containers("app")),
+        before,
+        ".env is part of the stack: recreated"
+    );
+    assert_eq!(api.stack(&ok).await.expect("ok")["status"], "synced");
+}
+
+#[tokio::test]
+async fn killed_and_removed_containers_heal_from_the_event_stream() {
+    require_docker!();
+    let mut d = Deployment::new("heal");
+    d.write_stack("web", &["web"]);
+    d.repo.commit("web");
+    let api = d.start(&[]);
+    let web = d.stack("web");
+    api.wait_status(&web, "synced", CONVERGE).await;
+
+    let (_, id, _) = d.containers("web").remove(0);
+    docker_ok(&["kill", &id]);
+    api.eventually("killed container running again", CONVERGE, || async {
+        let rows = d.containers("web");
+        let stack = api.stack(&web).await.expect("web");
+        if stack["status"] == "synced" && rows.iter().all(|(_, _, s)| s == "running") {
+            Ok(())
+        } else {
+            Err(format!("{rows:?} {stack}"))
+        }
+    })
+    .await;
+
+    let (_, id, _) = d.containers("web").remove(0);
+    docker_ok(&["rm", "-f", &id]);
+    api.eventually("removed container recreated", CONVERGE, || async {
+        let rows = d.containers("web");
+        if rows.len() == 1 && rows[0].2 == "running" && rows[0].1 != id {
+            Ok(())
+        } else {
+            Err(format!("{rows:?}"))
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn flagged_drift_waits_for_ack() {
+    require_docker!();
+    let mut d = Deployment::new("flag");
+    d.write_stack("web", &["web"]);
+    d.repo.commit("web");
+    let api = d.start(&[("DRIFT_POLICY", "flag")]);
+    let web = d.stack("web");
+    api.wait_status(&web, "synced", CONVERGE).await;
+    let (status, body) = api.post(&format!("/api/stacks/{web}/ack"), &[], b"").await;
+    assert_eq!(status, 409, "nothing to acknowledge while synced: {body}");
+
+    let (_, id, _) = d.containers("web").remove(0);
+    docker_ok(&["stop", "-t", "1", &id]);
+    api.wait_status(&web, "drifted", CONVERGE).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        d.containers("web")[0].2,
+        "exited",
+        "flag policy leaves it alone"
+    );
+
+    let (status, body) = api.post(&format!("/api/stacks/{web}/ack"), &[], b"").await;
+    assert_eq!(status, 202, "{body}");
+    api.wait_status(&web, "synced", CONVERGE).await;
+    assert_eq!(d.containers("web")[0].2, "running");
+}
+
+#[tokio::test]
+async fn stacks_that_leave_git_are_orphaned_or_removed() {
+    require_docker!();
+    let mut d = Deployment::new("remove");
+    d.write_stack("keep", &["keep"])
+        .write_stack("gone", &["gone"]);
+    d.repo.commit("two");
+    let api = d.start(&[]);
+    let gone = d.stack("gone");
+    api.wait_status(&gone, "synced", CONVERGE).await;
+    api.wait_status(&d.stack("keep"), "synced", CONVERGE).await;
+
+    d.repo.remove(&gone);
+    d.repo.commit("remove gone");
+    refresh(&api).await;
+    let orphaned = api.wait_status(&gone, "orphaned", CONVERGE).await;
+    assert_eq!(orphaned["desired"], false);
+    assert_eq!(
+        d.containers("gone").len(),
+        1,
+        "removal is off: still running"
+    );
+
+    d.stop();
+    let api = d.start(&[("RECONCILE_REMOVE_ENABLED", "true")]);
+    api.eventually("gone removed", CONVERGE, || async {
+        let rows = d.containers("gone");
+        if rows.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("{rows:?}"))
+        }
+    })
+    .await;
+    api.eventually("gone no longer listed", CONVERGE, || async {
+        match api.stack(&gone).await {
+            None => Ok(()),
+            Some(stack) if stack["status"] == "missing" && stack["desired"] == false => Ok(()),
+            Some(stack) => Err(stack.to_string()),
+        }
+    })
+    .await;
+    assert_eq!(d.containers("keep").len(), 1, "the desired stack stays");
+}
+
+#[tokio::test]
+async fn after_a_restart_state_comes_from_labels_and_nothing_is_recreated() {
+    require_docker!();
+    let mut d = Deployment::new("restart");
+    d.write_stack("web", &["web"]);
+    let commit = d.repo.commit("web");
+    let api = d.start(&[]);
+    let web = d.stack("web");
+    let before = api.wait_status(&web, "synced", CONVERGE).await;
+    let ids_before = ids(&d.containers("web"));
+    let runs_before = compose_runs(&api).await;
+    assert!(runs_before >= 1);
+    d.stop();
+
+    let api = d.start(&[]);
+    let after = api
+        .wait_status(&web, "synced", Duration::from_secs(20))
+        .await;
+    assert_eq!(after["synced_revision"], commit);
+    assert_eq!(
+        after["synced_at"], before["synced_at"],
+        "from the labels, not a new apply"
+    );
+    assert_eq!(ids(&d.containers("web")), ids_before, "not recreated");
+    assert_eq!(
+        compose_runs(&api).await,
+        0,
+        "the new process ran no compose"
+    );
+}
+
+#[tokio::test]
+async fn containers_of_other_instances_and_hand_made_ones_are_never_touched() {
+    require_docker!();
+    let mut d = Deployment::new("foreign");
+    d.write_stack("web", &["web"]);
+    d.repo.commit("web");
+    // A container of another tool in the same compose project.
+    let project = d.stack("web");
+    let name = format!("{project}-foreign");
+    docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--label",
+        &format!("com.docker.compose.project={project}"),
+        "--label",
+        "com.docker.compose.service=web",
+        TEST_IMAGE,
+        "sleep",
+        "300",
+    ]);
+    let api = d.start(&[]);
+    let stack: Value = api.wait_status(&project, "failed", CONVERGE).await;
+    assert!(
+        stack["last_result"]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("did not create")),
+        "{stack}"
+    );
+    let state = docker_ok(&["inspect", "-f", "{{.State.Running}}", &name]);
+    assert_eq!(state, "true", "the foreign container is untouched");
+    let _ = docker(&["rm", "-f", &name]);
+}

@@ -1,0 +1,117 @@
+//! The running binary's HTTP API, and waiting for it to reach a state.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// Calls the API of one `docker-cd`.
+pub struct Api {
+    base: String,
+    client: reqwest::Client,
+}
+
+impl Api {
+    /// A client for `base` (`http://127.0.0.1:port`).
+    pub fn new(base: &str) -> Self {
+        Self {
+            base: base.trim_end_matches('/').to_string(),
+            client: super::http(),
+        }
+    }
+
+    /// The full URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// `GET path` → (status, JSON body or `null`).
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// `POST path` with headers and a raw body → (status, JSON body or `null`).
+    pub async fn post(&self, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, Value) {
+        let mut request = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .body(body.to_vec());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"));
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// `GET /api/stacks`.
+    pub async fn stacks(&self) -> Value {
+        let (status, body) = self.get("/api/stacks").await;
+        assert_eq!(status, 200, "GET /api/stacks: {body}");
+        body
+    }
+
+    /// One stack from `GET /api/stacks/{name}`, or `None` on 404.
+    pub async fn stack(&self, name: &str) -> Option<Value> {
+        let (status, body) = self.get(&format!("/api/stacks/{name}")).await;
+        match status {
+            200 => Some(body),
+            404 => None,
+            other => panic!("GET /api/stacks/{name}: {other} {body}"),
+        }
+    }
+
+    /// Polls `probe` on the API until it returns `Some`, or panics after `timeout`
+    /// with the last value seen.
+    pub async fn eventually<T, F, Fut>(&self, what: &str, timeout: Duration, mut probe: F) -> T
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, String>>,
+    {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match probe().await {
+                Ok(value) => return value,
+                Err(last) if Instant::now() >= deadline => {
+                    panic!("timed out after {timeout:?} waiting for {what}; last: {last}")
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    }
+
+    /// Waits until the refresh that follows `after` (the `finished_at` seen before,
+    /// or `None`) has finished; returns `GET /api/refresh`.
+    pub async fn refreshed_after(&self, after: Option<&str>) -> Value {
+        self.eventually("a refresh to finish", Duration::from_secs(30), || async {
+            let (_, body) = self.get("/api/refresh").await;
+            let finished = body["last"]["finished_at"].as_str();
+            if finished.is_some() && finished != after && body["state"] == "idle" {
+                Ok(body)
+            } else {
+                Err(body.to_string())
+            }
+        })
+        .await
+    }
+
+    /// Waits until stack `name` has `status`; returns the stack.
+    pub async fn wait_status(&self, name: &str, status: &str, timeout: Duration) -> Value {
+        self.eventually(&format!("{name} to be {status}"), timeout, || async {
+            match self.stack(name).await {
+                Some(stack) if stack["status"] == status => Ok(stack),
+                other => Err(format!("{other:?}")),
+            }
+        })
+        .await
+    }
+}
