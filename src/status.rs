@@ -165,11 +165,24 @@ impl StatusTable {
         }
     }
 
-    /// Forgets `name` (it is neither desired nor running any more).
+    /// Forgets `name` (it is neither desired nor running any more); SSE clients
+    /// get a `removed` status so they can drop the row.
     pub fn remove(&self, name: &str) {
-        let mut records = self.records.write().unwrap_or_else(PoisonError::into_inner);
-        if records.remove(name).is_some() {
-            self.refresh_gauges(&records);
+        let removed = {
+            let mut records = self.records.write().unwrap_or_else(PoisonError::into_inner);
+            let removed = records.remove(name);
+            if removed.is_some() {
+                self.refresh_gauges(&records);
+            }
+            removed
+        };
+        if let Some(record) = removed {
+            self.events.publish(Event::Stack {
+                name: name.to_string(),
+                status: "removed".to_string(),
+                previous: Some(record.status.as_str().to_string()),
+                error: None,
+            });
         }
     }
 

@@ -4,6 +4,7 @@ mod actions;
 mod auth;
 mod dashboard;
 mod error;
+mod events;
 mod health;
 mod refresh;
 pub mod stacks;
@@ -69,6 +70,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/stacks/{name}/ack", post(actions::ack))
         .route("/api/refresh", get(refresh::status).post(refresh::request))
         .route("/api/webhook", post(webhook::receive))
+        .route("/api/events", get(events::stream))
         .fallback(|| async { ApiError::not_found("no such route") })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

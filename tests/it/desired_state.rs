@@ -332,3 +332,43 @@ async fn readyz_turns_ready_after_the_first_refresh() {
         assert_eq!(status, 503, "no Docker, not ready: {body}");
     }
 }
+
+#[tokio::test]
+async fn events_stream_reports_refreshes_and_status_changes() {
+    let repo = two_stacks();
+    let data = tempfile::tempdir().expect("tempdir");
+    let app = start(&repo, &data, &[]);
+    let api = Api::new(&app.base_url);
+    api.refreshed_after(None).await;
+    let mut events = crate::support::http()
+        .get(api.url("/api/events"))
+        .send()
+        .await
+        .expect("GET /api/events");
+    assert_eq!(events.status(), 200);
+    assert_eq!(
+        events.headers()["content-type"].to_str().ok(),
+        Some("text/event-stream")
+    );
+
+    repo.write("stacks/db/compose.yaml", &compose("busybox:1.36", &["db"]));
+    repo.commit("add db");
+    let (status, _) = api.post("/api/refresh", &[], b"").await;
+    assert_eq!(status, 202);
+    let mut seen = String::new();
+    let read = tokio::time::timeout(Duration::from_secs(30), async {
+        while !(seen.contains("event: refresh") && seen.contains("\"name\":\"db\"")) {
+            match events.chunk().await.expect("SSE chunk") {
+                Some(bytes) => seen.push_str(&String::from_utf8_lossy(&bytes)),
+                None => break,
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "events seen so far:\n{seen}");
+    assert!(seen.contains("\"outcome\":\"completed\""), "{seen}");
+    assert!(
+        seen.contains("event: stack"),
+        "the new stack's status is announced: {seen}"
+    );
+}

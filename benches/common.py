@@ -1,0 +1,152 @@
+"""Shared helpers for the benchmark scripts: a git repository of N stacks, the
+docker-cd release binary, and its API. Standard library only."""
+
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+import urllib.request
+from datetime import datetime
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "target", "release", "docker-cd")
+TEST_IMAGE = os.environ.get("DOCKER_CD_TEST_IMAGE", "docker-cd-test/busybox:1")
+
+
+def git(repo, *args):
+    return subprocess.run(
+        ["git", "-c", "user.name=bench", "-c", "user.email=bench@example.invalid",
+         "-c", "commit.gpgsign=false", *args],
+        cwd=repo, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def write(repo, path, text):
+    full = os.path.join(repo, path)
+    os.makedirs(os.path.dirname(full), exist_ok=True)
+    with open(full, "w") as f:
+        f.write(text)
+
+
+def stack_compose(image):
+    # network_mode: bridge: no network per project (Docker's default pools end near 30).
+    return ("services:\n  app:\n    image: %s\n    command: [\"sleep\", \"86400\"]\n"
+            "    init: true\n    network_mode: bridge\n    env_file: .env\n" % image)
+
+
+def make_repo(n, prefix, image=TEST_IMAGE):
+    """A repository with n stacks under stacks/: compose.yaml, .env, config/app.conf."""
+    repo = tempfile.mkdtemp(prefix="dcd-bench-repo-")
+    git(repo, "init", "-q", "-b", "main")
+    for i in range(n):
+        base = "stacks/%s%03d" % (prefix, i)
+        write(repo, base + "/compose.yaml", stack_compose(image))
+        write(repo, base + "/.env", "STACK=%d\n" % i)
+        write(repo, base + "/config/app.conf", "name = %d\n" % i)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "%d stacks" % n)
+    return repo
+
+
+def commit(repo, message):
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "--allow-empty", "-m", message)
+    return git(repo, "rev-parse", "HEAD")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class DockerCd:
+    """The release binary on a free loopback port."""
+
+    def __init__(self, env):
+        if not os.path.exists(BIN):
+            raise SystemExit("build first: cargo build --release --bin docker-cd")
+        self.port = free_port()
+        full = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"),
+                "LISTEN_ADDR": "127.0.0.1:%d" % self.port, "RUST_LOG": "warn",
+                "POLL_INTERVAL": "0"}
+        full.update(env)
+        self.log = tempfile.NamedTemporaryFile(prefix="dcd-bench-log-", delete=False)
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen([BIN], env=full, stdout=self.log, stderr=self.log)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                self.get("/healthz")
+                break
+            except OSError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise SystemExit("docker-cd did not start; log: " + self.log.name)
+                time.sleep(0.01)
+
+    def url(self, path):
+        return "http://127.0.0.1:%d%s" % (self.port, path)
+
+    def get(self, path):
+        with urllib.request.urlopen(self.url(path), timeout=30) as r:
+            body = r.read()
+            return json.loads(body) if r.headers.get_content_type() == "application/json" else body.decode()
+
+    def post(self, path, body=b"", headers=None):
+        req = urllib.request.Request(self.url(path), data=body, method="POST", headers=headers or {})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, json.loads(r.read() or b"null")
+
+    def metric(self, name):
+        """Sum of every sample of `name` (all label sets)."""
+        total = 0.0
+        for line in self.get("/metrics").splitlines():
+            if line.startswith(name + "{") or line.startswith(name + " "):
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
+    def rss_mib(self):
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024.0
+        return float("nan")
+
+    def wait_refresh(self, after):
+        """Waits for the refresh that finishes after `after`; returns /api/refresh."""
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            r = self.get("/api/refresh")
+            last = r.get("last") or {}
+            if last.get("finished_at") and last.get("finished_at") != after and r["state"] == "idle":
+                return r
+            time.sleep(0.002)
+        raise SystemExit("refresh did not finish")
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def ts(text):
+    """RFC 3339 with nanoseconds -> seconds since the epoch (float)."""
+    main, _, frac = text.rstrip("Z").partition(".")
+    seconds = datetime.fromisoformat(main + "+00:00").timestamp()
+    return seconds + (float("0." + frac) if frac else 0.0)
+
+
+def refresh_seconds(status):
+    last = status["last"]
+    return ts(last["finished_at"]) - ts(last["started_at"])
+
+
+def summary(values, unit="ms", scale=1000.0):
+    v = sorted(x * scale for x in values)
+    p99 = v[min(len(v) - 1, int(len(v) * 0.99))]
+    return "median %.2f %s, min %.2f, p99 %.2f (n=%d)" % (statistics.median(v), unit, v[0], p99, len(v))
