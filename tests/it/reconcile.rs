@@ -9,6 +9,7 @@ use serde_json::Value;
 use crate::require_docker;
 use crate::support::api::Api;
 use crate::support::docker::{Cleanup, TEST_IMAGE, docker, docker_ok};
+use crate::support::private_dockerd::PrivateDockerd;
 use crate::support::process::DockerCd;
 use crate::support::repo::{TestRepo, compose};
 use crate::support::unique_name;
@@ -287,34 +288,44 @@ async fn an_env_change_redeploys_and_an_invalid_stack_fails_alone() {
 async fn killed_and_removed_containers_heal_from_the_event_stream() {
     require_docker!();
     let mut d = Deployment::new("heal");
-    d.write_stack("web", &["web"]);
+    d.write_stack("web", &["web", "worker"]);
     d.repo.commit("web");
     let api = d.start(&[]);
     let web = d.stack("web");
     api.wait_status(&web, "synced", CONVERGE).await;
-
-    let (_, id, _) = d.containers("web").remove(0);
-    docker_ok(&["kill", &id]);
-    api.eventually("killed container running again", CONVERGE, || async {
-        let rows = d.containers("web");
-        let stack = api.stack(&web).await.expect("web");
-        if stack["status"] == "synced" && rows.iter().all(|(_, _, s)| s == "running") {
-            Ok(())
-        } else {
-            Err(format!("{rows:?} {stack}"))
+    let healed = |gone: String| {
+        let d = &d;
+        let api = &api;
+        let web = web.clone();
+        async move {
+            let rows = d.containers("web");
+            let stack = api.stack(&web).await.expect("web");
+            let fresh = rows.iter().all(|(_, id, _)| *id != gone);
+            if stack["status"] == "synced"
+                && rows.len() == 2
+                && rows.iter().all(|(_, _, s)| s == "running")
+                && fresh
+            {
+                Ok(())
+            } else {
+                Err(format!("{rows:?} {stack}"))
+            }
         }
+    };
+
+    // Killed: started again (same container).
+    let (_, killed, _) = d.containers("web").remove(0);
+    docker_ok(&["kill", &killed]);
+    api.eventually("killed container running again", CONVERGE, || {
+        healed(String::new())
     })
     .await;
 
-    let (_, id, _) = d.containers("web").remove(0);
-    docker_ok(&["rm", "-f", &id]);
-    api.eventually("removed container recreated", CONVERGE, || async {
-        let rows = d.containers("web");
-        if rows.len() == 1 && rows[0].2 == "running" && rows[0].1 != id {
-            Ok(())
-        } else {
-            Err(format!("{rows:?}"))
-        }
+    // Partly removed by hand: the missing service is created again.
+    let (_, removed, _) = d.containers("web").remove(1);
+    docker_ok(&["rm", "-f", &removed]);
+    api.eventually("removed container recreated", CONVERGE, || {
+        healed(removed.clone())
     })
     .await;
 }
@@ -456,4 +467,59 @@ async fn containers_of_other_instances_and_hand_made_ones_are_never_touched() {
     let state = docker_ok(&["inspect", "-f", "{{.State.Running}}", &name]);
     assert_eq!(state, "true", "the foreign container is untouched");
     let _ = docker(&["rm", "-f", &name]);
+}
+
+#[tokio::test]
+async fn a_docker_outage_fails_the_apply_and_everything_recovers_when_it_is_back() {
+    require_docker!();
+    // A private engine, so stopping it disturbs no other test.
+    let mut engine = PrivateDockerd::start();
+    let mut d = Deployment::new("outage");
+    let web = d.stack("web");
+    let isolated =
+        compose(TEST_IMAGE, &["web"]).replace("network_mode: bridge", "network_mode: none");
+    d.repo.write(&format!("{web}/compose.yaml"), &isolated);
+    d.repo.commit("web");
+    let host = engine.host();
+    let api = d.start(&[("DOCKER_HOST", host.as_str())]);
+    api.wait_status(&web, "synced", CONVERGE).await;
+
+    engine.stop();
+    api.eventually("readyz 503 while Docker is down", CONVERGE, || async {
+        let (status, body) = api.get("/readyz").await;
+        if status == 503 {
+            Ok(())
+        } else {
+            Err(format!("{status} {body}"))
+        }
+    })
+    .await;
+    d.repo.write(&format!("{web}/.env"), "CHANGED=1\n");
+    let commit = d.repo.commit("change while Docker is down");
+    refresh(&api).await;
+    let failed = api.wait_status(&web, "failed", CONVERGE).await;
+    assert!(
+        failed["error"]
+            .as_str()
+            .is_some_and(|e| e.to_lowercase().contains("docker")),
+        "the error names Docker: {failed}"
+    );
+
+    engine.launch();
+    api.eventually(
+        "synced at the new revision after Docker came back",
+        CONVERGE,
+        || async {
+            let stack = api.stack(&web).await.expect("web");
+            if stack["status"] == "synced" && stack["synced_revision"] == commit {
+                Ok(())
+            } else {
+                Err(stack.to_string())
+            }
+        },
+    )
+    .await;
+    let filter = format!("label=com.docker.compose.project={web}");
+    let all = engine.docker_ok(&["ps", "-a", "--filter", &filter, "--format", "{{.State}}"]);
+    assert_eq!(all, "running", "exactly one container, running: {all:?}");
 }

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod docker;
+pub mod private_dockerd;
 pub mod process;
 pub mod repo;
 
