@@ -142,8 +142,11 @@ pub struct GitSource {
 }
 
 impl GitSource {
-    /// A source mirroring `settings.url` under `cache_dir`. Does no I/O.
+    /// A source mirroring `settings.url` under `cache_dir`. Does no I/O; makes
+    /// sure a TLS provider is installed.
     pub fn new(settings: GitSettings, cache_dir: PathBuf) -> Self {
+        // gix's HTTP transport builds a reqwest client, which panics without one.
+        install_crypto_provider();
         // One folder per URL: pointing docker-cd at another repository must not
         // reuse (or fetch into) the mirror of the previous one.
         let digest = Sha256::digest(settings.url.as_str().as_bytes());

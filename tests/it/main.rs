@@ -8,3 +8,4 @@ mod desired_state;
 mod docker_support;
 mod reconcile;
 mod support;
+mod transports;

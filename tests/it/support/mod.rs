@@ -7,6 +7,7 @@ pub mod docker;
 pub mod private_dockerd;
 pub mod process;
 pub mod repo;
+pub mod servers;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
