@@ -372,3 +372,92 @@ async fn events_stream_reports_refreshes_and_status_changes() {
         "the new stack's status is announced: {seen}"
     );
 }
+
+#[tokio::test]
+async fn an_oversized_webhook_body_is_refused_with_413() {
+    let repo = two_stacks();
+    let data = tempfile::tempdir().expect("tempdir");
+    let app = start(&repo, &data, &[]);
+    let api = Api::new(&app.base_url);
+    let body = vec![b' '; 25 * 1024 * 1024 + 1];
+    let signature = github_signature(&body);
+    let (status, answer) = api
+        .post(
+            "/api/webhook",
+            &[
+                ("X-GitHub-Event", "push"),
+                ("X-Hub-Signature-256", &signature),
+            ],
+            &body,
+        )
+        .await;
+    assert_eq!(status, 413, "{answer}");
+}
+
+#[tokio::test]
+async fn a_webhook_flood_is_limited_and_the_last_push_is_still_applied() {
+    let repo = two_stacks();
+    let data = tempfile::tempdir().expect("tempdir");
+    let app = start(&repo, &data, &[]);
+    let api = Api::new(&app.base_url);
+    api.refreshed_after(None).await;
+
+    repo.write("stacks/db/compose.yaml", &compose("busybox:1.36", &["db"]));
+    let last = repo.commit("the last push");
+    let body = push_body("refs/heads/main", &last);
+    let signature = github_signature(&body);
+    let requests = (0..200).map(|_| {
+        let api = &api;
+        let body = &body;
+        let signature = &signature;
+        async move {
+            api.post(
+                "/api/webhook",
+                &[
+                    ("X-GitHub-Event", "push"),
+                    ("X-Hub-Signature-256", signature),
+                ],
+                body,
+            )
+            .await
+            .0
+        }
+    });
+    let statuses = futures::future::join_all(requests).await;
+    let accepted = statuses.iter().filter(|s| **s == 202).count();
+    let limited = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!(accepted + limited, 200, "{statuses:?}");
+    assert!(limited > 0, "a flood is rate limited: {statuses:?}");
+
+    api.eventually("the last push applied", Duration::from_secs(30), || async {
+        let (_, refresh) = api.get("/api/refresh").await;
+        if refresh["revision"] == last
+            && refresh["state"] == "idle"
+            && !refresh["queued"].as_bool().unwrap_or(true)
+        {
+            Ok(())
+        } else {
+            Err(refresh.to_string())
+        }
+    })
+    .await;
+    assert!(api.stack("db").await.is_some());
+    let metrics = crate::support::http()
+        .get(api.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    let refreshes: f64 = metrics
+        .lines()
+        .filter(|l| l.starts_with("dockercd_refresh_total{") && l.contains("trigger=\"webhook\""))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert!(
+        (1.0..=100.0).contains(&refreshes),
+        "200 webhooks coalesce into far fewer refreshes: {refreshes}"
+    );
+    eprintln!("200 webhooks: {accepted} accepted, {limited} rate limited, {refreshes} refreshes");
+}
