@@ -22,6 +22,7 @@ use crate::git::refresh::{self, RefreshHandle, Refresher};
 use crate::git::repository::{GitSettings, GitSource};
 use crate::git::snapshot::{SnapshotReader, SnapshotStore};
 use crate::metrics::AppMetrics;
+use crate::plan::Planner;
 use crate::readiness::Readiness;
 use crate::reconcile::lock::{Grants, StackLocks};
 use crate::reconcile::{self as reconciling, StackReconciler};
@@ -102,11 +103,19 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
 
     let status = StatusTable::new(events.clone(), metrics.clone());
     let grants = Grants::new();
-    let compose = ComposeRunner::new(
+    let locks = StackLocks::new();
+    let compose = Arc::new(ComposeRunner::new(
         config.compose_command.clone(),
         config.docker_host.clone(),
         ComposeMetrics::register(&registry).context("registering compose metrics")?,
-    );
+    ));
+    let planner = Arc::new(Planner::new(
+        config.instance_name.clone(),
+        data_dir.clone(),
+        snapshots.clone(),
+        docker.clone(),
+        compose.clone(),
+    ));
     let reconciler = Arc::new(StackReconciler::new(reconciling::Parts {
         settings: reconciling::Settings {
             instance: config.instance_name.clone(),
@@ -118,9 +127,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         snapshots: snapshots.clone(),
         runtime: runtime.clone(),
         docker: docker.clone(),
-        compose: Arc::new(compose),
+        compose,
         status: status.clone(),
-        locks: StackLocks::new(),
+        locks: locks.clone(),
         grants: grants.clone(),
         metrics: metrics.clone(),
     }));
@@ -147,7 +156,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     .ready_when(ready);
     tracker.spawn(
         controller
-            .run(reconciler, shutdown.clone())
+            .run(reconciler.clone(), shutdown.clone())
             .instrument(tracing::info_span!("controller")),
     );
 
@@ -179,6 +188,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         api_token: config.api_token.clone(),
         queue,
         grants,
+        locks,
+        planner,
+        reconciler,
     };
     let http_shutdown = shutdown.clone();
     let server = axum::serve(listener, api::router(state))

@@ -1,6 +1,9 @@
 //! The `io.docker-cd.*` labels written on every container of a deployed stack,
 //! and the compose labels docker-cd reads.
 
+/// Every docker-cd label starts with this.
+pub const PREFIX: &str = "io.docker-cd.";
+
 /// `true` on every container docker-cd deployed.
 pub const MANAGED: &str = "io.docker-cd.managed";
 /// `INSTANCE_NAME`: an instance never touches containers of another instance.

@@ -14,6 +14,7 @@ pub mod events;
 pub mod git;
 pub mod labels;
 pub mod metrics;
+pub mod plan;
 pub mod readiness;
 pub mod reconcile;
 pub mod shutdown;

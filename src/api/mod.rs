@@ -6,6 +6,7 @@ mod dashboard;
 mod error;
 mod events;
 mod health;
+mod plan;
 mod refresh;
 pub mod stacks;
 mod webhook;
@@ -24,8 +25,10 @@ use crate::events::EventBus;
 use crate::git::refresh::RefreshHandle;
 use crate::git::snapshot::SnapshotReader;
 use crate::metrics::AppMetrics;
+use crate::plan::Planner;
 use crate::readiness::Readiness;
-use crate::reconcile::lock::Grants;
+use crate::reconcile::StackReconciler;
+use crate::reconcile::lock::{Grants, StackLocks};
 use crate::status::StatusTable;
 
 /// What every handler can read.
@@ -55,6 +58,12 @@ pub struct AppState {
     pub queue: controller::WorkQueue<String>,
     /// One-shot apply permissions for `sync` and `ack`.
     pub grants: Grants,
+    /// Per-stack locks shared with the reconciler.
+    pub locks: StackLocks,
+    /// Makes plans and staleness tokens.
+    pub planner: Arc<Planner>,
+    /// Applies a plan.
+    pub reconciler: Arc<StackReconciler>,
 }
 
 /// All routes.
@@ -68,6 +77,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/stacks/{name}", get(stacks::get_one))
         .route("/api/stacks/{name}/sync", post(actions::sync))
         .route("/api/stacks/{name}/ack", post(actions::ack))
+        .route("/api/stacks/{name}/plan", post(plan::plan))
+        .route("/api/stacks/{name}/apply", post(plan::apply))
+        .route("/api/stacks/{name}/compose", get(plan::compose_file))
         .route("/api/refresh", get(refresh::status).post(refresh::request))
         .route("/api/webhook", post(webhook::receive))
         .route("/api/events", get(events::stream))

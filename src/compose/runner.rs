@@ -108,6 +108,8 @@ pub struct Project<'a> {
 pub struct RunOutput {
     /// What compose printed (stdout and stderr).
     pub output: String,
+    /// Its stdout alone (what `config` prints).
+    pub stdout: String,
     /// How long it ran.
     pub elapsed: Duration,
 }
@@ -132,7 +134,7 @@ impl ComposeMetrics {
             ),
             &["command", "outcome"],
         )?;
-        for command in ["up", "down"] {
+        for command in ["up", "down", "config"] {
             for outcome in ["success", "failure"] {
                 runs.with_label_values(&[command, outcome]).reset();
             }
@@ -198,6 +200,15 @@ impl ComposeRunner {
             .await
     }
 
+    /// `config`: the compose file as compose resolves it (interpolation, `.env`),
+    /// on stdout.
+    ///
+    /// # Errors
+    /// When compose cannot run, rejects the file, or times out.
+    pub async fn config(&self, project: &Project<'_>) -> Result<RunOutput, ComposeError> {
+        self.run("config", project, &["config"]).await
+    }
+
     /// `down --remove-orphans` (volumes are kept).
     ///
     /// # Errors
@@ -228,7 +239,7 @@ impl ComposeRunner {
             .with_label_values(&[command])
             .observe(elapsed.as_secs_f64());
         let outcome = match &result {
-            Ok((code, _)) if *code == 0 => "success",
+            Ok((0, _, _)) => "success",
             _ => "failure",
         };
         self.metrics
@@ -236,20 +247,27 @@ impl ComposeRunner {
             .with_label_values(&[command, outcome])
             .inc();
         match result {
-            Ok((0, output)) => {
+            Ok((0, stdout, stderr)) => {
                 tracing::debug!(
                     project = project.name,
                     command,
                     elapsed_ms = elapsed.as_millis() as u64,
                     "compose finished"
                 );
-                Ok(RunOutput { output, elapsed })
+                Ok(RunOutput {
+                    output: format!("{stdout}{stderr}"),
+                    stdout,
+                    elapsed,
+                })
             }
-            Ok((code, output)) => Err(ComposeError::Failed {
-                command,
-                code,
-                output: tail(&output, ERROR_TAIL_BYTES),
-            }),
+            Ok((code, stdout, stderr)) => {
+                let output = format!("{stdout}{stderr}");
+                Err(ComposeError::Failed {
+                    command,
+                    code,
+                    output: tail(&output, ERROR_TAIL_BYTES),
+                })
+            }
             Err(RunError::Spawn(source)) => Err(ComposeError::Spawn {
                 program: cli.program.clone(),
                 source,
@@ -283,18 +301,18 @@ enum RunError {
     Timeout,
 }
 
-/// Runs to completion; returns the exit code (-1 for a signal) and all output.
+/// Runs to completion; returns the exit code (-1 for a signal), stdout and stderr.
 async fn run_to_end(
     mut cmd: Command,
     program: &str,
     timeout: Duration,
-) -> Result<(i32, String), RunError> {
+) -> Result<(i32, String, String), RunError> {
     let child = cmd.spawn().map_err(RunError::Spawn)?;
     match tokio::time::timeout(timeout, child.wait_with_output()).await {
         Ok(Ok(out)) => {
-            let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-            text.push_str(&String::from_utf8_lossy(&out.stderr));
-            Ok((out.status.code().unwrap_or(-1), text))
+            let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+            let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+            Ok((out.status.code().unwrap_or(-1), stdout, stderr))
         }
         Ok(Err(e)) => Err(RunError::Spawn(e)),
         Err(_) => {
@@ -329,7 +347,10 @@ async fn detect(
         };
         let mut cmd = base_command(&probe, docker_host);
         cmd.arg("version");
-        match run_to_end(cmd, program, DETECT_TIMEOUT).await {
+        match run_to_end(cmd, program, DETECT_TIMEOUT)
+            .await
+            .map(|(code, stdout, stderr)| (code, format!("{stdout}{stderr}")))
+        {
             Ok((0, output)) => match classify(&output) {
                 Some((flavor, version)) => {
                     return Ok(ComposeCli {

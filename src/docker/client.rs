@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use bollard::Docker;
-use bollard::models::ContainerSummary;
+use bollard::models::{ContainerInspectResponse, ContainerSummary};
 use bollard::query_parameters::{
     ListContainersOptionsBuilder, ListNetworksOptionsBuilder, RemoveContainerOptionsBuilder,
 };
@@ -27,6 +27,23 @@ pub enum DockerError {
     /// A call to the daemon failed.
     #[error("Docker API call failed: {0}")]
     Api(#[from] bollard::errors::Error),
+}
+
+/// Full inspect data of one container (for plans).
+///
+/// # Errors
+/// When the container is gone or the daemon fails.
+pub async fn inspect(docker: &Docker, id: &str) -> Result<ContainerInspectResponse, DockerError> {
+    Ok(docker.inspect_container(id, None).await?)
+}
+
+/// The `KEY=VALUE` environment an image sets by itself.
+///
+/// # Errors
+/// When the image is unknown or the daemon fails.
+pub async fn image_env(docker: &Docker, image: &str) -> Result<Vec<String>, DockerError> {
+    let inspect = docker.inspect_image(image).await?;
+    Ok(inspect.config.and_then(|c| c.env).unwrap_or_default())
 }
 
 /// Default socket when `DOCKER_HOST` is unset.

@@ -17,7 +17,7 @@ use controller::{Action, Reconciler};
 use jiff::Timestamp;
 
 use self::assess::{Cause, Verdict, assess};
-use self::lock::{Grants, StackLocks};
+use self::lock::{Grants, StackGuard, StackLocks};
 use crate::compose::overlay::{self, OVERRIDE_FILE, SyncLabels};
 use crate::compose::runner::{self, ComposeError, ComposeRunner, Project};
 use crate::config::DriftPolicy;
@@ -86,6 +86,9 @@ pub enum ReconcileError {
     /// Compose succeeded but the runtime does not match.
     #[error("{0}")]
     NotConverged(String),
+    /// No refresh has completed yet: the desired state is unknown.
+    #[error("the desired state is not known yet (no refresh has completed)")]
+    NotReady,
 }
 
 impl controller::ReconcileError for ReconcileError {
@@ -102,6 +105,7 @@ impl controller::ReconcileError for ReconcileError {
             Self::Workdir(_) => "workdir",
             Self::Foreign(_) => "foreign",
             Self::NotConverged(_) => "not_converged",
+            Self::NotReady => "not_ready",
         }
     }
 }
@@ -172,6 +176,49 @@ impl StackReconciler {
             settling: Mutex::default(),
             reverts: Mutex::default(),
         }
+    }
+
+    /// Applies `name` now for an API request that already holds its lock:
+    /// `compose up` of the desired state, or removal of a stack no longer desired.
+    ///
+    /// # Errors
+    /// As a reconcile; the stack's status records the failure.
+    pub async fn apply_now(&self, name: &str, guard: StackGuard) -> Result<(), ReconcileError> {
+        let snapshot = self.snapshots.current().ok_or(ReconcileError::NotReady)?;
+        let containers = self.runtime.containers(name);
+        let result = match snapshot.stacks.get(name) {
+            Some(desired) => {
+                if let Some(error) = &desired.error {
+                    return Err(ReconcileError::Invalid(error.clone()));
+                }
+                let observed = synced_from_labels(&containers);
+                let applied = self.status.get(name).and_then(|r| r.synced).or(observed);
+                let cause = match assess(
+                    desired,
+                    &containers,
+                    applied.as_ref().map(|s| s.stack_hash.as_str()),
+                )
+                .verdict
+                {
+                    Verdict::NeedsApply { cause, .. } => cause,
+                    _ => Cause::Desired,
+                };
+                self.apply(
+                    &snapshot,
+                    desired,
+                    cause,
+                    "requested through the API",
+                    applied,
+                    Some(guard),
+                )
+                .await
+            }
+            None => self.reconcile_removed(name, &containers, Some(guard)).await,
+        };
+        if let Err(error) = &result {
+            self.record_failure(name, error);
+        }
+        result.map(|_| ())
     }
 
     fn record_failure(&self, name: &str, error: &ReconcileError) {
@@ -262,7 +309,8 @@ impl StackReconciler {
                         DRIFT_WINDOW.as_secs()
                     )));
                 }
-                self.apply(snapshot, desired, cause, &detail, applied).await
+                self.apply(snapshot, desired, cause, &detail, applied, None)
+                    .await
             }
         }
     }
@@ -351,9 +399,10 @@ impl StackReconciler {
         cause: Cause,
         detail: &str,
         applied: Option<Synced>,
+        held: Option<StackGuard>,
     ) -> Result<Action, ReconcileError> {
         let name = desired.name.as_str();
-        let Some(_guard) = self.locks.try_lock(name) else {
+        let Some(_guard) = held.or_else(|| self.locks.try_lock(name)) else {
             tracing::debug!(
                 stack = name,
                 "stack is being applied by another session; retrying"
@@ -481,6 +530,7 @@ impl StackReconciler {
         &self,
         name: &str,
         containers: &[ContainerInfo],
+        held: Option<StackGuard>,
     ) -> Result<Action, ReconcileError> {
         self.forget_settling(name);
         if containers.is_empty() {
@@ -488,8 +538,13 @@ impl StackReconciler {
             self.status.remove(name);
             return Ok(Action::await_change());
         }
+        // An apply through the API removes what its plan showed as `-`; a sync
+        // grant only stands in for RECONCILE_ENABLED, never for removal.
         let granted = self.grants.has(name);
-        if !self.settings.remove_enabled || (!self.settings.reconcile_enabled && !granted) {
+        let requested = held.is_some();
+        if !requested
+            && (!self.settings.remove_enabled || (!self.settings.reconcile_enabled && !granted))
+        {
             self.status.update(name, |r| {
                 r.status = Status::Orphaned;
                 r.error = None;
@@ -497,7 +552,7 @@ impl StackReconciler {
             });
             return Ok(Action::await_change());
         }
-        let Some(_guard) = self.locks.try_lock(name) else {
+        let Some(_guard) = held.or_else(|| self.locks.try_lock(name)) else {
             return Ok(Action::requeue(LOCKED_RETRY));
         };
         let docker = self
@@ -568,7 +623,7 @@ impl Reconciler<String> for StackReconciler {
                 self.reconcile_desired(&snapshot, desired, &containers)
                     .await
             }
-            None => self.reconcile_removed(name, &containers).await,
+            None => self.reconcile_removed(name, &containers, None).await,
         };
         if let Err(error) = &result
             && !matches!(error, ReconcileError::Invalid(_))

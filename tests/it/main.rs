@@ -6,6 +6,7 @@
 mod cli;
 mod desired_state;
 mod docker_support;
+mod plan;
 mod reconcile;
 mod support;
 mod transports;

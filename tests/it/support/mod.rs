@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test module uses a different part
 
 pub mod api;
+pub mod deployment;
 pub mod docker;
 pub mod private_dockerd;
 pub mod process;

@@ -1,0 +1,321 @@
+//! The per-service difference between desired and actual specs: a pure function.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::spec::ServiceSpec;
+
+/// Shown instead of the value of a secret-looking environment variable.
+pub const REDACTED: &str = "(redacted)";
+
+/// One changed field of a service.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FieldChange {
+    /// `image`, `environment.FOO`, `ports`, …
+    pub field: String,
+    /// The running value (`null` when absent).
+    pub old: Value,
+    /// The desired value (`null` when it goes away).
+    pub new: Value,
+}
+
+/// One service that an apply would change.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Change {
+    /// `+` add, `~` modify, `-` remove.
+    pub action: &'static str,
+    /// Service name.
+    pub service: String,
+    /// `git` (the desired state changed) or `runtime` (the containers drifted).
+    pub source: &'static str,
+    /// What differs (empty for `+` and `-`).
+    pub fields: Vec<FieldChange>,
+}
+
+/// What runs for one service.
+#[derive(Debug, Clone)]
+pub struct Actual {
+    /// The spec read from (the first of) its containers.
+    pub spec: ServiceSpec,
+    /// The `stack_hash` its labels carry.
+    pub stack_hash: Option<String>,
+}
+
+/// Environment keys whose values never appear in a plan.
+pub fn is_secret(key: &str) -> bool {
+    let upper = key.to_ascii_uppercase();
+    ["PASSWORD", "SECRET", "TOKEN", "KEY"]
+        .iter()
+        .any(|word| upper.contains(word))
+}
+
+/// The changes that make `actual` match `desired`; services in `desired` but
+/// not in `required` (profiles, scale 0) are only compared when running.
+pub fn diff(
+    desired: &BTreeMap<String, ServiceSpec>,
+    required: &BTreeSet<String>,
+    desired_hash: &str,
+    actual: &BTreeMap<String, Actual>,
+) -> Vec<Change> {
+    let mut changes = Vec::new();
+    for (name, want) in desired {
+        match actual.get(name) {
+            None if required.contains(name) => changes.push(Change {
+                action: "+",
+                service: name.clone(),
+                source: "git",
+                fields: Vec::new(),
+            }),
+            None => {}
+            Some(have) => {
+                let from_git = have.stack_hash.as_deref() != Some(desired_hash);
+                let mut fields = compare(want, &have.spec);
+                if from_git && fields.is_empty() {
+                    // Only files changed (a config file, `.env` not used in this
+                    // service): the apply still recreates it with the new labels.
+                    fields.push(FieldChange {
+                        field: "files".into(),
+                        old: have.stack_hash.as_deref().map(short).into(),
+                        new: json!(short(desired_hash)),
+                    });
+                }
+                if !fields.is_empty() {
+                    changes.push(Change {
+                        action: "~",
+                        service: name.clone(),
+                        source: if from_git { "git" } else { "runtime" },
+                        fields,
+                    });
+                }
+            }
+        }
+    }
+    for name in actual.keys().filter(|n| !desired.contains_key(*n)) {
+        changes.push(Change {
+            action: "-",
+            service: name.clone(),
+            source: "git",
+            fields: Vec::new(),
+        });
+    }
+    changes
+}
+
+fn short(hash: &str) -> String {
+    hash.chars().take(12).collect()
+}
+
+fn field(name: &str, old: impl Into<Value>, new: impl Into<Value>) -> FieldChange {
+    FieldChange {
+        field: name.into(),
+        old: old.into(),
+        new: new.into(),
+    }
+}
+
+/// Field by field; `None` on the desired side means "the image decides".
+fn compare(want: &ServiceSpec, have: &ServiceSpec) -> Vec<FieldChange> {
+    let mut out = Vec::new();
+    if want.image.is_some() && want.image != have.image {
+        out.push(field("image", have.image.clone(), want.image.clone()));
+    }
+    if want.command.is_some() && want.command != have.command {
+        out.push(field("command", have.command.clone(), want.command.clone()));
+    }
+    if want.entrypoint.is_some() && want.entrypoint != have.entrypoint {
+        out.push(field(
+            "entrypoint",
+            have.entrypoint.clone(),
+            want.entrypoint.clone(),
+        ));
+    }
+    let keys: BTreeSet<&String> = want
+        .environment
+        .keys()
+        .chain(have.environment.keys())
+        .collect();
+    for key in keys {
+        let (old, new) = (have.environment.get(key), want.environment.get(key));
+        if old != new {
+            let shown = |v: Option<&String>| match v {
+                None => Value::Null,
+                Some(_) if is_secret(key) => json!(REDACTED),
+                Some(v) => json!(v),
+            };
+            out.push(field(&format!("environment.{key}"), shown(old), shown(new)));
+        }
+    }
+    if want.ports != have.ports {
+        out.push(field("ports", have.ports.clone(), want.ports.clone()));
+    }
+    if want.volumes != have.volumes {
+        out.push(field("volumes", have.volumes.clone(), want.volumes.clone()));
+    }
+    if want.networks != have.networks {
+        out.push(field(
+            "networks",
+            have.networks.clone(),
+            want.networks.clone(),
+        ));
+    }
+    let keys: BTreeSet<&String> = want.labels.keys().chain(have.labels.keys()).collect();
+    for key in keys {
+        let (old, new) = (have.labels.get(key), want.labels.get(key));
+        if old != new {
+            out.push(field(&format!("labels.{key}"), old.cloned(), new.cloned()));
+        }
+    }
+    if want.restart != have.restart {
+        out.push(field("restart", have.restart.clone(), want.restart.clone()));
+    }
+    if want.healthcheck.is_some() && want.healthcheck != have.healthcheck {
+        out.push(field(
+            "healthcheck",
+            have.healthcheck.clone(),
+            want.healthcheck.clone(),
+        ));
+    }
+    if want.state != have.state {
+        out.push(field("state", have.state.clone(), want.state.clone()));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(image: &str) -> ServiceSpec {
+        ServiceSpec {
+            image: Some(image.into()),
+            networks: vec!["default".into()],
+            restart: "no".into(),
+            state: "running".into(),
+            ..ServiceSpec::default()
+        }
+    }
+
+    fn running(spec: ServiceSpec, hash: &str) -> Actual {
+        Actual {
+            spec,
+            stack_hash: Some(hash.into()),
+        }
+    }
+
+    fn required(names: &[&str]) -> BTreeSet<String> {
+        names.iter().map(|n| n.to_string()).collect()
+    }
+
+    #[test]
+    fn first_deploy_is_all_additions() {
+        let desired = BTreeMap::from([
+            ("web".into(), spec("nginx:1.27")),
+            ("db".into(), spec("pg:16")),
+        ]);
+        let changes = diff(&desired, &required(&["web", "db"]), "h1", &BTreeMap::new());
+        let actions: Vec<_> = changes
+            .iter()
+            .map(|c| (c.action, c.service.as_str(), c.source))
+            .collect();
+        assert_eq!(actions, [("+", "db", "git"), ("+", "web", "git")]);
+    }
+
+    #[test]
+    fn an_up_to_date_stack_has_an_empty_plan() {
+        let desired = BTreeMap::from([("web".into(), spec("nginx:1.27"))]);
+        let actual = BTreeMap::from([("web".into(), running(spec("nginx:1.27"), "h1"))]);
+        assert!(diff(&desired, &required(&["web"]), "h1", &actual).is_empty());
+    }
+
+    #[test]
+    fn image_change_added_and_removed_services() {
+        let desired = BTreeMap::from([
+            ("web".into(), spec("nginx:1.27")),
+            ("cache".into(), spec("redis:7")),
+        ]);
+        let actual = BTreeMap::from([
+            ("web".into(), running(spec("nginx:1.26"), "h1")),
+            ("old".into(), running(spec("x"), "h1")),
+        ]);
+        let changes = diff(&desired, &required(&["web", "cache"]), "h2", &actual);
+        assert_eq!(changes.len(), 3);
+        assert_eq!(
+            (changes[0].action, changes[0].service.as_str()),
+            ("+", "cache")
+        );
+        assert_eq!(
+            (
+                changes[1].action,
+                changes[1].service.as_str(),
+                changes[1].source
+            ),
+            ("~", "web", "git")
+        );
+        assert_eq!(
+            changes[1].fields,
+            [field("image", "nginx:1.26", "nginx:1.27")]
+        );
+        assert_eq!(
+            (changes[2].action, changes[2].service.as_str()),
+            ("-", "old")
+        );
+    }
+
+    #[test]
+    fn drift_is_a_runtime_change() {
+        let desired = BTreeMap::from([("web".into(), spec("nginx:1.27"))]);
+        let mut stopped = spec("nginx:1.27");
+        stopped.state = "exited".into();
+        let actual = BTreeMap::from([("web".into(), running(stopped, "h1"))]);
+        let changes = diff(&desired, &required(&["web"]), "h1", &actual);
+        assert_eq!(changes[0].source, "runtime");
+        assert_eq!(changes[0].fields, [field("state", "exited", "running")]);
+    }
+
+    #[test]
+    fn only_files_changed_is_still_a_change() {
+        let desired = BTreeMap::from([("web".into(), spec("nginx"))]);
+        let actual = BTreeMap::from([("web".into(), running(spec("nginx"), "aaaaaaaaaaaaaaaa"))]);
+        let changes = diff(&desired, &required(&["web"]), "bbbbbbbbbbbbbbbb", &actual);
+        assert_eq!(
+            changes[0].fields,
+            [field("files", "aaaaaaaaaaaa", "bbbbbbbbbbbb")]
+        );
+    }
+
+    #[test]
+    fn secret_looking_values_are_redacted() {
+        let mut want = spec("app");
+        want.environment = BTreeMap::from([
+            ("DB_PASSWORD".into(), "new-pass".into()),
+            ("api_key".into(), "k2".into()),
+            ("MODE".into(), "prod".into()),
+        ]);
+        let mut have = spec("app");
+        have.environment = BTreeMap::from([
+            ("DB_PASSWORD".into(), "old-pass".into()),
+            ("MODE".into(), "dev".into()),
+        ]);
+        let desired = BTreeMap::from([("app".into(), want)]);
+        let actual = BTreeMap::from([("app".into(), running(have, "h"))]);
+        let changes = diff(&desired, &required(&["app"]), "h", &actual);
+        let text = serde_json::to_string(&changes).unwrap();
+        assert!(!text.contains("pass") && !text.contains("k2"), "{text}");
+        assert_eq!(
+            changes[0].fields,
+            [
+                field("environment.DB_PASSWORD", REDACTED, REDACTED),
+                field("environment.MODE", "dev", "prod"),
+                field("environment.api_key", Value::Null, REDACTED),
+            ]
+        );
+    }
+
+    #[test]
+    fn optional_services_are_not_added() {
+        let desired = BTreeMap::from([("debug".into(), spec("busybox"))]);
+        assert!(diff(&desired, &required(&[]), "h", &BTreeMap::new()).is_empty());
+    }
+}

@@ -1,0 +1,361 @@
+//! Terraform-style plans: what an apply of one stack would change, per service.
+//!
+//! The desired side is the compose file as compose itself resolves it
+//! (`compose config` over the stack's files, materialized in a scratch folder);
+//! the actual side is container inspect data. A plan is never stored: its
+//! token is a digest of the desired revision and `stack_hash` and of the
+//! stack's containers (ids, states, labels), and an apply whose token no longer
+//! matches is refused as stale.
+
+pub mod diff;
+pub mod spec;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest as _, Sha256};
+
+use self::diff::{Actual, Change};
+use self::spec::{ServiceSpec, actual_service, desired_services, parse_env_file};
+use crate::compose::overlay::OVERRIDE_FILE;
+use crate::compose::runner::{self, ComposeError, ComposeRunner, Project};
+use crate::docker::client::{self, DockerError};
+use crate::docker::informer::DockerHandle;
+use crate::docker::state::ContainerInfo;
+use crate::git::snapshot::SnapshotReader;
+use crate::labels;
+use crate::stack::DesiredStack;
+
+/// A plan, as `POST /api/stacks/{name}/plan` returns it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    /// Stack name.
+    pub stack: String,
+    /// Staleness token for `apply`.
+    pub token: String,
+    /// The commit the desired side comes from (`null` before any refresh).
+    pub desired_revision: Option<String>,
+    /// One entry per service that would change.
+    pub changes: Vec<Change>,
+    /// Counts per action.
+    pub summary: Summary,
+}
+
+/// Counts of a plan's changes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// `+` entries.
+    pub add: usize,
+    /// `~` entries.
+    pub change: usize,
+    /// `-` entries.
+    pub remove: usize,
+}
+
+/// Why no plan could be made.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// Neither desired nor running.
+    #[error("no stack named '{0}'")]
+    NotFound(String),
+    /// The stack cannot be deployed at this revision.
+    #[error("{0}")]
+    Invalid(String),
+    /// No refresh has completed yet.
+    #[error("the desired state is not known yet (no refresh has completed)")]
+    NotReady,
+    /// Docker does not answer.
+    #[error("Docker is unreachable")]
+    DockerUnavailable,
+    /// A Docker API call failed.
+    #[error(transparent)]
+    Docker(#[from] DockerError),
+    /// `compose config` rejected the stack.
+    #[error(transparent)]
+    Compose(#[from] ComposeError),
+    /// The scratch folder could not be written.
+    #[error("cannot prepare the stack's files: {0}")]
+    Io(#[from] std::io::Error),
+    /// `compose config` printed something unreadable.
+    #[error("cannot read the output of compose config: {0}")]
+    Config(String),
+}
+
+/// Makes plans and staleness tokens.
+pub struct Planner {
+    instance: String,
+    data_dir: PathBuf,
+    snapshots: SnapshotReader,
+    docker: DockerHandle,
+    compose: Arc<ComposeRunner>,
+}
+
+impl Planner {
+    /// A planner over the shared desired state, Docker client and compose runner.
+    pub fn new(
+        instance: String,
+        data_dir: PathBuf,
+        snapshots: SnapshotReader,
+        docker: DockerHandle,
+        compose: Arc<ComposeRunner>,
+    ) -> Self {
+        Self {
+            instance,
+            data_dir,
+            snapshots,
+            docker,
+            compose,
+        }
+    }
+
+    /// The plan of stack `name`.
+    ///
+    /// # Errors
+    /// When the stack is unknown or invalid, or Docker or compose fail.
+    pub async fn plan(&self, name: &str) -> Result<Plan, PlanError> {
+        let snapshot = self.snapshots.current().ok_or(PlanError::NotReady)?;
+        let docker = self.docker.current().ok_or(PlanError::DockerUnavailable)?;
+        let containers = client::list_stack(&docker, &self.instance, name).await?;
+        let desired = snapshot.stacks.get(name);
+        if desired.is_none() && containers.is_empty() {
+            return Err(PlanError::NotFound(name.to_string()));
+        }
+        if let Some(error) = desired.and_then(|d| d.error.as_ref()) {
+            return Err(PlanError::Invalid(error.clone()));
+        }
+        let token = token(
+            Some(&snapshot.revision),
+            desired.map(|d| d.stack_hash.as_str()),
+            &containers,
+        );
+        let (specs, required) = match desired {
+            Some(d) => (
+                self.desired_specs(d).await?,
+                d.expected_services.iter().cloned().collect(),
+            ),
+            None => (BTreeMap::new(), BTreeSet::new()),
+        };
+        let actual = self.actual_specs(&docker, name, &containers).await?;
+        let desired_hash = desired.map_or("", |d| d.stack_hash.as_str());
+        let changes = diff::diff(&specs, &required, desired_hash, &actual);
+        let summary = Summary {
+            add: changes.iter().filter(|c| c.action == "+").count(),
+            change: changes.iter().filter(|c| c.action == "~").count(),
+            remove: changes.iter().filter(|c| c.action == "-").count(),
+        };
+        Ok(Plan {
+            stack: name.to_string(),
+            token,
+            desired_revision: Some(snapshot.revision.clone()),
+            changes,
+            summary,
+        })
+    }
+
+    /// The token a plan of `name` would carry now (cheap: no compose run).
+    ///
+    /// # Errors
+    /// When Docker cannot be asked.
+    pub async fn current_token(&self, name: &str) -> Result<String, PlanError> {
+        let snapshot = self.snapshots.current().ok_or(PlanError::NotReady)?;
+        let docker = self.docker.current().ok_or(PlanError::DockerUnavailable)?;
+        let containers = client::list_stack(&docker, &self.instance, name).await?;
+        let hash = snapshot.stacks.get(name).map(|d| d.stack_hash.as_str());
+        Ok(token(Some(&snapshot.revision), hash, &containers))
+    }
+
+    /// Runs `compose config` over the stack's files in a scratch folder.
+    async fn desired_specs(
+        &self,
+        desired: &DesiredStack,
+    ) -> Result<BTreeMap<String, ServiceSpec>, PlanError> {
+        let scratch_root = self.data_dir.join("plans");
+        tokio::fs::create_dir_all(&scratch_root).await?;
+        let scratch = tempfile::tempdir_in(&scratch_root)?;
+        let dir = scratch.path().join(&desired.name);
+        let files = desired.files.clone();
+        let target = dir.clone();
+        tokio::task::spawn_blocking(move || {
+            crate::stack::workdir::materialize(&target, &files, (OVERRIDE_FILE, b"{}\n"))
+        })
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))??;
+        let compose_files = [desired.compose_file.as_str()];
+        let output = self
+            .compose
+            .config(&Project {
+                name: &desired.name,
+                workdir: &dir,
+                files: &compose_files,
+            })
+            .await?;
+        let config: Value =
+            serde_saphyr::from_str(&output.stdout).map_err(|e| PlanError::Config(e.to_string()))?;
+        let env_files = read_env_files(&config, &dir);
+        // Paths as the real apply will see them: in the stack's working folder.
+        let workdir = runner::workdir(&self.data_dir, &desired.name);
+        let relocated = output.stdout.replace(
+            &dir.to_string_lossy().into_owned(),
+            &workdir.to_string_lossy(),
+        );
+        let config: Value =
+            serde_saphyr::from_str(&relocated).map_err(|e| PlanError::Config(e.to_string()))?;
+        Ok(desired_services(&config, &desired.name, &env_files))
+    }
+
+    async fn actual_specs(
+        &self,
+        docker: &bollard::Docker,
+        project: &str,
+        containers: &[ContainerInfo],
+    ) -> Result<BTreeMap<String, Actual>, PlanError> {
+        let mut image_env: HashMap<String, BTreeSet<String>> = HashMap::new();
+        let mut out: BTreeMap<String, Actual> = BTreeMap::new();
+        for container in containers {
+            let inspect = client::inspect(docker, &container.id).await?;
+            let image = inspect.image.clone().unwrap_or_default();
+            if !image_env.contains_key(&image) {
+                let env = client::image_env(docker, &image).await.unwrap_or_default();
+                image_env.insert(image.clone(), env.into_iter().collect());
+            }
+            let spec = actual_service(&inspect, project, &image_env[&image]);
+            let stack_hash = container.label(labels::STACK_HASH).map(str::to_string);
+            match out.get_mut(&container.service) {
+                // Several replicas: one stopped replica is a stopped service.
+                Some(seen) if spec.state != "running" => seen.spec.state = spec.state,
+                Some(_) => {}
+                None => {
+                    out.insert(container.service.clone(), Actual { spec, stack_hash });
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Parsed `env_file`s per service of a `compose config` document (v1 prints
+/// their paths; v2 has already merged them and prints none).
+fn read_env_files(config: &Value, dir: &Path) -> BTreeMap<String, BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    let Some(services) = config.get("services").and_then(Value::as_object) else {
+        return out;
+    };
+    for (name, service) in services {
+        let paths: Vec<String> = match service.get("env_file") {
+            Some(Value::String(p)) => vec![p.clone()],
+            Some(Value::Array(items)) => items
+                .iter()
+                .filter_map(|i| match i {
+                    Value::String(p) => Some(p.clone()),
+                    Value::Object(m) => m.get("path").and_then(Value::as_str).map(str::to_string),
+                    _ => None,
+                })
+                .collect(),
+            _ => continue,
+        };
+        let mut merged = BTreeMap::new();
+        let root = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+        for path in paths {
+            // Only files inside the scratch folder: a plan never reads elsewhere.
+            let inside = dir
+                .join(&path)
+                .canonicalize()
+                .ok()
+                .filter(|full| full.starts_with(&root));
+            if let Some(text) = inside.and_then(|full| std::fs::read_to_string(full).ok()) {
+                merged.extend(parse_env_file(&text));
+            }
+        }
+        out.insert(name.clone(), merged);
+    }
+    out
+}
+
+/// The staleness token: desired revision and `stack_hash`, and every
+/// container's id, state and labels.
+pub fn token(
+    revision: Option<&str>,
+    stack_hash: Option<&str>,
+    containers: &[ContainerInfo],
+) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(revision.unwrap_or("-").as_bytes());
+    hasher.update([0]);
+    hasher.update(stack_hash.unwrap_or("-").as_bytes());
+    let mut sorted: Vec<&ContainerInfo> = containers.iter().collect();
+    sorted.sort_by(|a, b| a.id.cmp(&b.id));
+    for c in sorted {
+        hasher.update([1]);
+        hasher.update(c.id.as_bytes());
+        hasher.update([0]);
+        hasher.update(c.state.as_bytes());
+        let labels: BTreeMap<&String, &String> = c.labels.iter().collect();
+        for (k, v) in labels {
+            hasher.update([2]);
+            hasher.update(k.as_bytes());
+            hasher.update([0]);
+            hasher.update(v.as_bytes());
+        }
+    }
+    hex::encode(&hasher.finalize()[..16])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn container(id: &str, state: &str) -> ContainerInfo {
+        ContainerInfo {
+            id: id.into(),
+            name: id.into(),
+            service: "web".into(),
+            state: state.into(),
+            health: None,
+            exit_code: None,
+            labels: HashMap::from([(labels::STACK_HASH.to_string(), "h".to_string())]),
+        }
+    }
+
+    #[test]
+    fn the_token_changes_with_desired_and_runtime_but_not_with_order() {
+        let a = container("a", "running");
+        let b = container("b", "running");
+        let base = token(Some("rev1"), Some("h"), &[a.clone(), b.clone()]);
+        assert_eq!(
+            base,
+            token(Some("rev1"), Some("h"), &[b.clone(), a.clone()])
+        );
+        assert_ne!(
+            base,
+            token(Some("rev2"), Some("h"), &[a.clone(), b.clone()])
+        );
+        assert_ne!(
+            base,
+            token(Some("rev1"), Some("h2"), &[a.clone(), b.clone()])
+        );
+        assert_ne!(base, token(Some("rev1"), Some("h"), std::slice::from_ref(&a)));
+        assert_ne!(
+            base,
+            token(Some("rev1"), Some("h"), &[a, container("b", "exited")])
+        );
+    }
+
+    #[test]
+    fn env_files_are_read_inside_the_stack_only() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("app.env"), "A=1\n").unwrap();
+        let config = serde_json::json!({"services": {
+            "web": {"env_file": ["app.env"]},
+            "evil": {"env_file": "../../../etc/passwd"},
+        }});
+        let files = read_env_files(&config, dir.path());
+        assert_eq!(
+            files["web"],
+            BTreeMap::from([("A".to_string(), "1".to_string())])
+        );
+        assert!(files["evil"].is_empty());
+    }
+}

@@ -1,0 +1,173 @@
+//! One docker-cd on one test repository against the main Docker engine, with
+//! its own instance name and stack prefix, cleaned up on drop.
+
+use std::time::Duration;
+
+use super::api::Api;
+use super::docker::{Cleanup, TEST_IMAGE, docker_ok};
+use super::process::DockerCd;
+use super::repo::{TestRepo, compose};
+use super::unique_name;
+
+/// How long a test waits for a stack to converge.
+pub const CONVERGE: Duration = Duration::from_secs(90);
+
+/// One docker-cd on one repository, with its own instance name and stack prefix.
+pub struct Deployment {
+    /// The repository docker-cd deploys from.
+    pub repo: TestRepo,
+    data: tempfile::TempDir,
+    /// `INSTANCE_NAME`.
+    pub instance: String,
+    prefix: String,
+    app: Option<DockerCd>,
+    // Declared last: removes containers after the app stopped.
+    _cleanup: Cleanup,
+}
+
+impl Deployment {
+    /// A fresh repository, data folder, instance name and stack prefix.
+    pub fn new(label: &str) -> Self {
+        let prefix = unique_name(label);
+        let instance = format!("{prefix}-cd");
+        Self {
+            repo: TestRepo::new(),
+            data: tempfile::tempdir().expect("tempdir"),
+            _cleanup: Cleanup::new(&instance, &prefix),
+            instance,
+            prefix,
+            app: None,
+        }
+    }
+
+    /// The stack name (and folder) for `short`.
+    pub fn stack(&self, short: &str) -> String {
+        format!("{}-{short}", self.prefix)
+    }
+
+    /// Writes a stack with `services` into the work tree (not committed).
+    pub fn write_stack(&self, short: &str, services: &[&str]) -> &Self {
+        self.repo.write(
+            &format!("{}/compose.yaml", self.stack(short)),
+            &compose(TEST_IMAGE, services),
+        );
+        self
+    }
+
+    /// Starts docker-cd (polling off) with `extra` settings.
+    pub fn start(&mut self, extra: &[(&str, &str)]) -> Api {
+        let url = self.repo.url();
+        let data_dir = self.data.path().to_string_lossy().into_owned();
+        let mut envs = vec![
+            ("GIT_REPO_URL", url.as_str()),
+            ("POLL_INTERVAL", "0"),
+            ("INSTANCE_NAME", self.instance.as_str()),
+            ("DATA_DIR", data_dir.as_str()),
+        ];
+        envs.extend_from_slice(extra);
+        let app = DockerCd::start(&envs);
+        let api = Api::new(&app.base_url);
+        self.app = Some(app);
+        api
+    }
+
+    /// SIGTERM, and a clean exit.
+    pub fn stop(&mut self) {
+        if let Some(mut app) = self.app.take() {
+            app.signal("TERM");
+            let status = app.wait_exit(Duration::from_secs(60));
+            assert!(
+                status.success(),
+                "docker-cd exit: {status:?}\n{}",
+                app.logs()
+            );
+        }
+    }
+
+    /// What docker-cd logged so far.
+    pub fn logs(&self) -> String {
+        self.app.as_ref().map(DockerCd::logs).unwrap_or_default()
+    }
+
+    /// `(service, id, state)` of every container of stack `short`, by name.
+    pub fn containers(&self, short: &str) -> Vec<(String, String, String)> {
+        let project = format!("label=com.docker.compose.project={}", self.stack(short));
+        let out = docker_ok(&[
+            "ps",
+            "-a",
+            "--filter",
+            &project,
+            "--format",
+            "{{.Label \"com.docker.compose.service\"}}\t{{.ID}}\t{{.State}}",
+        ]);
+        let mut rows: Vec<_> = out
+            .lines()
+            .filter_map(|l| {
+                let mut parts = l.split('\t');
+                Some((
+                    parts.next()?.into(),
+                    parts.next()?.into(),
+                    parts.next()?.into(),
+                ))
+            })
+            .collect();
+        rows.sort();
+        rows
+    }
+
+    /// One label of a container.
+    pub fn label(&self, container: &str, label: &str) -> String {
+        docker_ok(&[
+            "inspect",
+            "-f",
+            &format!("{{{{index .Config.Labels \"{label}\"}}}}"),
+            container,
+        ])
+    }
+}
+
+impl Drop for Deployment {
+    fn drop(&mut self) {
+        // Stop the controller before the cleanup guard removes its containers,
+        // or it would recreate them.
+        if let Some(mut app) = self.app.take() {
+            if std::thread::panicking() {
+                eprintln!("--- docker-cd log ---\n{}", app.logs());
+            }
+            app.signal("KILL");
+            let _ = app.wait_exit(Duration::from_secs(10));
+        }
+    }
+}
+
+/// Compose runs so far, from `/metrics`.
+pub async fn compose_runs(api: &Api) -> u64 {
+    let text = crate::support::http()
+        .get(api.url("/metrics"))
+        .send()
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    text.lines()
+        .filter(|l| l.starts_with("dockercd_compose_runs_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
+}
+
+/// The container ids of `containers` rows.
+pub fn ids(rows: &[(String, String, String)]) -> Vec<String> {
+    rows.iter().map(|(_, id, _)| id.clone()).collect()
+}
+
+/// `POST /api/refresh` and wait until it completed.
+pub async fn refresh(api: &Api) {
+    let (_, before) = api.get("/api/refresh").await;
+    let (status, body) = api.post("/api/refresh", &[], b"").await;
+    assert_eq!(status, 202, "{body}");
+    let after = api
+        .refreshed_after(before["last"]["finished_at"].as_str())
+        .await;
+    assert_eq!(after["last"]["outcome"], "completed", "{after}");
+}
