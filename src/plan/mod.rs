@@ -336,7 +336,10 @@ mod tests {
             base,
             token(Some("rev1"), Some("h2"), &[a.clone(), b.clone()])
         );
-        assert_ne!(base, token(Some("rev1"), Some("h"), std::slice::from_ref(&a)));
+        assert_ne!(
+            base,
+            token(Some("rev1"), Some("h"), std::slice::from_ref(&a))
+        );
         assert_ne!(
             base,
             token(Some("rev1"), Some("h"), &[a, container("b", "exited")])

@@ -4,6 +4,7 @@
 //! dependency tree.
 
 mod cli;
+mod dashboard;
 mod desired_state;
 mod docker_support;
 mod plan;

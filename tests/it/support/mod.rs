@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test module uses a different part
 
 pub mod api;
+pub mod browser;
 pub mod deployment;
 pub mod docker;
 pub mod private_dockerd;
