@@ -3,10 +3,12 @@
 //! One test target on purpose: every target is a separate link of the whole
 //! dependency tree.
 
+mod chart;
 mod cli;
 mod dashboard;
 mod desired_state;
 mod docker_support;
+mod observability;
 mod plan;
 mod reconcile;
 mod support;

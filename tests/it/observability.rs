@@ -1,0 +1,283 @@
+//! Metrics as Prometheus sees them: every contract series, `promtool check
+//! metrics` clean, and a real Prometheus server scraping docker-cd.
+
+use std::io::Write as _;
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::api::Api;
+use crate::support::process::DockerCd;
+use crate::support::repo::{TestRepo, compose};
+use crate::support::servers::require_program;
+
+const CONTRACT_SERIES: [&str; 14] = [
+    "dockercd_workqueue_depth",
+    "dockercd_workqueue_adds_total",
+    "dockercd_workqueue_retries_total",
+    "dockercd_workqueue_queue_duration_seconds",
+    "dockercd_workqueue_work_duration_seconds",
+    "dockercd_reconcile_total",
+    "dockercd_reconcile_duration_seconds",
+    "dockercd_stacks",
+    "dockercd_refresh_total",
+    "dockercd_refresh_duration_seconds",
+    "dockercd_webhook_requests_total",
+    "dockercd_docker_events_total",
+    "dockercd_drift_corrections_total",
+    "dockercd_build_info",
+];
+
+fn start(repo: &TestRepo, data: &tempfile::TempDir) -> DockerCd {
+    let url = repo.url();
+    let data_dir = data.path().to_string_lossy().into_owned();
+    DockerCd::start(&[
+        ("GIT_REPO_URL", url.as_str()),
+        ("POLL_INTERVAL", "0"),
+        ("RECONCILE_ENABLED", "false"),
+        ("DATA_DIR", data_dir.as_str()),
+    ])
+}
+
+fn repo() -> TestRepo {
+    let repo = TestRepo::new();
+    repo.write("web/compose.yaml", &compose("busybox:1.36", &["web"]));
+    repo.commit("web");
+    repo
+}
+
+async fn metrics_text(api: &Api) -> String {
+    crate::support::http()
+        .get(api.url("/metrics"))
+        .send()
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("text")
+}
+
+#[tokio::test]
+async fn every_contract_series_is_exposed_and_promtool_finds_nothing_to_say() {
+    let repo = repo();
+    let data = tempfile::tempdir().expect("tempdir");
+    let app = start(&repo, &data);
+    let api = Api::new(&app.base_url);
+    api.refreshed_after(None).await;
+    let text = metrics_text(&api).await;
+    for name in CONTRACT_SERIES {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(&format!("# TYPE {name} "))),
+            "{name} is missing from /metrics"
+        );
+    }
+    // Label values exist before anything happened (no missing series in alerts).
+    for sample in [
+        "dockercd_reconcile_total{result=\"error\"} 0",
+        "dockercd_stacks{status=\"failed\"} 0",
+        "dockercd_refresh_total{outcome=\"failed\",trigger=\"webhook\"} 0",
+        "dockercd_webhook_requests_total{outcome=\"unauthorized\",provider=\"github\"} 0",
+    ] {
+        assert!(text.contains(sample), "{sample} is not initialised");
+    }
+    assert!(
+        text.contains(&format!(
+            "dockercd_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "build info"
+    );
+
+    if !require_program("promtool") {
+        return;
+    }
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool");
+    promtool
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(text.as_bytes())
+        .expect("write metrics");
+    let out = promtool.wait_with_output().expect("promtool output");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && said.trim().is_empty(),
+        "promtool check metrics:\n{said}"
+    );
+}
+
+/// A Prometheus server in a temporary folder; killed on drop.
+struct Prometheus {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn a_real_prometheus_scrapes_docker_cd() {
+    if !require_program("prometheus") {
+        return;
+    }
+    let repo = repo();
+    let data = tempfile::tempdir().expect("tempdir");
+    let app = start(&repo, &data);
+    let api = Api::new(&app.base_url);
+    api.refreshed_after(None).await;
+    let target = app.base_url.trim_start_matches("http://").to_string();
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = format!(
+        "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: docker-cd\n    static_configs:\n      - targets: [\"{target}\"]\n"
+    );
+    std::fs::write(dir.path().join("prometheus.yml"), config).expect("config");
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port");
+    let log = std::fs::File::create(dir.path().join("prometheus.log")).expect("log");
+    let child = Command::new("prometheus")
+        .arg(format!(
+            "--config.file={}",
+            dir.path().join("prometheus.yml").display()
+        ))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .spawn()
+        .expect("start prometheus");
+    let server = Prometheus {
+        child,
+        port,
+        _dir: dir,
+    };
+    let http = crate::support::http();
+    let query = |q: &'static str| {
+        let http = http.clone();
+        let url = format!("http://127.0.0.1:{}/api/v1/query", server.port);
+        async move {
+            let encoded: String = form_urlencoded::byte_serialize(q.as_bytes()).collect();
+            let response = http
+                .get(format!("{url}?query={encoded}"))
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            let body: Value = response.json().await.map_err(|e| e.to_string())?;
+            match body["data"]["result"].as_array() {
+                Some(results) if !results.is_empty() => Ok(results.clone()),
+                _ => Err(body.to_string()),
+            }
+        }
+    };
+    let up = api
+        .eventually(
+            "Prometheus to scrape docker-cd",
+            Duration::from_secs(60),
+            || query("up"),
+        )
+        .await;
+    assert_eq!(up[0]["value"][1], "1", "{up:?}");
+    let stacks = api
+        .eventually(
+            "dockercd_stacks in Prometheus",
+            Duration::from_secs(30),
+            || query("dockercd_stacks"),
+        )
+        .await;
+    let statuses: Vec<&str> = stacks
+        .iter()
+        .filter_map(|s| s["metric"]["status"].as_str())
+        .collect();
+    assert!(statuses.contains(&"missing"), "{statuses:?}");
+}
+
+/// The repository's top folder.
+fn root() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn promtool(args: &[&str]) -> String {
+    let out = Command::new("promtool")
+        .args(args)
+        .current_dir(root().join("deploy/prometheus"))
+        .output()
+        .expect("promtool");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "promtool {args:?}:\n{said}");
+    said
+}
+
+#[test]
+fn deploy_prometheus_config_and_alert_rules_pass_promtool_and_their_unit_tests() {
+    if !require_program("promtool") {
+        return;
+    }
+    promtool(&["check", "config", "prometheus.yml"]);
+    let rules = promtool(&["check", "rules", "alerts.yml"]);
+    assert!(rules.contains("4 rules found"), "{rules}");
+    promtool(&["test", "rules", "alerts.test.yml"]);
+}
+
+#[test]
+fn the_grafana_dashboard_queries_only_series_docker_cd_exports() {
+    let text = std::fs::read_to_string(root().join("deploy/grafana/dashboards/docker-cd.json"))
+        .expect("dashboard");
+    let dashboard: Value = serde_json::from_str(&text).expect("dashboard is JSON");
+    let mut exprs = Vec::new();
+    for panel in dashboard["panels"].as_array().expect("panels") {
+        for target in panel["targets"].as_array().expect("targets") {
+            exprs.push(target["expr"].as_str().expect("expr").to_string());
+        }
+    }
+    assert!(exprs.len() >= 10, "{exprs:?}");
+    let mut used = std::collections::BTreeSet::new();
+    for expr in &exprs {
+        for (i, _) in expr.match_indices("dockercd_") {
+            let name: String = expr[i..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            let base = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|s| name.strip_suffix(s))
+                .unwrap_or(&name)
+                .to_string();
+            assert!(
+                CONTRACT_SERIES.contains(&base.as_str()),
+                "{base} (in {expr}) is not exported"
+            );
+            used.insert(base);
+        }
+    }
+    assert!(
+        used.len() >= 12,
+        "the dashboard covers the contract series: {used:?}"
+    );
+}
