@@ -34,7 +34,6 @@ const RESYNC_INTERVAL: Duration = Duration::from_secs(300);
 
 /// Runs docker-cd until `shutdown` is cancelled, then stops gracefully.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
-    crate::git::repository::install_crypto_provider();
     let registry = Arc::new(
         prometheus::Registry::new_custom(Some("dockercd".into()), None)
             .context("creating the metrics registry")?,

@@ -21,4 +21,5 @@ pub mod shutdown;
 pub mod stack;
 pub mod status;
 pub mod telemetry;
+pub mod tls;
 pub mod webhook;

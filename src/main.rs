@@ -17,10 +17,14 @@ fn main() -> ExitCode {
             return ExitCode::from(e.exit_code());
         }
     };
-    if let Err(e) = docker_cd::telemetry::init(config.log_format) {
-        eprintln!("{e}");
-        return ExitCode::from(2);
-    }
+    let telemetry =
+        match docker_cd::telemetry::init(config.log_format, config.otlp_endpoint.as_deref()) {
+            Ok(telemetry) => telemetry,
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(2);
+            }
+        };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("docker-cd")
@@ -37,6 +41,9 @@ fn main() -> ExitCode {
         tokio::spawn(docker_cd::shutdown::on_signal(shutdown.clone()));
         docker_cd::app::run(config, shutdown).await
     });
+    // After the runtime: the exporter's blocking client must not run inside it.
+    drop(runtime);
+    telemetry.shutdown();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -1,5 +1,11 @@
-//! Logging set-up: `LOG_FORMAT` picks text or JSON, `RUST_LOG` the level (default `info`).
+//! Logging and tracing set-up: `LOG_FORMAT` picks text or JSON, `RUST_LOG` the
+//! level (default `info`); with `OTEL_EXPORTER_OTLP_ENDPOINT`, spans are also
+//! exported over OTLP/HTTP (protobuf) and flushed at shutdown.
 
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::{Protocol, WithExportConfig as _};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -15,17 +21,67 @@ pub enum TelemetryError {
     /// A global subscriber was already installed.
     #[error("error: logging was already initialised")]
     AlreadyInitialised,
+    /// The OTLP exporter could not be built.
+    #[error("error: OTEL_EXPORTER_OTLP_ENDPOINT: cannot set up the exporter: {0}")]
+    Exporter(String),
 }
 
-/// Installs the global subscriber.
-pub fn init(format: LogFormat) -> Result<(), TelemetryError> {
+/// Keeps the trace pipeline; [`Telemetry::shutdown`] flushes it.
+#[must_use = "call shutdown() at exit, or buffered spans are lost"]
+pub struct Telemetry {
+    provider: Option<SdkTracerProvider>,
+}
+
+impl Telemetry {
+    /// Exports every buffered span. Call outside the async runtime: the exporter
+    /// uses a blocking HTTP client.
+    pub fn shutdown(self) {
+        if let Some(provider) = self.provider
+            && let Err(e) = provider.shutdown()
+        {
+            eprintln!("warning: flushing traces failed: {e}");
+        }
+    }
+}
+
+/// The traces endpoint for a standard `OTEL_EXPORTER_OTLP_ENDPOINT` base URL.
+fn traces_url(base: &str) -> String {
+    format!("{}/v1/traces", base.trim_end_matches('/'))
+}
+
+/// Installs the global subscriber, with OTLP export when `otlp_endpoint` is set.
+///
+/// # Errors
+/// A bad `RUST_LOG`, an exporter that cannot be built, or a second call.
+pub fn init(format: LogFormat, otlp_endpoint: Option<&str>) -> Result<Telemetry, TelemetryError> {
     let filter = match std::env::var("RUST_LOG") {
         Ok(value) if !value.trim().is_empty() => {
             EnvFilter::try_new(&value).map_err(|e| TelemetryError::Filter(e.to_string()))?
         }
         _ => EnvFilter::new("info"),
     };
-    let registry = tracing_subscriber::registry().with(filter);
+    let provider = match otlp_endpoint {
+        Some(base) => {
+            crate::tls::install_crypto_provider();
+            let exporter = opentelemetry_otlp::SpanExporter::builder()
+                .with_http()
+                .with_protocol(Protocol::HttpBinary)
+                .with_endpoint(traces_url(base))
+                .build()
+                .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
+            Some(
+                SdkTracerProvider::builder()
+                    .with_batch_exporter(exporter)
+                    .with_resource(Resource::builder().with_service_name("docker-cd").build())
+                    .build(),
+            )
+        }
+        None => None,
+    };
+    let otel = provider
+        .as_ref()
+        .map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer(env!("CARGO_PKG_NAME"))));
+    let registry = tracing_subscriber::registry().with(filter).with(otel);
     let result = match format {
         LogFormat::Text => registry
             .with(tracing_subscriber::fmt::layer().with_target(false))
@@ -40,5 +96,23 @@ pub fn init(format: LogFormat) -> Result<(), TelemetryError> {
             )
             .try_init(),
     };
-    result.map_err(|_| TelemetryError::AlreadyInitialised)
+    result.map_err(|_| TelemetryError::AlreadyInitialised)?;
+    Ok(Telemetry { provider })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_traces_path_is_appended_to_the_base_endpoint() {
+        assert_eq!(
+            traces_url("http://collector:4318"),
+            "http://collector:4318/v1/traces"
+        );
+        assert_eq!(
+            traces_url("http://collector:4318/"),
+            "http://collector:4318/v1/traces"
+        );
+    }
 }

@@ -166,7 +166,7 @@ where
         if let Some(m) = &self.metrics {
             m.active_workers.inc();
         }
-        let span = tracing::info_span!("reconcile", key = %key);
+        let span = tracing::info_span!("reconcile", key = %key, result = tracing::field::Empty);
         let reconciler = Arc::clone(&self.reconciler);
         let owned = key.clone();
         // Its own task, so a panic is caught as a JoinError instead of killing the worker.
@@ -224,6 +224,7 @@ where
                 "error"
             }
         };
+        span.record("result", result);
         if let Some(m) = &self.metrics {
             m.active_workers.dec();
             m.total.with_label_values(&[result]).inc();

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde_json::json;
 use tokio::sync::Semaphore;
+use tracing::Instrument as _;
 
 use super::refresh::accepted;
 use super::{ApiError, AppState};
@@ -50,8 +51,21 @@ impl WebhookGuard {
 
 /// `POST /api/webhook`.
 pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let provider = Provider::detect(&headers).map_or("unknown", Provider::as_str);
+    let span = tracing::info_span!("webhook", provider);
+    verdict(state, headers, body, provider)
+        .instrument(span)
+        .await
+}
+
+/// Checks, parses and acts on one webhook; every verdict is logged and counted.
+async fn verdict(
+    state: AppState,
+    headers: HeaderMap,
+    body: Body,
+    provider_label: &'static str,
+) -> Response {
     let guard = state.webhook.clone();
-    let provider_label = Provider::detect(&headers).map_or("unknown", Provider::as_str);
     let count = |outcome: &str| {
         state
             .metrics

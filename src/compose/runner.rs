@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
 use tokio::process::Command;
 use tokio::sync::OnceCell;
+use tracing::Instrument as _;
 
 use crate::config::ComposeCommand;
 
@@ -232,7 +233,10 @@ impl ComposeRunner {
         }
         cmd.args(args);
         let started = Instant::now();
-        let result = run_to_end(cmd, &cli.program, COMPOSE_TIMEOUT).await;
+        let span = tracing::info_span!("compose", command, project = project.name);
+        let result = run_to_end(cmd, &cli.program, COMPOSE_TIMEOUT)
+            .instrument(span)
+            .await;
         let elapsed = started.elapsed();
         self.metrics
             .duration

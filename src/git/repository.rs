@@ -30,13 +30,6 @@ const REFSPECS: [&str; 3] = [
     "+HEAD:refs/remotes/origin/HEAD",
 ];
 
-/// Installs the process-wide TLS provider (ring) used by reqwest, gix's HTTP
-/// transport and the OTLP exporter. Safe to call more than once.
-pub fn install_crypto_provider() {
-    // An error only means a provider is already installed.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
 /// How to reach the repository.
 #[derive(Debug, Clone)]
 pub struct GitSettings {
@@ -146,7 +139,7 @@ impl GitSource {
     /// sure a TLS provider is installed.
     pub fn new(settings: GitSettings, cache_dir: PathBuf) -> Self {
         // gix's HTTP transport builds a reqwest client, which panics without one.
-        install_crypto_provider();
+        crate::tls::install_crypto_provider();
         // One folder per URL: pointing docker-cd at another repository must not
         // reuse (or fetch into) the mirror of the previous one.
         let digest = Sha256::digest(settings.url.as_str().as_bytes());

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use controller::{Action, Reconciler};
 use jiff::Timestamp;
+use tracing::Instrument as _;
 
 use self::assess::{Cause, Verdict, assess};
 use self::lock::{Grants, StackGuard, StackLocks};
@@ -618,12 +619,18 @@ impl Reconciler<String> for StackReconciler {
             return Ok(Action::requeue(NOT_READY_RETRY));
         };
         let containers = self.runtime.containers(name);
+        let span = tracing::info_span!("stack", stack = %name, revision = %snapshot.revision);
         let result = match snapshot.stacks.get(name) {
             Some(desired) => {
                 self.reconcile_desired(&snapshot, desired, &containers)
+                    .instrument(span)
                     .await
             }
-            None => self.reconcile_removed(name, &containers, None).await,
+            None => {
+                self.reconcile_removed(name, &containers, None)
+                    .instrument(span)
+                    .await
+            }
         };
         if let Err(error) = &result
             && !matches!(error, ReconcileError::Invalid(_))

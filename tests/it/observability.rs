@@ -281,3 +281,110 @@ fn the_grafana_dashboard_queries_only_series_docker_cd_exports() {
         "the dashboard covers the contract series: {used:?}"
     );
 }
+
+/// Span names and their string attributes, as an OTLP/HTTP receiver got them.
+type Received = std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<(String, String)>)>>>;
+
+/// An OTLP/HTTP receiver on loopback decoding with the official protobuf types.
+async fn otlp_receiver() -> (String, Received) {
+    use axum::body::Bytes;
+    use opentelemetry_proto::tonic::collector::trace::v1::{
+        ExportTraceServiceRequest, ExportTraceServiceResponse,
+    };
+    use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
+    use prost::Message as _;
+
+    let received: Received = Received::default();
+    let sink = received.clone();
+    let app = axum::Router::new().route(
+        "/v1/traces",
+        axum::routing::post(move |body: Bytes| {
+            let sink = sink.clone();
+            async move {
+                let request = ExportTraceServiceRequest::decode(body).expect("OTLP protobuf");
+                let mut spans = sink.lock().expect("sink");
+                for resource in request.resource_spans {
+                    for scope in resource.scope_spans {
+                        for span in scope.spans {
+                            let attributes = span
+                                .attributes
+                                .iter()
+                                .filter_map(|kv| match kv.value.as_ref()?.value.as_ref()? {
+                                    Any::StringValue(v) => Some((kv.key.clone(), v.clone())),
+                                    _ => None,
+                                })
+                                .collect();
+                            spans.push((span.name, attributes));
+                        }
+                    }
+                }
+                (
+                    [("content-type", "application/x-protobuf")],
+                    ExportTraceServiceResponse::default().encode_to_vec(),
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("http://{addr}"), received)
+}
+
+#[tokio::test]
+async fn spans_are_exported_over_otlp_and_flushed_at_shutdown() {
+    crate::require_docker!();
+    let (endpoint, received) = otlp_receiver().await;
+    let repo = repo();
+    let data = tempfile::tempdir().expect("tempdir");
+    let url = repo.url();
+    let data_dir = data.path().to_string_lossy().into_owned();
+    let mut app = DockerCd::start(&[
+        ("GIT_REPO_URL", url.as_str()),
+        ("POLL_INTERVAL", "0"),
+        ("RECONCILE_ENABLED", "false"),
+        ("DATA_DIR", data_dir.as_str()),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+    ]);
+    let api = Api::new(&app.base_url);
+    let refreshed = api.refreshed_after(None).await;
+    api.wait_status("web", "missing", Duration::from_secs(30))
+        .await;
+    app.signal("TERM");
+    let status = tokio::task::spawn_blocking(move || app.wait_exit(Duration::from_secs(30)))
+        .await
+        .expect("join");
+    assert!(status.success(), "{status:?}");
+
+    let spans = received.lock().expect("sink").clone();
+    let named = |name: &str| spans.iter().filter(|(n, _)| n == name).collect::<Vec<_>>();
+    let refresh = named("refresh");
+    assert!(
+        refresh
+            .iter()
+            .any(|(_, a)| a.contains(&("trigger".into(), "startup".into()))),
+        "a refresh span with its trigger: {spans:?}"
+    );
+    let reconcile = named("reconcile");
+    assert!(
+        reconcile
+            .iter()
+            .any(|(_, a)| a.contains(&("key".into(), "web".into()))
+                && a.iter().any(|(k, _)| k == "result")),
+        "a reconcile span with key and result: {spans:?}"
+    );
+    let revision = refreshed["revision"]
+        .as_str()
+        .expect("revision")
+        .to_string();
+    assert!(
+        named("stack")
+            .iter()
+            .any(|(_, a)| a.contains(&("revision".into(), revision.clone()))),
+        "a stack span with the revision: {spans:?}"
+    );
+}
