@@ -12,6 +12,7 @@ pub mod config;
 pub mod docker;
 pub mod events;
 pub mod git;
+pub mod healthcheck;
 pub mod labels;
 pub mod metrics;
 pub mod plan;

@@ -6,6 +6,10 @@ use docker_cd::config::{Config, ConfigError};
 use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
+    // The image's HEALTHCHECK: no settings needed, so it runs before they are read.
+    if std::env::args().nth(1).as_deref() == Some("healthcheck") {
+        return docker_cd::healthcheck::run();
+    }
     let config = match Config::load() {
         Ok(config) => config,
         Err(ConfigError::Info(text)) => {

@@ -191,3 +191,31 @@ fn json_logs_are_one_object_per_line() {
         assert!(parsed["level"].is_string(), "{line}");
     }
 }
+
+#[test]
+fn healthcheck_subcommand_probes_the_running_process() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let data_dir = data.path().to_string_lossy().into_owned();
+    let app = DockerCd::start(&[("GIT_REPO_URL", "."), ("DATA_DIR", &data_dir)]);
+    let listen = app.base_url.trim_start_matches("http://").to_string();
+    let healthy = command(&[("LISTEN_ADDR", listen.as_str())])
+        .arg("healthcheck")
+        .output()
+        .expect("run healthcheck");
+    assert!(
+        healthy.status.success(),
+        "{}",
+        String::from_utf8_lossy(&healthy.stderr)
+    );
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .to_string();
+    let unhealthy = command(&[("LISTEN_ADDR", closed.as_str())])
+        .arg("healthcheck")
+        .output()
+        .expect("run healthcheck");
+    assert_eq!(unhealthy.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unhealthy.stderr).starts_with("unhealthy: "));
+}
