@@ -68,6 +68,19 @@ fn github_signature(body: &[u8]) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
+/// `POST /api/webhook` as GitHub sends `event`, signed with `signature`.
+async fn github(api: &Api, event: &str, signature: &str, body: &[u8]) -> (u16, Value) {
+    api.post(
+        "/api/webhook",
+        &[
+            ("X-GitHub-Event", event),
+            ("X-Hub-Signature-256", signature),
+        ],
+        body,
+    )
+    .await
+}
+
 fn push_body(reference: &str, after: &str) -> Vec<u8> {
     serde_json::json!({"ref": reference, "after": after, "repository": {"full_name": "t/t"}})
         .to_string()
@@ -178,16 +191,7 @@ async fn signed_webhook_refreshes_and_bad_signatures_are_rejected() {
     let commit = repo.commit("add db");
     let body = push_body("refs/heads/main", &commit);
 
-    let (status, answer) = api
-        .post(
-            "/api/webhook",
-            &[
-                ("X-GitHub-Event", "push"),
-                ("X-Hub-Signature-256", "sha256=00"),
-            ],
-            &body,
-        )
-        .await;
+    let (status, answer) = github(&api, "push", "sha256=00", &body).await;
     assert_eq!(status, 401, "{answer}");
     let (status, _) = api
         .post("/api/webhook", &[("X-GitHub-Event", "push")], &body)
@@ -202,16 +206,7 @@ async fn signed_webhook_refreshes_and_bad_signatures_are_rejected() {
 
     let other = push_body("refs/heads/feature", &commit);
     let signature = github_signature(&other);
-    let (status, answer) = api
-        .post(
-            "/api/webhook",
-            &[
-                ("X-GitHub-Event", "push"),
-                ("X-Hub-Signature-256", &signature),
-            ],
-            &other,
-        )
-        .await;
+    let (status, answer) = github(&api, "push", &signature, &other).await;
     assert_eq!(
         (status, answer["status"].as_str()),
         (200, Some("ignored")),
@@ -220,16 +215,7 @@ async fn signed_webhook_refreshes_and_bad_signatures_are_rejected() {
 
     let ping = br#"{"zen":"hi"}"#;
     let signature = github_signature(ping);
-    let (status, answer) = api
-        .post(
-            "/api/webhook",
-            &[
-                ("X-GitHub-Event", "ping"),
-                ("X-Hub-Signature-256", &signature),
-            ],
-            ping,
-        )
-        .await;
+    let (status, answer) = github(&api, "ping", &signature, ping).await;
     assert_eq!(
         (status, answer["status"].as_str()),
         (200, Some("pong")),
@@ -237,16 +223,7 @@ async fn signed_webhook_refreshes_and_bad_signatures_are_rejected() {
     );
 
     let signature = github_signature(&body);
-    let (status, answer) = api
-        .post(
-            "/api/webhook",
-            &[
-                ("X-GitHub-Event", "push"),
-                ("X-Hub-Signature-256", &signature),
-            ],
-            &body,
-        )
-        .await;
+    let (status, answer) = github(&api, "push", &signature, &body).await;
     assert_eq!(status, 202, "{answer}");
     let refresh = api.refreshed_after(finished.as_deref()).await;
     assert_eq!(refresh["last"]["trigger"], "webhook");
@@ -261,16 +238,7 @@ async fn webhooks_without_a_configured_secret_are_forbidden() {
     let app = start(&repo, &data, &[("WEBHOOK_SECRET", "")]);
     let api = Api::new(&app.base_url);
     let body = push_body("refs/heads/main", &repo.head());
-    let (status, answer) = api
-        .post(
-            "/api/webhook",
-            &[
-                ("X-GitHub-Event", "push"),
-                ("X-Hub-Signature-256", "sha256=00"),
-            ],
-            &body,
-        )
-        .await;
+    let (status, answer) = github(&api, "push", "sha256=00", &body).await;
     assert_eq!(status, 403, "{answer}");
     assert!(answer["error"].is_string());
 }
@@ -381,16 +349,7 @@ async fn an_oversized_webhook_body_is_refused_with_413() {
     let api = Api::new(&app.base_url);
     let body = vec![b' '; 25 * 1024 * 1024 + 1];
     let signature = github_signature(&body);
-    let (status, answer) = api
-        .post(
-            "/api/webhook",
-            &[
-                ("X-GitHub-Event", "push"),
-                ("X-Hub-Signature-256", &signature),
-            ],
-            &body,
-        )
-        .await;
+    let (status, answer) = github(&api, "push", &signature, &body).await;
     assert_eq!(status, 413, "{answer}");
 }
 
@@ -410,18 +369,7 @@ async fn a_webhook_flood_is_limited_and_the_last_push_is_still_applied() {
         let api = &api;
         let body = &body;
         let signature = &signature;
-        async move {
-            api.post(
-                "/api/webhook",
-                &[
-                    ("X-GitHub-Event", "push"),
-                    ("X-Hub-Signature-256", signature),
-                ],
-                body,
-            )
-            .await
-            .0
-        }
+        async move { github(api, "push", signature, body).await.0 }
     });
     let statuses = futures::future::join_all(requests).await;
     let accepted = statuses.iter().filter(|s| **s == 202).count();
@@ -442,19 +390,9 @@ async fn a_webhook_flood_is_limited_and_the_last_push_is_still_applied() {
     })
     .await;
     assert!(api.stack("db").await.is_some());
-    let metrics = crate::support::http()
-        .get(api.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    let refreshes: f64 = metrics
-        .lines()
-        .filter(|l| l.starts_with("dockercd_refresh_total{") && l.contains("trigger=\"webhook\""))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum();
+    let refreshes = api
+        .metric_sum("dockercd_refresh_total{", &["trigger=\"webhook\""])
+        .await;
     assert!(
         (1.0..=100.0).contains(&refreshes),
         "200 webhooks coalesce into far fewer refreshes: {refreshes}"

@@ -48,17 +48,6 @@ fn repo() -> TestRepo {
     repo
 }
 
-async fn metrics_text(api: &Api) -> String {
-    crate::support::http()
-        .get(api.url("/metrics"))
-        .send()
-        .await
-        .expect("GET /metrics")
-        .text()
-        .await
-        .expect("text")
-}
-
 #[tokio::test]
 async fn every_contract_series_is_exposed_and_promtool_finds_nothing_to_say() {
     let repo = repo();
@@ -66,7 +55,7 @@ async fn every_contract_series_is_exposed_and_promtool_finds_nothing_to_say() {
     let app = start(&repo, &data);
     let api = Api::new(&app.base_url);
     api.refreshed_after(None).await;
-    let text = metrics_text(&api).await;
+    let text = api.metrics().await;
     for name in CONTRACT_SERIES {
         assert!(
             text.lines()

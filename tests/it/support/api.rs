@@ -53,6 +53,29 @@ impl Api {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// `GET /metrics` as text.
+    pub async fn metrics(&self) -> String {
+        self.client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
+    /// The sum of every sample line of `/metrics` that starts with `prefix`
+    /// (a series name with `{`) and contains each of `having`.
+    pub async fn metric_sum(&self, prefix: &str, having: &[&str]) -> f64 {
+        self.metrics()
+            .await
+            .lines()
+            .filter(|l| l.starts_with(prefix) && having.iter().all(|h| l.contains(h)))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
     /// `GET /api/stacks`.
     pub async fn stacks(&self) -> Value {
         let (status, body) = self.get("/api/stacks").await;

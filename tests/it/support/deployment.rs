@@ -142,18 +142,7 @@ impl Drop for Deployment {
 
 /// Compose runs so far, from `/metrics`.
 pub async fn compose_runs(api: &Api) -> u64 {
-    let text = crate::support::http()
-        .get(api.url("/metrics"))
-        .send()
-        .await
-        .expect("GET /metrics")
-        .text()
-        .await
-        .expect("metrics text");
-    text.lines()
-        .filter(|l| l.starts_with("dockercd_compose_runs_total{"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum::<f64>() as u64
+    api.metric_sum("dockercd_compose_runs_total{", &[]).await as u64
 }
 
 /// The container ids of `containers` rows.
