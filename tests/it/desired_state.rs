@@ -360,12 +360,13 @@ async fn a_webhook_flood_is_limited_and_the_last_push_is_still_applied() {
     let app = start(&repo, &data, &[]);
     let api = Api::new(&app.base_url);
     api.refreshed_after(None).await;
+    let rss_before = app.rss_kib();
 
     repo.write("stacks/db/compose.yaml", &compose("busybox:1.36", &["db"]));
     let last = repo.commit("the last push");
     let body = push_body("refs/heads/main", &last);
     let signature = github_signature(&body);
-    let requests = (0..200).map(|_| {
+    let requests = (0..1000).map(|_| {
         let api = &api;
         let body = &body;
         let signature = &signature;
@@ -374,7 +375,7 @@ async fn a_webhook_flood_is_limited_and_the_last_push_is_still_applied() {
     let statuses = futures::future::join_all(requests).await;
     let accepted = statuses.iter().filter(|s| **s == 202).count();
     let limited = statuses.iter().filter(|s| **s == 429).count();
-    assert_eq!(accepted + limited, 200, "{statuses:?}");
+    assert_eq!(accepted + limited, 1000, "{statuses:?}");
     assert!(limited > 0, "a flood is rate limited: {statuses:?}");
 
     api.eventually("the last push applied", Duration::from_secs(30), || async {
@@ -395,7 +396,21 @@ async fn a_webhook_flood_is_limited_and_the_last_push_is_still_applied() {
         .await;
     assert!(
         (1.0..=100.0).contains(&refreshes),
-        "200 webhooks coalesce into far fewer refreshes: {refreshes}"
+        "1000 webhooks coalesce into far fewer refreshes: {refreshes}"
     );
-    eprintln!("200 webhooks: {accepted} accepted, {limited} rate limited, {refreshes} refreshes");
+    // Bounded, not leaking: a second burst of the same size costs (almost) nothing more.
+    let after_first = app.rss_kib();
+    let again = (0..1000).map(|_| github(&api, "push", &signature, &body));
+    futures::future::join_all(again).await;
+    let after_second = app.rss_kib();
+    let first = after_first.saturating_sub(rss_before);
+    let second = after_second.saturating_sub(after_first);
+    assert!(
+        second < 8 * 1024 && after_second < 128 * 1024,
+        "memory stays bounded: +{first} KiB, then +{second} KiB"
+    );
+    eprintln!(
+        "1000 webhooks: {accepted} accepted, {limited} rate limited, {refreshes} refreshes, \
+         RSS {rss_before} KiB, +{first} KiB after the first burst, +{second} KiB after a second"
+    );
 }

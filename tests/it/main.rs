@@ -8,6 +8,7 @@ mod cli;
 mod dashboard;
 mod desired_state;
 mod docker_support;
+mod faults;
 mod observability;
 mod plan;
 mod reconcile;

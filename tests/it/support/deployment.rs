@@ -71,6 +71,19 @@ impl Deployment {
         api
     }
 
+    /// SIGKILL: no shutdown, no drain (a crash or an OOM kill).
+    pub fn kill(&mut self) {
+        if let Some(mut app) = self.app.take() {
+            app.signal("KILL");
+            let _ = app.wait_exit(Duration::from_secs(30));
+        }
+    }
+
+    /// The running docker-cd.
+    pub fn app(&self) -> &DockerCd {
+        self.app.as_ref().expect("docker-cd is running")
+    }
+
     /// SIGTERM, and a clean exit.
     pub fn stop(&mut self) {
         if let Some(mut app) = self.app.take() {
