@@ -190,6 +190,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         locks,
         planner,
         reconciler,
+        stacks_cache: Default::default(),
     };
     let http_shutdown = shutdown.clone();
     let server = axum::serve(listener, api::router(state))

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use serde::Serialize;
@@ -107,6 +108,8 @@ impl StackRecord {
 #[derive(Clone)]
 pub struct StatusTable {
     records: Arc<RwLock<BTreeMap<String, StackRecord>>>,
+    /// Bumped by every write: readers that cache derived views compare it.
+    version: Arc<AtomicU64>,
     events: EventBus,
     metrics: AppMetrics,
 }
@@ -116,9 +119,15 @@ impl StatusTable {
     pub fn new(events: EventBus, metrics: AppMetrics) -> Self {
         Self {
             records: Arc::default(),
+            version: Arc::default(),
             events,
             metrics,
         }
+    }
+
+    /// Changes with every write.
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
     }
 
     /// The record of `name`.
@@ -143,6 +152,7 @@ impl StatusTable {
     pub fn update(&self, name: &str, change: impl FnOnce(&mut StackRecord)) {
         let (before, after) = {
             let mut records = self.records.write().unwrap_or_else(PoisonError::into_inner);
+            self.version.fetch_add(1, Ordering::AcqRel);
             let before = records.get(name).cloned();
             let record = records
                 .entry(name.to_string())
@@ -171,6 +181,7 @@ impl StatusTable {
         let removed = {
             let mut records = self.records.write().unwrap_or_else(PoisonError::into_inner);
             let removed = records.remove(name);
+            self.version.fetch_add(1, Ordering::AcqRel);
             if removed.is_some() {
                 self.refresh_gauges(&records);
             }

@@ -64,6 +64,8 @@ pub struct AppState {
     pub planner: Arc<Planner>,
     /// Applies a plan.
     pub reconciler: Arc<StackReconciler>,
+    /// The last `GET /api/stacks` body.
+    pub stacks_cache: stacks::ListCache,
 }
 
 /// All routes.

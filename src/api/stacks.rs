@@ -2,13 +2,19 @@
 
 use std::collections::BTreeSet;
 
+use std::sync::{Arc, Mutex, PoisonError};
+
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse as _, Response};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::{ApiError, AppState};
 use crate::docker::state::ContainerInfo;
+use crate::git::snapshot::Snapshot;
 use crate::labels;
 use crate::stack::DesiredStack;
 use crate::status::{LastResult, StackRecord, Status};
@@ -163,13 +169,73 @@ pub fn all_views(state: &AppState) -> Vec<StackView> {
 }
 
 /// `GET /api/stacks`.
-pub async fn list(State(state): State<AppState>) -> Json<Value> {
+///
+/// The body is cached until the snapshot, the status table or the runtime
+/// cache changes: dashboards and monitors poll this, and nothing changes
+/// between most polls.
+pub async fn list(State(state): State<AppState>) -> Response {
     let snapshot = state.snapshots.current();
-    Json(json!({
+    let key = ListKey {
+        snapshot: snapshot.clone(),
+        status: state.status.version(),
+        runtime: state.runtime.version(),
+    };
+    if let Some(body) = state.stacks_cache.get(&key) {
+        return json_response(body);
+    }
+    let body: Bytes = serde_json::to_vec(&json!({
         "revision": snapshot.as_ref().map(|s| s.revision.clone()),
         "refreshed_at": snapshot.as_ref().map(|s| s.refreshed_at.to_string()),
         "stacks": all_views(&state),
     }))
+    .unwrap_or_default()
+    .into();
+    state.stacks_cache.put(key, body.clone());
+    json_response(body)
+}
+
+fn json_response(body: Bytes) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// What the cached list was built from (versions read before building, so a
+/// change during the build only costs one more rebuild).
+#[derive(Clone)]
+pub struct ListKey {
+    snapshot: Option<Arc<Snapshot>>,
+    status: u64,
+    runtime: u64,
+}
+
+impl PartialEq for ListKey {
+    fn eq(&self, other: &Self) -> bool {
+        let same_snapshot = match (&self.snapshot, &other.snapshot) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        };
+        same_snapshot && self.status == other.status && self.runtime == other.runtime
+    }
+}
+
+/// The last `GET /api/stacks` body and what it was built from.
+#[derive(Clone, Default)]
+pub struct ListCache {
+    entry: Arc<Mutex<Option<(ListKey, Bytes)>>>,
+}
+
+impl ListCache {
+    fn get(&self, key: &ListKey) -> Option<Bytes> {
+        let entry = self.entry.lock().unwrap_or_else(PoisonError::into_inner);
+        entry
+            .as_ref()
+            .filter(|(k, _)| k == key)
+            .map(|(_, b)| b.clone())
+    }
+
+    fn put(&self, key: ListKey, body: Bytes) {
+        *self.entry.lock().unwrap_or_else(PoisonError::into_inner) = Some((key, body));
+    }
 }
 
 /// `GET /api/stacks/{name}`.

@@ -4,6 +4,7 @@
 //! it); the reconciler and the API read it.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
 /// What docker-cd knows about one managed container.
@@ -41,6 +42,8 @@ impl ContainerInfo {
 #[derive(Debug, Clone, Default)]
 pub struct RuntimeCache {
     stacks: Arc<RwLock<BTreeMap<String, Vec<ContainerInfo>>>>,
+    /// Bumped by every write: readers that cache derived views compare it.
+    version: Arc<AtomicU64>,
 }
 
 impl RuntimeCache {
@@ -69,9 +72,15 @@ impl RuntimeCache {
             .collect()
     }
 
+    /// Changes with every write.
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
+    }
+
     /// Replaces the containers of `name` (removing the stack when `containers` is empty).
     pub fn set_stack(&self, name: &str, containers: Vec<ContainerInfo>) {
         let mut stacks = self.stacks.write().unwrap_or_else(PoisonError::into_inner);
+        self.version.fetch_add(1, Ordering::AcqRel);
         if containers.is_empty() {
             stacks.remove(name);
         } else {
@@ -82,5 +91,6 @@ impl RuntimeCache {
     /// Replaces everything (after a full list).
     pub fn replace_all(&self, all: BTreeMap<String, Vec<ContainerInfo>>) {
         *self.stacks.write().unwrap_or_else(PoisonError::into_inner) = all;
+        self.version.fetch_add(1, Ordering::AcqRel);
     }
 }

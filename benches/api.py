@@ -1,0 +1,38 @@
+#!/usr/bin/env python3
+"""GET /api/stacks throughput and latency under wrk, N stacks (issue 7).
+
+    cargo build --release --bin docker-cd && python3 benches/api.py [N]
+
+The stacks are not deployed (RECONCILE_ENABLED=false): the list is built from
+the snapshot and status table; benches/reconcile.py measures it with containers."""
+
+import shutil
+import sys
+import tempfile
+
+from common import DockerCd, make_repo
+from reconcile import wrk
+
+N = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+
+
+def main():
+    repo = make_repo(N, "s")
+    data = tempfile.mkdtemp(prefix="dcd-bench-data-")
+    try:
+        app = DockerCd({"GIT_REPO_URL": repo, "DEPLOY_DIR": "stacks", "DATA_DIR": data,
+                        "RECONCILE_ENABLED": "false"})
+        app.wait_refresh(None)
+        assert len(app.get("/api/stacks")["stacks"]) == N
+        rps, p99 = wrk(app.url("/api/stacks"))
+        print("GET /api/stacks, %d stacks, wrk -t2 -c32 -d10s: %.0f req/s, p99 %.2f ms" % (N, rps, p99))
+        rps, p99 = wrk(app.url("/healthz"))
+        print("GET /healthz (HTTP floor of this machine), wrk -t2 -c32 -d10s: %.0f req/s, p99 %.2f ms" % (rps, p99))
+        app.stop()
+    finally:
+        shutil.rmtree(repo, ignore_errors=True)
+        shutil.rmtree(data, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
