@@ -158,7 +158,8 @@ def main():
             overheads.append(latency - up)
         print("one stack changed -> synced: " + summary(latencies)
               + "; floor one up -d %.0f ms, median ratio %.2f" % (floor_one * 1000, sorted(latencies)[2] / floor_one))
-        print("  of which not compose up -d (docker-cd overhead): " + summary(overheads))
+        print("  of which not compose up -d (docker-cd overhead): " + summary(overheads)
+              + " runs: " + " ".join("%.0f" % (o * 1000) for o in overheads))
 
         # Drift: kill a container, wait until it runs again.
         heals = []

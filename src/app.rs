@@ -108,6 +108,17 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         config.docker_host.clone(),
         ComposeMetrics::register(&registry).context("registering compose metrics")?,
     ));
+    // Detect the compose command now rather than in the first apply: with
+    // compose v1 that costs a Python start (~0.5 s), and a missing compose is
+    // reported at start-up.
+    tracker.spawn({
+        let compose = compose.clone();
+        async move {
+            if let Err(e) = compose.cli().await {
+                tracing::warn!(error = %e, "no usable compose command yet; applies will fail until one works");
+            }
+        }
+    });
     let planner = Arc::new(Planner::new(
         config.instance_name.clone(),
         data_dir.clone(),
