@@ -11,6 +11,7 @@ the same stacks (cold, then no-op), and one `up -d` of a changed stack.
 - idle RSS.
 
     tests/setup && cargo build --release --bin docker-cd && python3 benches/reconcile.py [N]
+    RECONCILE_CONCURRENCY=2 python3 benches/reconcile.py 50     # parallel applies
 
 Stacks use `network_mode: bridge` (no network per project: Docker's default
 address pools end near 30 projects).
@@ -99,6 +100,7 @@ def main():
     repo = make_repo(N, PREFIX)
     data = tempfile.mkdtemp(prefix="dcd-bench-data-")
     env = {"GIT_REPO_URL": repo, "DEPLOY_DIR": "stacks", "DATA_DIR": data, "INSTANCE_NAME": INSTANCE,
+           "RECONCILE_CONCURRENCY": os.environ.get("RECONCILE_CONCURRENCY", "1"),
            "DOCKER_HOST": os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")}
     try:
         floor_repo = tempfile.mkdtemp(prefix="dcd-bench-floor-")
@@ -113,7 +115,7 @@ def main():
         wait("cold converge", lambda: all_synced(app), timeout=3600, poll=0.2)
         cold = time.monotonic() - t
         up_sum = app.metric("dockercd_compose_duration_seconds_sum")
-        print("stacks: %d" % N)
+        print("stacks: %d, RECONCILE_CONCURRENCY=%s" % (N, env["RECONCILE_CONCURRENCY"]))
         print("cold converge: %.1f s (compose up time inside it: %.1f s, %.0f ms per stack) = %.2f x floor"
               % (cold, up_sum, up_sum / N * 1000, cold / floor_cold))
 
@@ -134,6 +136,8 @@ def main():
         app = DockerCd(env)
         wait("synced after restart", lambda: all_synced(app), timeout=120)
         restart = time.monotonic() - t
+        # BENCH_SETTLE=2 waits for start-up work (compose detection) before the change runs.
+        time.sleep(float(os.environ.get("BENCH_SETTLE", "0")))
         count = app.metric("dockercd_reconcile_duration_seconds_count")
         total = app.metric("dockercd_reconcile_duration_seconds_sum")
         print("restart -> all %d synced from labels: %.0f ms; no-op pass: %d reconciles in %.1f ms total, "
