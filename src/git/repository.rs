@@ -11,7 +11,7 @@
 use std::error::Error as StdError;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use base64::Engine as _;
 use gix::bstr::ByteSlice as _;
@@ -163,7 +163,24 @@ impl GitSource {
     /// When the remote cannot be reached, refuses the credentials, or lacks the ref.
     pub fn fetch(&self, interrupt: &AtomicBool) -> Result<Fetched, GitError> {
         let (repo, remote_head) = match self.open_mirror() {
-            Some(repo) => self.fetch_into(repo, interrupt)?,
+            Some(repo) => match self.fetch_into(repo, interrupt) {
+                Ok(done) => done,
+                // A mirror that opens but lost objects (a truncated pack after a
+                // crash or a full disk) fails every fetch: start it over.
+                Err(error)
+                    if !matches!(error, GitError::Auth { .. })
+                        && !interrupt.load(Ordering::Relaxed)
+                        && !self.mirror_is_intact() =>
+                {
+                    tracing::warn!(path = %self.mirror.display(), %error, "git mirror lost objects; cloning again");
+                    std::fs::remove_dir_all(&self.mirror).map_err(|e| GitError::Local {
+                        path: self.mirror.display().to_string(),
+                        message: e.to_string(),
+                    })?;
+                    self.clone_mirror(interrupt)?
+                }
+                Err(error) => return Err(error),
+            },
             None => self.clone_mirror(interrupt)?,
         };
         self.resolve(&repo, remote_head.as_deref())
@@ -185,6 +202,29 @@ impl GitSource {
                 None
             }
         }
+    }
+
+    /// Whether every ref of the mirror still leads to an object it holds.
+    fn mirror_is_intact(&self) -> bool {
+        let Some(repo) = self.open_mirror() else {
+            return false;
+        };
+        let Ok(platform) = repo.references() else {
+            return false;
+        };
+        let Ok(all) = platform.all() else {
+            return false;
+        };
+        for reference in all {
+            let Ok(mut reference) = reference else {
+                return false;
+            };
+            match reference.peel_to_id() {
+                Ok(id) if repo.has_object(id) => {}
+                _ => return false,
+            }
+        }
+        true
     }
 
     fn clone_mirror(
@@ -259,10 +299,20 @@ impl GitSource {
                     reference: format!("refs/heads/{branch}"),
                 });
             }
-            return peel(repo, &format!("{BRANCHES}HEAD"))
-                .map(|commit| Fetched {
+            if let Some(commit) = peel(repo, &format!("{BRANCHES}HEAD")) {
+                return Ok(Fetched {
                     commit,
                     reference: "HEAD".into(),
+                });
+            }
+            // A remote HEAD on an unborn branch advertises nothing: guess the usual names.
+            return ["main", "master"]
+                .into_iter()
+                .find_map(|branch| {
+                    peel(repo, &format!("{BRANCHES}{branch}")).map(|commit| Fetched {
+                        commit,
+                        reference: format!("refs/heads/{branch}"),
+                    })
                 })
                 .ok_or_else(|| not_found("HEAD"));
         };
@@ -401,6 +451,11 @@ impl GitSource {
         let mut message = chain(error);
         if let Some(token) = &self.settings.token {
             message = message.replace(token.expose(), "<token>");
+            // The header carries it base64-encoded: decodable, so just as secret.
+            message = message.replace(
+                &basic_credentials(&self.settings.username, token),
+                "<token>",
+            );
         }
         let url = self.settings.url.to_string();
         let lower = message.to_lowercase();
@@ -430,20 +485,35 @@ fn overrides(settings: &GitSettings, cache_dir: &Path) -> Vec<String> {
         "credential.helper=".to_string(),
     ];
     if let (Some(token), Transport::Http) = (&settings.token, settings.url.transport()) {
-        let pair = format!("{}:{}", settings.username, token.expose());
-        let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
+        let encoded = basic_credentials(&settings.username, token);
         values.push(format!("http.extraHeader=Authorization: Basic {encoded}"));
     }
-    if let Some(key) = &settings.ssh_key_file {
+    if settings.ssh_key_file.is_some() || settings.url.transport() == Transport::Ssh {
+        // BatchMode: ssh must fail rather than ask for a password or a host key
+        // confirmation; new hosts are trusted on first use and remembered in the cache.
         let known_hosts = cache_dir.join("known_hosts");
-        values.push(format!(
-            "core.sshCommand=ssh -i {} -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile={}",
-            shell_quote(&key.to_string_lossy()),
+        let mut command = String::from("core.sshCommand=ssh");
+        if let Some(key) = &settings.ssh_key_file {
+            let _ = write!(
+                command,
+                " -i {} -o IdentitiesOnly=yes",
+                shell_quote(&key.to_string_lossy())
+            );
+        }
+        let _ = write!(
+            command,
+            " -o BatchMode=yes -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile={}",
             shell_quote(&known_hosts.to_string_lossy()),
-        ));
+        );
+        values.push(command);
         values.push("ssh.variant=ssh".into());
     }
     values
+}
+
+/// base64 of `user:token`, the value of a Basic `Authorization` header.
+fn basic_credentials(username: &str, token: &Secret) -> String {
+    base64::engine::general_purpose::STANDARD.encode(format!("{username}:{}", token.expose()))
 }
 
 /// `'text'` for a POSIX shell.

@@ -252,3 +252,123 @@ fn the_token_travels_only_in_memory() {
     assert_eq!(error.reason(), "auth");
     assert!(!error.to_string().contains("s3cr3t-token"), "{error}");
 }
+
+#[test]
+fn a_remote_head_on_an_unborn_branch_falls_back_to_main() {
+    let upstream = Upstream::new();
+    let commit = upstream.commit("a", "1");
+    upstream.git(&["symbolic-ref", "HEAD", "refs/heads/gone"]);
+    let cache = tempfile::tempdir().unwrap();
+    let source = upstream.source(None, cache.path());
+    let fetched = source.fetch(&NO_INTERRUPT).unwrap();
+    assert_eq!(fetched.commit, commit);
+    assert_eq!(fetched.reference, "refs/heads/main");
+    assert_eq!(source.fetch(&NO_INTERRUPT).unwrap().commit, commit, "fetch");
+}
+
+#[test]
+fn the_default_branch_is_followed_when_the_remote_changes_it() {
+    let upstream = Upstream::new();
+    upstream.commit("a", "1");
+    upstream.git(&["checkout", "-q", "-b", "trunk"]);
+    let trunk = upstream.commit("b", "2");
+    let cache = tempfile::tempdir().unwrap();
+    let source = upstream.source(None, cache.path());
+    let fetched = source.fetch(&NO_INTERRUPT).unwrap();
+    assert_eq!(
+        (fetched.commit.as_str(), fetched.reference.as_str()),
+        (trunk.as_str(), "refs/heads/trunk")
+    );
+    upstream.git(&["checkout", "-q", "main"]);
+    let main = upstream.commit("c", "3");
+    let fetched = source.fetch(&NO_INTERRUPT).unwrap();
+    assert_eq!(
+        (fetched.commit.as_str(), fetched.reference.as_str()),
+        (main.as_str(), "refs/heads/main")
+    );
+}
+
+#[test]
+fn ssh_never_prompts_even_without_a_key() {
+    let cache = tempfile::tempdir().unwrap();
+    let settings = GitSettings {
+        url: RepoUrl::parse("git@git.example:acme/r.git").unwrap(),
+        reference: None,
+        token: Some(Secret::new("ignored-for-ssh")),
+        username: "x-access-token".into(),
+        ssh_key_file: None,
+    };
+    let source = GitSource::new(settings, cache.path().to_path_buf());
+    let command = source
+        .overrides
+        .iter()
+        .find(|o| o.starts_with("core.sshCommand="))
+        .expect("ssh command override");
+    assert!(command.contains("BatchMode=yes"), "{command}");
+    assert!(!command.contains(" -i "), "{command}");
+    assert!(
+        !source
+            .overrides
+            .iter()
+            .any(|o| o.starts_with("http.extraHeader=")),
+        "a token is only sent over HTTP"
+    );
+}
+
+#[test]
+fn the_encoded_token_is_scrubbed_too() {
+    let cache = tempfile::tempdir().unwrap();
+    let settings = GitSettings {
+        url: RepoUrl::parse("http://git.example/r.git").unwrap(),
+        reference: None,
+        token: Some(Secret::new("s3cr3t-token")),
+        username: "x-access-token".into(),
+        ssh_key_file: None,
+    };
+    let source = GitSource::new(settings, cache.path().to_path_buf());
+    let error = source.remote_error(
+        false,
+        &std::io::Error::other("bad header Basic eC1hY2Nlc3MtdG9rZW46czNjcjN0LXRva2Vu"),
+    );
+    assert!(!error.to_string().contains("eC1hY2Nl"), "{error}");
+}
+
+#[test]
+fn a_mirror_with_a_damaged_pack_is_cloned_again() {
+    let upstream = Upstream::new();
+    upstream.commit("a", "1");
+    let cache = tempfile::tempdir().unwrap();
+    let source = upstream.source(None, cache.path());
+    source.fetch(&NO_INTERRUPT).unwrap();
+    // It still opens as a repository, but its refs lead nowhere.
+    for entry in std::fs::read_dir(source.mirror_path().join("objects/pack")).unwrap() {
+        std::fs::write(entry.unwrap().path(), b"garbage").unwrap();
+    }
+    let second = upstream.commit("b", "2");
+    let fetched = source.fetch(&NO_INTERRUPT).unwrap();
+    assert_eq!(fetched.commit, second);
+    let tree = source.read_tree(&fetched.commit, Path::new("")).unwrap();
+    assert_eq!(tree.len(), 2);
+}
+
+#[test]
+fn a_failing_fetch_keeps_an_intact_mirror() {
+    let upstream = Upstream::new();
+    let commit = upstream.commit("a", "1");
+    let cache = tempfile::tempdir().unwrap();
+    let source = upstream.source(None, cache.path());
+    source.fetch(&NO_INTERRUPT).unwrap();
+    let moved = upstream.dir.path().with_extension("moved");
+    std::fs::rename(upstream.dir.path(), &moved).unwrap();
+    let error = source.fetch(&NO_INTERRUPT).unwrap_err();
+    std::fs::rename(&moved, upstream.dir.path()).unwrap();
+    assert_eq!(error.reason(), "fetch", "{error}");
+    // The commit already fetched is still readable while the remote is away.
+    assert!(
+        source
+            .read_tree(&commit, Path::new(""))
+            .unwrap()
+            .get("a")
+            .is_some()
+    );
+}
