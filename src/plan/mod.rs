@@ -192,9 +192,6 @@ impl Planner {
                 files: &compose_files,
             })
             .await?;
-        let config: Value =
-            serde_saphyr::from_str(&output.stdout).map_err(|e| PlanError::Config(e.to_string()))?;
-        let env_files = read_env_files(&config, &dir);
         // Paths as the real apply will see them: in the stack's working folder.
         let workdir = runner::workdir(&self.data_dir, &desired.name);
         let relocated = output.stdout.replace(
@@ -203,6 +200,7 @@ impl Planner {
         );
         let config: Value =
             serde_saphyr::from_str(&relocated).map_err(|e| PlanError::Config(e.to_string()))?;
+        let env_files = read_env_files(&config, &dir, &workdir);
         Ok(desired_services(&config, &desired.name, &env_files))
     }
 
@@ -237,8 +235,13 @@ impl Planner {
 }
 
 /// Parsed `env_file`s per service of a `compose config` document (v1 prints
-/// their paths; v2 has already merged them and prints none).
-fn read_env_files(config: &Value, dir: &Path) -> BTreeMap<String, BTreeMap<String, String>> {
+/// their paths; v2 has already merged them and prints none). The document's
+/// paths point into `workdir`; the files are read from the scratch copy `dir`.
+fn read_env_files(
+    config: &Value,
+    dir: &Path,
+    workdir: &Path,
+) -> BTreeMap<String, BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     let Some(services) = config.get("services").and_then(Value::as_object) else {
         return out;
@@ -260,8 +263,9 @@ fn read_env_files(config: &Value, dir: &Path) -> BTreeMap<String, BTreeMap<Strin
         let root = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
         for path in paths {
             // Only files inside the scratch folder: a plan never reads elsewhere.
+            let path = Path::new(&path);
             let inside = dir
-                .join(&path)
+                .join(path.strip_prefix(workdir).unwrap_or(path))
                 .canonicalize()
                 .ok()
                 .filter(|full| full.starts_with(&root));
@@ -352,12 +356,21 @@ mod tests {
         std::fs::write(dir.path().join("app.env"), "A=1\n").unwrap();
         let config = serde_json::json!({"services": {
             "web": {"env_file": ["app.env"]},
+            "printed": {"env_file": ["/var/lib/docker-cd/stacks/web/app.env"]},
             "evil": {"env_file": "../../../etc/passwd"},
         }});
-        let files = read_env_files(&config, dir.path());
+        let files = read_env_files(
+            &config,
+            dir.path(),
+            Path::new("/var/lib/docker-cd/stacks/web"),
+        );
         assert_eq!(
             files["web"],
             BTreeMap::from([("A".to_string(), "1".to_string())])
+        );
+        assert_eq!(
+            files["printed"], files["web"],
+            "v1 prints working-folder paths"
         );
         assert!(files["evil"].is_empty());
     }
