@@ -1,6 +1,8 @@
 """Shared helpers for the benchmark scripts: a git repository of N stacks, the
 docker-cd release binary, and its API. Standard library only."""
 
+import hashlib
+import hmac
 import json
 import os
 import signal
@@ -100,6 +102,13 @@ class DockerCd:
         with urllib.request.urlopen(req, timeout=30) as r:
             return r.status, json.loads(r.read() or b"null")
 
+    def github_push(self, secret, ref, after):
+        """A signed GitHub push webhook; returns (status, body)."""
+        body = json.dumps({"ref": ref, "after": after}).encode()
+        signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        return self.post("/api/webhook", body, {"Content-Type": "application/json", "X-GitHub-Event": "push",
+                                                "X-Hub-Signature-256": signature})
+
     def metric(self, name):
         """Sum of every sample of `name` (all label sets)."""
         total = 0.0
@@ -107,6 +116,13 @@ class DockerCd:
             if line.startswith(name + "{") or line.startswith(name + " "):
                 total += float(line.rsplit(" ", 1)[1])
         return total
+
+    def cpu_seconds(self):
+        """User + system CPU time the process has used so far."""
+        with open("/proc/%d/stat" % self.proc.pid) as f:
+            # Fields after the command name (which may hold spaces): utime and stime are 12 and 13.
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def rss_mib(self):
         with open("/proc/%d/status" % self.proc.pid) as f:

@@ -3,15 +3,20 @@
 the floor measured in the same run: plain sequential `docker-compose up -d` of
 the same stacks (cold, then no-op), and one `up -d` of a changed stack.
 
-- cold converge of N stacks,
+- cold converge of N stacks (and docker-cd's CPU time during it),
+- a docs-only commit: refresh round trip, compose runs (must be 0),
 - restart with N synced stacks: the no-op pass (sum of reconcile durations,
   compose runs must be 0),
-- one stack changed -> synced, minus that stack's own `compose up -d` time,
+- one stack changed, announced by a signed GitHub push webhook -> synced, minus
+  that stack's own `compose up -d` time, and how many containers were recreated,
 - drift: `docker kill` -> running again,
-- idle RSS.
+- `GET /api/stacks` under wrk, idle RSS and idle CPU.
 
-    tests/setup && cargo build --release --bin docker-cd && python3 benches/reconcile.py [N]
+    tests/setup && cargo build --release --bin docker-cd && python3 benches/reconcile.py [N] [RUNS]
     RECONCILE_CONCURRENCY=2 python3 benches/reconcile.py 50     # parallel applies
+
+With RUNS > 1 the whole scenario (floor included) repeats on fresh stacks and
+the medians over the runs are printed last.
 
 Stacks use `network_mode: bridge` (no network per project: Docker's default
 address pools end near 30 projects).
@@ -20,6 +25,7 @@ address pools end near 30 projects).
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,8 +34,9 @@ import time
 from common import DockerCd, commit, make_repo, summary, write
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 200
-PREFIX = "bench%d-" % os.getpid()
-INSTANCE = "bench-%d" % os.getpid()
+RUNS = int(sys.argv[2]) if len(sys.argv) > 2 else 1
+SECRET = "bench-webhook-secret"
+IDLE_SECONDS = 10
 
 
 def docker(*args):
@@ -57,11 +64,11 @@ def compose_up(stack_dir, project):
                    capture_output=True)
 
 
-def floor(repo):
+def floor(repo, tag):
     """Sequential compose up -d of every stack (cold, then again: a no-op pass),
     and one up -d after a change. Returns seconds (cold, noop, one)."""
     stacks = sorted(os.listdir(os.path.join(repo, "stacks")))
-    projects = ["floor%d-%s" % (os.getpid(), s) for s in stacks]
+    projects = ["floor%s-%s" % (tag, s) for s in stacks]
     t = time.monotonic()
     for name, project in zip(stacks, projects):
         compose_up(os.path.join(repo, "stacks", name), project)
@@ -75,10 +82,9 @@ def floor(repo):
     t = time.monotonic()
     compose_up(first, projects[0])
     one = time.monotonic() - t
-    ids = subprocess.run(["docker", "ps", "-aq", "--filter", "label=com.docker.compose.project"],
-                         capture_output=True, text=True).stdout.split()
+    ids = docker("ps", "-aq", "--filter", "label=com.docker.compose.project").split()
     mine = [i for i in ids if docker("inspect", "-f", "{{index .Config.Labels \"com.docker.compose.project\"}}", i)
-            .startswith("floor%d-" % os.getpid())]
+            .startswith("floor%s-" % tag)]
     if mine:
         subprocess.run(["docker", "rm", "-f", *mine], capture_output=True)
     return cold, noop, one
@@ -96,16 +102,26 @@ def wrk(url):
     return rps, float(p99.group(1)) * scale
 
 
-def main():
-    repo = make_repo(N, PREFIX)
+def container_ids(instance):
+    return set(docker("ps", "-aq", "--no-trunc", "--filter", "label=io.docker-cd.instance=" + instance).split())
+
+
+def run_once(run):
+    """One whole scenario on fresh stacks; prints as it goes, returns the figures."""
+    tag = "%d%s" % (os.getpid(), chr(ord("a") + run))
+    prefix = "bench%s-" % tag
+    instance = "bench-" + tag
+    figures = {}
+    repo = make_repo(N, prefix)
     data = tempfile.mkdtemp(prefix="dcd-bench-data-")
-    env = {"GIT_REPO_URL": repo, "DEPLOY_DIR": "stacks", "DATA_DIR": data, "INSTANCE_NAME": INSTANCE,
+    env = {"GIT_REPO_URL": repo, "DEPLOY_DIR": "stacks", "DATA_DIR": data, "INSTANCE_NAME": instance,
+           "WEBHOOK_SECRET": SECRET,
            "RECONCILE_CONCURRENCY": os.environ.get("RECONCILE_CONCURRENCY", "1"),
            "DOCKER_HOST": os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")}
     try:
         floor_repo = tempfile.mkdtemp(prefix="dcd-bench-floor-")
         shutil.copytree(os.path.join(repo, "stacks"), os.path.join(floor_repo, "stacks"))
-        floor_cold, floor_noop, floor_one = floor(floor_repo)
+        floor_cold, floor_noop, floor_one = floor(floor_repo, tag)
         shutil.rmtree(floor_repo, ignore_errors=True)
         print("floor (plain docker-compose, sequential): cold %.1f s, no-op pass %.1f s, one changed stack %.0f ms"
               % (floor_cold, floor_noop, floor_one * 1000))
@@ -114,10 +130,12 @@ def main():
         app = DockerCd(env)
         wait("cold converge", lambda: all_synced(app), timeout=3600, poll=0.2)
         cold = time.monotonic() - t
+        cpu = app.cpu_seconds()
         up_sum = app.metric("dockercd_compose_duration_seconds_sum")
         print("stacks: %d, RECONCILE_CONCURRENCY=%s" % (N, env["RECONCILE_CONCURRENCY"]))
-        print("cold converge: %.1f s (compose up time inside it: %.1f s, %.0f ms per stack) = %.2f x floor"
-              % (cold, up_sum, up_sum / N * 1000, cold / floor_cold))
+        print("cold converge: %.1f s (compose up time inside it: %.1f s, %.0f ms per stack) = %.2f x floor; "
+              "docker-cd CPU %.2f s" % (cold, up_sum, up_sum / N * 1000, cold / floor_cold, cpu))
+        figures.update(floor_cold=floor_cold, cold=cold, cold_ratio=cold / floor_cold, cold_cpu=cpu)
 
         # A commit that changes no stack: refresh, 0 keys, 0 compose runs.
         runs = app.metric("dockercd_compose_runs_total")
@@ -127,8 +145,9 @@ def main():
         t = time.monotonic()
         app.post("/api/refresh")
         app.wait_refresh(before)
+        docs_runs = app.metric("dockercd_compose_runs_total") - runs
         print("no-change commit: refresh round trip %.1f ms, compose runs %d"
-              % ((time.monotonic() - t) * 1000, app.metric("dockercd_compose_runs_total") - runs))
+              % ((time.monotonic() - t) * 1000, docs_runs))
 
         # Restart: every stack is reconciled once from the labels, with no compose run.
         app.stop()
@@ -140,59 +159,110 @@ def main():
         time.sleep(float(os.environ.get("BENCH_SETTLE", "0")))
         count = app.metric("dockercd_reconcile_duration_seconds_count")
         total = app.metric("dockercd_reconcile_duration_seconds_sum")
+        noop_runs = app.metric("dockercd_compose_runs_total")
         print("restart -> all %d synced from labels: %.0f ms; no-op pass: %d reconciles in %.1f ms total, "
-              "compose runs %d; floor no-op pass %.1f s (ratio %.4f)"
-              % (N, restart * 1000, count, total * 1000, app.metric("dockercd_compose_runs_total"),
-                 floor_noop, total / floor_noop))
+              "compose runs %d; floor no-op pass %.1f s (ratio %.5f)"
+              % (N, restart * 1000, count, total * 1000, noop_runs, floor_noop, total / floor_noop))
+        figures.update(floor_noop=floor_noop, noop=total, noop_reconciles=count,
+                       noop_compose_runs=noop_runs + docs_runs)
 
-        # One stack changed: refresh -> synced at the new revision, vs its own compose up time.
-        overheads, latencies = [], []
+        # One stack changed, announced by a webhook -> synced at the new revision,
+        # against its own compose up time; every other container must survive.
+        overheads, latencies, recreated = [], [], []
         for i in range(5):
-            name = "%s%03d" % (PREFIX, i)
+            name = "%s%03d" % (prefix, i)
             write(repo, "stacks/%s/.env" % name, "STACK=%d\nCHANGED=%d\n" % (i, i))
             rev = commit(repo, "change " + name)
+            ids = container_ids(instance)
             up_before = app.metric("dockercd_compose_duration_seconds_sum")
             t = time.monotonic()
-            app.post("/api/refresh")
+            status, _ = app.github_push(SECRET, "refs/heads/main", rev)
+            assert status == 202, status
             wait("changed stack synced", lambda: (lambda s: s["status"] == "synced" and s["synced_revision"] == rev)(
                 app.get("/api/stacks/" + name)))
             latency = time.monotonic() - t
             up = app.metric("dockercd_compose_duration_seconds_sum") - up_before
             latencies.append(latency)
             overheads.append(latency - up)
-        print("one stack changed -> synced: " + summary(latencies)
-              + "; floor one up -d %.0f ms, median ratio %.2f" % (floor_one * 1000, sorted(latencies)[2] / floor_one))
+            recreated.append(len(ids - container_ids(instance)))
+        print("one stack changed (webhook) -> synced: " + summary(latencies)
+              + "; floor one up -d %.0f ms, median ratio %.2f"
+              % (floor_one * 1000, statistics.median(latencies) / floor_one))
         print("  of which not compose up -d (docker-cd overhead): " + summary(overheads)
               + " runs: " + " ".join("%.0f" % (o * 1000) for o in overheads))
+        print("  containers recreated per change: " + " ".join(str(r) for r in recreated))
+        figures.update(floor_one=floor_one, one=statistics.median(latencies),
+                       one_overhead=statistics.median(overheads), one_overhead_max=max(overheads),
+                       recreated_max=max(recreated))
 
         # Drift: kill a container, wait until it runs again.
         heals = []
         for i in range(5):
-            project = "%s%03d" % (PREFIX, 10 + i)
+            project = "%s%03d" % (prefix, 10 % N + i)
             cid = docker("ps", "-q", "--filter", "label=com.docker.compose.project=" + project)
             t = time.monotonic()
             docker("kill", cid)
+
             def running():
-                ids = docker("ps", "-q", "--filter", "label=com.docker.compose.project=" + project,
-                             "--filter", "status=running")
-                return bool(ids)
+                return bool(docker("ps", "-q", "--filter", "label=com.docker.compose.project=" + project,
+                                   "--filter", "status=running"))
             wait("healed", running, timeout=60)
             heals.append(time.monotonic() - t)
         print("drift kill -> running: " + summary(heals))
+        figures.update(heal=statistics.median(heals), heal_max=max(heals))
 
         load = wrk(app.url("/api/stacks"))
         if load:
             print("GET /api/stacks under wrk -t2 -c32 -d10s: %.0f req/s, p99 %.2f ms" % load)
+            figures.update(api_rps=load[0], api_p99=load[1])
         time.sleep(5)
-        print("idle RSS with %d stacks: %.1f MiB" % (N, app.rss_mib()))
+        cpu = app.cpu_seconds()
+        time.sleep(IDLE_SECONDS)
+        idle_cpu = (app.cpu_seconds() - cpu) / IDLE_SECONDS * 100
+        rss = app.rss_mib()
+        print("idle with %d stacks: RSS %.1f MiB, CPU %.2f %% of one core over %d s"
+              % (N, rss, idle_cpu, IDLE_SECONDS))
+        figures.update(rss=rss, idle_cpu=idle_cpu)
         app.stop()
+        return figures
     finally:
-        ids = subprocess.run(["docker", "ps", "-aq", "--filter", "label=io.docker-cd.instance=" + INSTANCE],
-                             capture_output=True, text=True).stdout.split()
+        ids = container_ids(instance)
         if ids:
             subprocess.run(["docker", "rm", "-f", *ids], capture_output=True)
         shutil.rmtree(repo, ignore_errors=True)
         shutil.rmtree(data, ignore_errors=True)
+
+
+MEDIANS = [
+    ("floor cold (s)", "floor_cold", "%.1f"), ("docker-cd cold (s)", "cold", "%.1f"),
+    ("cold / floor", "cold_ratio", "%.3f"), ("docker-cd CPU in cold (s)", "cold_cpu", "%.2f"),
+    ("floor no-op pass (s)", "floor_noop", "%.1f"), ("no-op pass (ms)", "noop", "%.2f", 1000),
+    ("no-op reconciles", "noop_reconciles", "%.0f"), ("compose runs, docs commit + no-op", "noop_compose_runs", "%.0f"),
+    ("floor one up -d (ms)", "floor_one", "%.0f", 1000), ("one change -> synced (ms)", "one", "%.0f", 1000),
+    ("one change overhead (ms)", "one_overhead", "%.0f", 1000),
+    ("one change overhead, worst (ms)", "one_overhead_max", "%.0f", 1000),
+    ("containers recreated per change, most", "recreated_max", "%.0f"),
+    ("drift kill -> running (ms)", "heal", "%.0f", 1000), ("GET /api/stacks (req/s)", "api_rps", "%.0f"),
+    ("GET /api/stacks p99 (ms)", "api_p99", "%.2f"), ("idle RSS (MiB)", "rss", "%.1f"),
+    ("idle CPU (% of one core)", "idle_cpu", "%.2f"),
+]
+
+
+def main():
+    results = []
+    for run in range(RUNS):
+        if RUNS > 1:
+            print("--- run %d of %d" % (run + 1, RUNS))
+        results.append(run_once(run))
+        sys.stdout.flush()
+    if RUNS > 1:
+        print("--- medians of %d runs (N=%d, RECONCILE_CONCURRENCY=%s); every run in brackets"
+              % (RUNS, N, os.environ.get("RECONCILE_CONCURRENCY", "1")))
+        for label, key, fmt, *scale in MEDIANS:
+            values = [r[key] * (scale[0] if scale else 1) for r in results if key in r]
+            if values:
+                print("%-40s %s  [%s]" % (label, fmt % statistics.median(values),
+                                          " ".join(fmt % v for v in values)))
 
 
 if __name__ == "__main__":
