@@ -5,6 +5,7 @@ import hashlib
 import hmac
 import json
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -92,6 +93,11 @@ class DockerCd:
     def url(self, path):
         return "http://127.0.0.1:%d%s" % (self.port, path)
 
+    def raw(self, path):
+        """The response body's bytes."""
+        with urllib.request.urlopen(self.url(path), timeout=30) as r:
+            return r.read()
+
     def get(self, path):
         with urllib.request.urlopen(self.url(path), timeout=30) as r:
             body = r.read()
@@ -148,6 +154,49 @@ class DockerCd:
             self.proc.wait(60)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+
+
+class StaticFile:
+    """nginx serving `body` as a static file on a free loopback port: the HTTP
+    floor of this machine for a response of that size (same keep-alive, no
+    sendfile, like docker-cd's user-space write)."""
+
+    def __init__(self, body, content_type="application/json"):
+        self.dir = tempfile.mkdtemp(prefix="dcd-bench-nginx-")
+        os.chmod(self.dir, 0o755)  # nginx's workers run as nobody
+        with open(os.path.join(self.dir, "body"), "wb") as f:
+            f.write(body)
+        self.port = free_port()
+        conf = os.path.join(self.dir, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write("worker_processes auto; daemon off; pid %(d)s/nginx.pid; error_log %(d)s/error.log;\n"
+                    "events { worker_connections 1024; }\n"
+                    "http { access_log off; default_type %(t)s;\n"
+                    "  server { listen 127.0.0.1:%(p)d; location / { root %(d)s; try_files /body =404; } } }\n"
+                    % {"d": self.dir, "p": self.port, "t": content_type})
+        self.proc = subprocess.Popen(["nginx", "-p", self.dir, "-c", conf],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with urllib.request.urlopen(self.url(), timeout=5) as r:
+                    r.read()
+                break
+            except OSError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise SystemExit("nginx did not start; see " + self.dir)
+                time.sleep(0.01)
+
+    def url(self):
+        return "http://127.0.0.1:%d/" % self.port
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        self.proc.wait(10)
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def ts(text):

@@ -10,13 +10,15 @@ the same stacks (cold, then no-op), and one `up -d` of a changed stack.
 - one stack changed, announced by a signed GitHub push webhook -> synced, minus
   that stack's own `compose up -d` time, and how many containers were recreated,
 - drift: `docker kill` -> running again,
-- `GET /api/stacks` under wrk, idle RSS and idle CPU.
+- `GET /api/stacks` under wrk, against nginx serving the same bytes as a
+  static file (the HTTP floor for that response size), idle RSS and idle CPU.
 
     tests/setup && cargo build --release --bin docker-cd && python3 benches/reconcile.py [N] [RUNS]
     RECONCILE_CONCURRENCY=2 python3 benches/reconcile.py 50     # parallel applies
 
-With RUNS > 1 the whole scenario (floor included) repeats on fresh stacks and
-the medians over the runs are printed last.
+With RUNS > 1 the whole scenario (floor included) repeats on fresh stacks, the
+floor before docker-cd in odd-numbered runs and after it in even-numbered ones,
+and the medians over the runs are printed last.
 
 Stacks use `network_mode: bridge` (no network per project: Docker's default
 address pools end near 30 projects).
@@ -31,7 +33,7 @@ import sys
 import tempfile
 import time
 
-from common import DockerCd, commit, make_repo, summary, write
+from common import DockerCd, StaticFile, commit, make_repo, summary, write
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 200
 RUNS = int(sys.argv[2]) if len(sys.argv) > 2 else 1
@@ -90,6 +92,13 @@ def floor(repo, tag):
     return cold, noop, one
 
 
+def measure_floor(repo, tag):
+    cold, noop, one = floor(repo, tag)
+    print("floor (plain docker-compose, sequential): cold %.1f s, no-op pass %.1f s, one changed stack %.0f ms"
+          % (cold, noop, one * 1000))
+    return {"floor_cold": cold, "floor_noop": noop, "floor_one": one}
+
+
 def wrk(url):
     """Requests/s and p99 latency of GET url under wrk (2 threads, 32 connections, 10 s)."""
     if not shutil.which("wrk"):
@@ -100,6 +109,21 @@ def wrk(url):
     p99 = re.search(r"99%\s+([0-9.]+)(us|ms|s)", out)
     scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
     return rps, float(p99.group(1)) * scale
+
+
+def api_load(app):
+    """GET /api/stacks under wrk, and the same bytes as a static file from nginx."""
+    load = wrk(app.url("/api/stacks"))
+    if not load:
+        return None
+    body = app.raw("/api/stacks")
+    with StaticFile(body) as nginx:
+        floor_load = wrk(nginx.url())
+    print("GET /api/stacks (%d bytes) under wrk -t2 -c32 -d10s: %.0f req/s, p99 %.2f ms; "
+          "the same bytes from nginx: %.0f req/s, p99 %.2f ms (%.2f x)"
+          % (len(body), load[0], load[1], floor_load[0], floor_load[1], load[0] / floor_load[0]))
+    return {"api_rps": load[0], "api_p99": load[1], "api_bytes": len(body), "api_floor_rps": floor_load[0],
+            "api_ratio": load[0] / floor_load[0]}
 
 
 def container_ids(instance):
@@ -118,14 +142,13 @@ def run_once(run):
            "WEBHOOK_SECRET": SECRET,
            "RECONCILE_CONCURRENCY": os.environ.get("RECONCILE_CONCURRENCY", "1"),
            "DOCKER_HOST": os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")}
+    floor_repo = tempfile.mkdtemp(prefix="dcd-bench-floor-")
+    shutil.copytree(os.path.join(repo, "stacks"), os.path.join(floor_repo, "stacks"))
+    # The floor runs first in even runs and last in odd ones, so neither side
+    # always meets the engine right after the other's clean-up.
+    if run % 2 == 0:
+        figures.update(measure_floor(floor_repo, tag))
     try:
-        floor_repo = tempfile.mkdtemp(prefix="dcd-bench-floor-")
-        shutil.copytree(os.path.join(repo, "stacks"), os.path.join(floor_repo, "stacks"))
-        floor_cold, floor_noop, floor_one = floor(floor_repo, tag)
-        shutil.rmtree(floor_repo, ignore_errors=True)
-        print("floor (plain docker-compose, sequential): cold %.1f s, no-op pass %.1f s, one changed stack %.0f ms"
-              % (floor_cold, floor_noop, floor_one * 1000))
-
         t = time.monotonic()
         app = DockerCd(env)
         wait("cold converge", lambda: all_synced(app), timeout=3600, poll=0.2)
@@ -133,9 +156,9 @@ def run_once(run):
         cpu = app.cpu_seconds()
         up_sum = app.metric("dockercd_compose_duration_seconds_sum")
         print("stacks: %d, RECONCILE_CONCURRENCY=%s" % (N, env["RECONCILE_CONCURRENCY"]))
-        print("cold converge: %.1f s (compose up time inside it: %.1f s, %.0f ms per stack) = %.2f x floor; "
-              "docker-cd CPU %.2f s" % (cold, up_sum, up_sum / N * 1000, cold / floor_cold, cpu))
-        figures.update(floor_cold=floor_cold, cold=cold, cold_ratio=cold / floor_cold, cold_cpu=cpu)
+        print("cold converge: %.1f s (compose up time inside it: %.1f s, %.0f ms per stack); docker-cd CPU %.2f s"
+              % (cold, up_sum, up_sum / N * 1000, cpu))
+        figures.update(cold=cold, cold_cpu=cpu)
 
         # A commit that changes no stack: refresh, 0 keys, 0 compose runs.
         runs = app.metric("dockercd_compose_runs_total")
@@ -161,9 +184,8 @@ def run_once(run):
         total = app.metric("dockercd_reconcile_duration_seconds_sum")
         noop_runs = app.metric("dockercd_compose_runs_total")
         print("restart -> all %d synced from labels: %.0f ms; no-op pass: %d reconciles in %.1f ms total, "
-              "compose runs %d; floor no-op pass %.1f s (ratio %.5f)"
-              % (N, restart * 1000, count, total * 1000, noop_runs, floor_noop, total / floor_noop))
-        figures.update(floor_noop=floor_noop, noop=total, noop_reconciles=count,
+              "compose runs %d" % (N, restart * 1000, count, total * 1000, noop_runs))
+        figures.update(noop=total, noop_reconciles=count,
                        noop_compose_runs=noop_runs + docs_runs)
 
         # One stack changed, announced by a webhook -> synced at the new revision,
@@ -185,13 +207,11 @@ def run_once(run):
             latencies.append(latency)
             overheads.append(latency - up)
             recreated.append(len(ids - container_ids(instance)))
-        print("one stack changed (webhook) -> synced: " + summary(latencies)
-              + "; floor one up -d %.0f ms, median ratio %.2f"
-              % (floor_one * 1000, statistics.median(latencies) / floor_one))
+        print("one stack changed (webhook) -> synced: " + summary(latencies))
         print("  of which not compose up -d (docker-cd overhead): " + summary(overheads)
               + " runs: " + " ".join("%.0f" % (o * 1000) for o in overheads))
         print("  containers recreated per change: " + " ".join(str(r) for r in recreated))
-        figures.update(floor_one=floor_one, one=statistics.median(latencies),
+        figures.update(one=statistics.median(latencies),
                        one_overhead=statistics.median(overheads), one_overhead_max=max(overheads),
                        recreated_max=max(recreated))
 
@@ -211,10 +231,9 @@ def run_once(run):
         print("drift kill -> running: " + summary(heals))
         figures.update(heal=statistics.median(heals), heal_max=max(heals))
 
-        load = wrk(app.url("/api/stacks"))
+        load = api_load(app)
         if load:
-            print("GET /api/stacks under wrk -t2 -c32 -d10s: %.0f req/s, p99 %.2f ms" % load)
-            figures.update(api_rps=load[0], api_p99=load[1])
+            figures.update(load)
         time.sleep(5)
         cpu = app.cpu_seconds()
         time.sleep(IDLE_SECONDS)
@@ -224,13 +243,21 @@ def run_once(run):
               % (N, rss, idle_cpu, IDLE_SECONDS))
         figures.update(rss=rss, idle_cpu=idle_cpu)
         app.stop()
-        return figures
     finally:
         ids = container_ids(instance)
         if ids:
             subprocess.run(["docker", "rm", "-f", *ids], capture_output=True)
         shutil.rmtree(repo, ignore_errors=True)
         shutil.rmtree(data, ignore_errors=True)
+    if "floor_cold" not in figures:
+        figures.update(measure_floor(floor_repo, tag))
+    shutil.rmtree(floor_repo, ignore_errors=True)
+    figures.update(cold_ratio=figures["cold"] / figures["floor_cold"],
+                   one_ratio=figures["one"] / figures["floor_one"])
+    print("against the floor: cold %.2f x, no-op pass %.5f x, one change %.2f x (its overhead %.0f ms)"
+          % (figures["cold_ratio"], figures["noop"] / figures["floor_noop"], figures["one_ratio"],
+             figures["one_overhead"] * 1000))
+    return figures
 
 
 MEDIANS = [
@@ -239,11 +266,13 @@ MEDIANS = [
     ("floor no-op pass (s)", "floor_noop", "%.1f"), ("no-op pass (ms)", "noop", "%.2f", 1000),
     ("no-op reconciles", "noop_reconciles", "%.0f"), ("compose runs, docs commit + no-op", "noop_compose_runs", "%.0f"),
     ("floor one up -d (ms)", "floor_one", "%.0f", 1000), ("one change -> synced (ms)", "one", "%.0f", 1000),
+    ("one change / floor", "one_ratio", "%.2f"),
     ("one change overhead (ms)", "one_overhead", "%.0f", 1000),
     ("one change overhead, worst (ms)", "one_overhead_max", "%.0f", 1000),
     ("containers recreated per change, most", "recreated_max", "%.0f"),
     ("drift kill -> running (ms)", "heal", "%.0f", 1000), ("GET /api/stacks (req/s)", "api_rps", "%.0f"),
-    ("GET /api/stacks p99 (ms)", "api_p99", "%.2f"), ("idle RSS (MiB)", "rss", "%.1f"),
+    ("GET /api/stacks p99 (ms)", "api_p99", "%.2f"), ("GET /api/stacks body (bytes)", "api_bytes", "%.0f"),
+    ("same bytes from nginx (req/s)", "api_floor_rps", "%.0f"), ("GET /api/stacks / nginx", "api_ratio", "%.2f"), ("idle RSS (MiB)", "rss", "%.1f"),
     ("idle CPU (% of one core)", "idle_cpu", "%.2f"),
 ]
 
