@@ -68,7 +68,7 @@ def compose_up(stack_dir, project):
 
 def floor(repo, tag):
     """Sequential compose up -d of every stack (cold, then again: a no-op pass),
-    and one up -d after a change. Returns seconds (cold, noop, one)."""
+    and one up -d after a change; prints and returns the seconds."""
     stacks = sorted(os.listdir(os.path.join(repo, "stacks")))
     projects = ["floor%s-%s" % (tag, s) for s in stacks]
     t = time.monotonic()
@@ -89,11 +89,6 @@ def floor(repo, tag):
             .startswith("floor%s-" % tag)]
     if mine:
         subprocess.run(["docker", "rm", "-f", *mine], capture_output=True)
-    return cold, noop, one
-
-
-def measure_floor(repo, tag):
-    cold, noop, one = floor(repo, tag)
     print("floor (plain docker-compose, sequential): cold %.1f s, no-op pass %.1f s, one changed stack %.0f ms"
           % (cold, noop, one * 1000))
     return {"floor_cold": cold, "floor_noop": noop, "floor_one": one}
@@ -147,7 +142,7 @@ def run_once(run):
     # The floor runs first in even runs and last in odd ones, so neither side
     # always meets the engine right after the other's clean-up.
     if run % 2 == 0:
-        figures.update(measure_floor(floor_repo, tag))
+        figures.update(floor(floor_repo, tag))
     try:
         t = time.monotonic()
         app = DockerCd(env)
@@ -250,7 +245,7 @@ def run_once(run):
         shutil.rmtree(repo, ignore_errors=True)
         shutil.rmtree(data, ignore_errors=True)
     if "floor_cold" not in figures:
-        figures.update(measure_floor(floor_repo, tag))
+        figures.update(floor(floor_repo, tag))
     shutil.rmtree(floor_repo, ignore_errors=True)
     figures.update(cold_ratio=figures["cold"] / figures["floor_cold"],
                    one_ratio=figures["one"] / figures["floor_one"])
