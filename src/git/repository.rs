@@ -173,10 +173,7 @@ impl GitSource {
                         && !self.mirror_is_intact() =>
                 {
                     tracing::warn!(path = %self.mirror.display(), %error, "git mirror lost objects; cloning again");
-                    std::fs::remove_dir_all(&self.mirror).map_err(|e| GitError::Local {
-                        path: self.mirror.display().to_string(),
-                        message: e.to_string(),
-                    })?;
+                    std::fs::remove_dir_all(&self.mirror).map_err(|e| self.local_error(e))?;
                     self.clone_mirror(interrupt)?
                 }
                 Err(error) => return Err(error),
@@ -201,6 +198,14 @@ impl GitSource {
                 let _ = std::fs::remove_dir_all(&self.mirror);
                 None
             }
+        }
+    }
+
+    /// A failure of the mirror's folder on this machine.
+    fn local_error(&self, message: impl ToString) -> GitError {
+        GitError::Local {
+            path: self.mirror.display().to_string(),
+            message: message.to_string(),
         }
     }
 
@@ -231,17 +236,13 @@ impl GitSource {
         &self,
         interrupt: &AtomicBool,
     ) -> Result<(gix::Repository, Option<String>), GitError> {
-        let local = |message: String| GitError::Local {
-            path: self.mirror.display().to_string(),
-            message,
-        };
         let parent = self.mirror.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(parent).map_err(|e| local(e.to_string()))?;
+        std::fs::create_dir_all(parent).map_err(|e| self.local_error(e))?;
         // Clone next to the final place and rename: a failed clone leaves nothing behind.
         let staging = tempfile::Builder::new()
             .prefix(".clone-")
             .tempdir_in(parent)
-            .map_err(|e| local(e.to_string()))?;
+            .map_err(|e| self.local_error(e))?;
         let target = staging.path().join("mirror.git");
         tracing::info!(url = %self.settings.url, "cloning");
         let mut prepare = gix::prepare_clone_bare(self.settings.url.as_str(), &target)
@@ -254,10 +255,10 @@ impl GitSource {
             .fetch_only(gix::progress::Discard, interrupt)
             .map_err(|e| self.remote_error(true, &e))?;
         let remote_head = remote_head(&outcome.ref_map);
-        std::fs::rename(&target, &self.mirror).map_err(|e| local(e.to_string()))?;
+        std::fs::rename(&target, &self.mirror).map_err(|e| self.local_error(e))?;
         let repo = self
             .open_mirror()
-            .ok_or_else(|| local("cannot open the fresh clone".into()))?;
+            .ok_or_else(|| self.local_error("cannot open the fresh clone"))?;
         Ok((repo, remote_head))
     }
 

@@ -54,15 +54,32 @@ impl Upstream {
     fn source(&self, reference: Option<&str>, cache: &Path) -> GitSource {
         GitSource::new(
             GitSettings {
-                url: RepoUrl::parse(&self.dir.path().to_string_lossy()).unwrap(),
                 reference: reference.map(str::to_string),
-                token: None,
-                username: "x-access-token".into(),
-                ssh_key_file: None,
+                ..settings(&self.dir.path().to_string_lossy())
             },
             cache.to_path_buf(),
         )
     }
+}
+
+/// Settings for `url`: default ref, no credentials.
+fn settings(url: &str) -> GitSettings {
+    GitSettings {
+        url: RepoUrl::parse(url).unwrap(),
+        reference: None,
+        token: None,
+        username: "x-access-token".into(),
+        ssh_key_file: None,
+    }
+}
+
+/// A source for `url` that holds `token`.
+fn with_token(url: &str, token: &str, cache: &Path) -> GitSource {
+    let settings = GitSettings {
+        token: Some(Secret::new(token)),
+        ..settings(url)
+    };
+    GitSource::new(settings, cache.to_path_buf())
 }
 
 #[test]
@@ -149,16 +166,7 @@ fn an_unknown_ref_is_a_clear_error() {
 #[test]
 fn an_unreachable_remote_fails_without_leaving_a_mirror() {
     let cache = tempfile::tempdir().unwrap();
-    let source = GitSource::new(
-        GitSettings {
-            url: RepoUrl::parse("/nonexistent/repo").unwrap(),
-            reference: None,
-            token: None,
-            username: "x".into(),
-            ssh_key_file: None,
-        },
-        cache.path().to_path_buf(),
-    );
+    let source = GitSource::new(settings("/nonexistent/repo"), cache.path().to_path_buf());
     let error = source.fetch(&NO_INTERRUPT).unwrap_err();
     assert_eq!(error.reason(), "clone", "{error}");
     assert!(!source.mirror_path().exists());
@@ -230,14 +238,7 @@ fn force_pushed_history_is_followed() {
 #[test]
 fn the_token_travels_only_in_memory() {
     let cache = tempfile::tempdir().unwrap();
-    let settings = GitSettings {
-        url: RepoUrl::parse("https://git.example/r.git").unwrap(),
-        reference: None,
-        token: Some(Secret::new("s3cr3t-token")),
-        username: "x-access-token".into(),
-        ssh_key_file: None,
-    };
-    let source = GitSource::new(settings, cache.path().to_path_buf());
+    let source = with_token("https://git.example/r.git", "s3cr3t-token", cache.path());
     let header = source
         .overrides
         .iter()
@@ -291,14 +292,11 @@ fn the_default_branch_is_followed_when_the_remote_changes_it() {
 #[test]
 fn ssh_never_prompts_even_without_a_key() {
     let cache = tempfile::tempdir().unwrap();
-    let settings = GitSettings {
-        url: RepoUrl::parse("git@git.example:acme/r.git").unwrap(),
-        reference: None,
-        token: Some(Secret::new("ignored-for-ssh")),
-        username: "x-access-token".into(),
-        ssh_key_file: None,
-    };
-    let source = GitSource::new(settings, cache.path().to_path_buf());
+    let source = with_token(
+        "git@git.example:acme/r.git",
+        "ignored-for-ssh",
+        cache.path(),
+    );
     let command = source
         .overrides
         .iter()
@@ -318,14 +316,7 @@ fn ssh_never_prompts_even_without_a_key() {
 #[test]
 fn the_encoded_token_is_scrubbed_too() {
     let cache = tempfile::tempdir().unwrap();
-    let settings = GitSettings {
-        url: RepoUrl::parse("http://git.example/r.git").unwrap(),
-        reference: None,
-        token: Some(Secret::new("s3cr3t-token")),
-        username: "x-access-token".into(),
-        ssh_key_file: None,
-    };
-    let source = GitSource::new(settings, cache.path().to_path_buf());
+    let source = with_token("http://git.example/r.git", "s3cr3t-token", cache.path());
     let error = source.remote_error(
         false,
         &std::io::Error::other("bad header Basic eC1hY2Nlc3MtdG9rZW46czNjcjN0LXRva2Vu"),
