@@ -2,8 +2,6 @@
 //! middle of an apply, rewritten history, a symlink out of the repository.
 //! (A Docker outage is in `reconcile.rs`; webhook floods in `desired_state.rs`.)
 
-use std::time::Duration;
-
 use crate::require_docker;
 use crate::support::deployment::{CONVERGE, Deployment, refresh};
 
@@ -27,14 +25,24 @@ async fn a_vanished_git_remote_removes_nothing_even_with_removal_enabled() {
         .refreshed_after(before["last"]["finished_at"].as_str())
         .await;
     assert_eq!(after["last"]["outcome"], "failed", "{after}");
-    // A resync pass runs every stack again; give any wrong removal the chance.
+    // Reconcile both stacks again while the remote is gone: a wrong removal
+    // would happen in these passes.
+    let reconciles = api.metric_sum("dockercd_reconcile_total{", &[]).await;
     for name in [&a, &b] {
         let (status, _) = api
             .post(&format!("/api/stacks/{name}/sync"), &[], b"")
             .await;
         assert_eq!(status, 202);
     }
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    api.eventually("both syncs reconciled", CONVERGE, || async {
+        let now = api.metric_sum("dockercd_reconcile_total{", &[]).await;
+        if now >= reconciles + 2.0 {
+            Ok(())
+        } else {
+            Err(format!("{now} reconciles, {reconciles} before the syncs"))
+        }
+    })
+    .await;
     std::fs::rename(&moved, d.repo.path()).expect("restore the remote");
     for (short, name) in [("a", &a), ("b", &b)] {
         assert_eq!(d.containers(short).len(), 1, "{name} still runs");
