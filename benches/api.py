@@ -6,32 +6,22 @@
 The stacks are not deployed (RECONCILE_ENABLED=false): the list is built from
 the snapshot and status table; benches/reconcile.py measures it with containers."""
 
-import shutil
 import sys
-import tempfile
 
-from common import DockerCd, make_repo
+from common import undeployed
 from reconcile import api_load, wrk
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 200
 
 
 def main():
-    repo = make_repo(N, "s")
-    data = tempfile.mkdtemp(prefix="dcd-bench-data-")
-    try:
-        app = DockerCd({"GIT_REPO_URL": repo, "DEPLOY_DIR": "stacks", "DATA_DIR": data,
-                        "RECONCILE_ENABLED": "false"})
+    with undeployed(N) as (_, app):
         app.wait_refresh(None)
         assert len(app.get("/api/stacks")["stacks"]) == N
         print("stacks: %d (not deployed)" % N)
         api_load(app)
         rps, p99 = wrk(app.url("/healthz"))
         print("GET /healthz (a tiny answer), wrk -t2 -c32 -d10s: %.0f req/s, p99 %.2f ms" % (rps, p99))
-        app.stop()
-    finally:
-        shutil.rmtree(repo, ignore_errors=True)
-        shutil.rmtree(data, ignore_errors=True)
 
 
 if __name__ == "__main__":

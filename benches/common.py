@@ -1,6 +1,7 @@
 """Shared helpers for the benchmark scripts: a git repository of N stacks, the
 docker-cd release binary, and its API. Standard library only."""
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -154,6 +155,24 @@ class DockerCd:
             self.proc.wait(60)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+
+
+@contextlib.contextmanager
+def undeployed(n):
+    """docker-cd on a fresh repository of n stacks with reconciling off (Docker
+    not needed); yields (repo, app) and removes everything afterwards."""
+    repo = make_repo(n, "s")
+    data = tempfile.mkdtemp(prefix="dcd-bench-data-")
+    try:
+        app = DockerCd({"GIT_REPO_URL": repo, "DEPLOY_DIR": "stacks", "DATA_DIR": data,
+                        "RECONCILE_ENABLED": "false"})
+        try:
+            yield repo, app
+        finally:
+            app.stop()
+    finally:
+        shutil.rmtree(repo, ignore_errors=True)
+        shutil.rmtree(data, ignore_errors=True)
 
 
 class StaticFile:

@@ -6,23 +6,17 @@ one-commit refreshes, and how fast POST /api/refresh answers.
 
 Nothing is applied (RECONCILE_ENABLED=false); Docker is not needed."""
 
-import shutil
 import sys
-import tempfile
 import time
 
-from common import DockerCd, commit, make_repo, refresh_seconds, summary, write
+from common import commit, refresh_seconds, summary, undeployed, write
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 200
 RUNS = 20
 
 
 def main():
-    repo = make_repo(N, "s")
-    data = tempfile.mkdtemp(prefix="dcd-bench-data-")
-    try:
-        app = DockerCd({"GIT_REPO_URL": repo, "DEPLOY_DIR": "stacks", "DATA_DIR": data,
-                        "RECONCILE_ENABLED": "false"})
+    with undeployed(N) as (repo, app):
         first = app.wait_refresh(None)
         stacks = app.get("/api/stacks")["stacks"]
         assert len(stacks) == N, len(stacks)
@@ -57,10 +51,6 @@ def main():
             assert status == 202
         print("POST /api/refresh answer (client-side, Python urllib): " + summary(answers))
         print("RSS after: %.1f MiB" % app.rss_mib())
-        app.stop()
-    finally:
-        shutil.rmtree(repo, ignore_errors=True)
-        shutil.rmtree(data, ignore_errors=True)
 
 
 if __name__ == "__main__":
