@@ -51,20 +51,12 @@ fn check_engine() -> Result<(), String> {
             String::from_utf8_lossy(&out.stderr).trim()
         ));
     }
-    if !docker(&["image", "inspect", TEST_IMAGE]).status.success() {
-        build_test_image()?;
-    }
-    Ok(())
-}
-
-fn build_test_image() -> Result<(), String> {
-    let context = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let dockerfile = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/image/Dockerfile");
-    std::fs::copy(dockerfile, context.path().join("Dockerfile")).map_err(|e| e.to_string())?;
-    std::fs::copy("/bin/busybox", context.path().join("busybox"))
-        .map_err(|e| format!("the test image needs a static /bin/busybox: {e}"))?;
-    let context_path = context.path().to_string_lossy().into_owned();
-    let out = docker(&["build", "-q", "-t", TEST_IMAGE, &context_path]);
+    // The script rebuilds the image only when its files changed.
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/image/build");
+    let out = Command::new(script)
+        .arg(TEST_IMAGE)
+        .output()
+        .map_err(|e| format!("cannot run {script}: {e}"))?;
     if out.status.success() {
         Ok(())
     } else {

@@ -11,11 +11,12 @@ pub fn bin() -> &'static str {
 }
 
 /// A `docker-cd` command with an empty environment but for `PATH`, `HOME`,
-/// `DOCKER_HOST` and `envs`, so settings of the developer's shell cannot leak in.
+/// `DOCKER_HOST`, `COMPOSE_COMMAND` (CI runs suites once more on compose v1
+/// with it) and `envs`, so other settings of the developer's shell cannot leak in.
 pub fn command(envs: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(bin());
     cmd.env_clear();
-    for keep in ["PATH", "HOME", "DOCKER_HOST"] {
+    for keep in ["PATH", "HOME", "DOCKER_HOST", "COMPOSE_COMMAND"] {
         if let Ok(value) = std::env::var(keep) {
             cmd.env(keep, value);
         }

@@ -86,14 +86,16 @@ impl TestRepo {
     }
 }
 
-/// A compose file with one long-running busybox service per name. `network_mode:
-/// bridge` keeps compose from creating a network per project: Docker's default
-/// address pools run out near 30 of them, and tests run in parallel.
+/// A compose file with one long-running service per name, run as its image
+/// says (the test image's default is a healthy service that exits 0 when
+/// stopped). `network_mode: bridge` keeps compose from creating a network per
+/// project: Docker's default address pools run out near 30 of them, and tests
+/// run in parallel.
 pub fn compose(image: &str, services: &[&str]) -> String {
     let mut text = String::from("services:\n");
     for service in services {
         text.push_str(&format!(
-            "  {service}:\n    image: {image}\n    command: [\"sleep\", \"86400\"]\n    init: true\n    network_mode: bridge\n"
+            "  {service}:\n    image: {image}\n    network_mode: bridge\n"
         ));
     }
     text
