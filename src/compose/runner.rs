@@ -332,10 +332,20 @@ async fn detect(
     docker_host: Option<&str>,
 ) -> Result<ComposeCli, ComposeError> {
     let candidates: Vec<Vec<String>> = match setting {
-        ComposeCommand::Auto => vec![
+        // The plugin binary that `docker compose` would run, run directly: the
+        // Docker CLI in front of it costs ~75 ms of a 145 ms no-op `up -d`.
+        ComposeCommand::Auto => plugin_paths(
+            &std::env::var_os("DOCKER_CONFIG"),
+            &std::env::var_os("HOME"),
+        )
+        .into_iter()
+        .filter(|path| path.is_file())
+        .map(|path| vec![path.to_string_lossy().into_owned()])
+        .chain([
             vec!["docker".into(), "compose".into()],
             vec!["docker-compose".into()],
-        ],
+        ])
+        .collect(),
         ComposeCommand::Explicit(words) => vec![words.clone()],
     };
     let mut problems = Vec::new();
@@ -377,6 +387,30 @@ async fn detect(
         }
     }
     Err(ComposeError::NotFound(problems.join("; ")))
+}
+
+/// Where the Docker CLI looks for the `compose` plugin, in its order: the user's
+/// config folder, then the system folders (docker/cli `cli-plugins/manager`).
+fn plugin_paths(
+    docker_config: &Option<std::ffi::OsString>,
+    home: &Option<std::ffi::OsString>,
+) -> Vec<PathBuf> {
+    let user = docker_config
+        .as_ref()
+        .map(PathBuf::from)
+        .or_else(|| home.as_ref().map(|h| Path::new(h).join(".docker")));
+    user.into_iter()
+        .chain(
+            [
+                "/usr/local/lib/docker",
+                "/usr/local/libexec/docker",
+                "/usr/lib/docker",
+                "/usr/libexec/docker",
+            ]
+            .map(PathBuf::from),
+        )
+        .map(|dir| dir.join("cli-plugins").join("docker-compose"))
+        .collect()
 }
 
 /// Reads the flavour and version line from `version` output.
@@ -436,6 +470,23 @@ mod tests {
     }
 
     #[test]
+    fn the_plugin_is_looked_for_where_the_docker_cli_looks() {
+        let paths = plugin_paths(&None, &Some("/home/op".into()));
+        assert_eq!(
+            paths.first().map(PathBuf::as_path),
+            Some(Path::new("/home/op/.docker/cli-plugins/docker-compose"))
+        );
+        assert!(paths.contains(&PathBuf::from(
+            "/usr/local/lib/docker/cli-plugins/docker-compose"
+        )));
+        let paths = plugin_paths(&Some("/etc/dcfg".into()), &Some("/home/op".into()));
+        assert_eq!(
+            paths.first().map(PathBuf::as_path),
+            Some(Path::new("/etc/dcfg/cli-plugins/docker-compose"))
+        );
+    }
+
+    #[test]
     fn unrelated_output_is_not_a_compose_version() {
         assert_eq!(classify("Usage: docker [OPTIONS] COMMAND"), None);
     }
@@ -465,6 +516,15 @@ mod tests {
         }
         let cli = detect(&ComposeCommand::Auto, None).await.expect("compose");
         assert!(cli.version().to_lowercase().contains("compose"));
+        // tests/setup installs v2 as the CLI plugin: auto runs that binary itself.
+        if Path::new("/usr/local/lib/docker/cli-plugins/docker-compose").is_file() {
+            assert_eq!(cli.flavor(), Flavor::V2, "{}", cli.version());
+            assert!(
+                cli.program.ends_with("cli-plugins/docker-compose"),
+                "{}",
+                cli.program
+            );
+        }
     }
 
     fn which(program: &str) -> Option<PathBuf> {
