@@ -18,6 +18,9 @@ pub const COMPOSE_HASH: &str = "io.docker-cd.compose-hash";
 pub const STACK_HASH: &str = "io.docker-cd.stack-hash";
 /// RFC 3339 time of that apply.
 pub const SYNCED_AT: &str = "io.docker-cd.synced-at";
+/// Set by the user on a service (`"true"`): a one-shot job whose `exited (0)` is
+/// done, not drift.
+pub const ONESHOT: &str = "io.docker-cd.oneshot";
 
 /// Compose's project label: the stack name.
 pub const COMPOSE_PROJECT: &str = "com.docker.compose.project";

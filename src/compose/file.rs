@@ -5,6 +5,8 @@
 
 use serde_json::Value;
 
+use crate::labels;
+
 /// The facts docker-cd needs from a compose file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ComposeFile {
@@ -13,6 +15,11 @@ pub struct ComposeFile {
     /// Services `compose up` starts: not behind a profile, not scaled to zero.
     /// Only these must run for the stack to be `synced`.
     pub expected: Vec<String>,
+    /// One-shot jobs, sorted: their `exited (0)` is done, not drift. A service is
+    /// one when another depends on it with `condition:
+    /// service_completed_successfully`, or when it is labelled
+    /// `io.docker-cd.oneshot: "true"`.
+    pub oneshot: Vec<String>,
     /// The top-level `version`, which compose v1 wants repeated in an override file.
     pub version: Option<String>,
 }
@@ -48,6 +55,7 @@ pub fn parse(bytes: &[u8]) -> Result<ComposeFile, String> {
             return Ok(ComposeFile {
                 services: Vec::new(),
                 expected: Vec::new(),
+                oneshot: Vec::new(),
                 version,
             });
         }
@@ -56,6 +64,7 @@ pub fn parse(bytes: &[u8]) -> Result<ComposeFile, String> {
     };
     let mut names = Vec::with_capacity(services.len());
     let mut expected = Vec::with_capacity(services.len());
+    let mut oneshot = std::collections::BTreeSet::new();
     for (name, definition) in services {
         if !valid_service_name(name) {
             return Err(format!(
@@ -68,13 +77,51 @@ pub fn parse(bytes: &[u8]) -> Result<ComposeFile, String> {
         if started_by_up(definition) {
             expected.push(name.clone());
         }
+        if labelled_oneshot(definition) {
+            oneshot.insert(name.clone());
+        }
+        oneshot.extend(awaited_to_complete(definition));
         names.push(name.clone());
     }
     Ok(ComposeFile {
         services: names,
         expected,
+        oneshot: oneshot.into_iter().collect(),
         version,
     })
+}
+
+/// Whether the service carries `io.docker-cd.oneshot: "true"` (map or list form).
+fn labelled_oneshot(definition: &Value) -> bool {
+    let is_true = |v: &str| v.trim().eq_ignore_ascii_case("true");
+    match definition.get("labels") {
+        Some(Value::Object(map)) => map.get(labels::ONESHOT).is_some_and(|v| match v {
+            Value::String(s) => is_true(s),
+            Value::Bool(b) => *b,
+            _ => false,
+        }),
+        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).any(|item| {
+            item.split_once('=')
+                .is_some_and(|(k, v)| k.trim() == labels::ONESHOT && is_true(v))
+        }),
+        _ => false,
+    }
+}
+
+/// Services this one waits for with `condition: service_completed_successfully`:
+/// compose runs them to completion first, so they are jobs.
+fn awaited_to_complete(definition: &Value) -> Vec<String> {
+    match definition.get("depends_on") {
+        Some(Value::Object(map)) => map
+            .iter()
+            .filter(|(_, dep)| {
+                dep.get("condition").and_then(Value::as_str)
+                    == Some("service_completed_successfully")
+            })
+            .map(|(name, _)| name.clone())
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// Whether plain `compose up` starts containers for this service: services behind
@@ -121,6 +168,37 @@ mod tests {
         assert_eq!(file.expected, vec!["web".to_string()]);
         assert_eq!(file.services.len(), 4);
         assert_eq!(file.version.as_deref(), Some("2.4"));
+    }
+
+    #[test]
+    fn one_shot_jobs_are_services_awaited_to_complete_or_labelled() {
+        let yaml = b"services:
+  app:
+    image: x
+    depends_on:
+      migrate:
+        condition: service_completed_successfully
+      db:
+        condition: service_healthy
+  migrate:
+    image: x
+  db:
+    image: x
+  seed:
+    image: x
+    labels:
+      io.docker-cd.oneshot: 'true'
+  backup:
+    image: x
+    labels: [\"io.docker-cd.oneshot=TRUE\", \"team=ops\"]
+  web:
+    image: x
+    depends_on: [db]
+    labels:
+      io.docker-cd.oneshot: 'false'
+";
+        let file = parse(yaml).expect("valid");
+        assert_eq!(file.oneshot, ["backup", "migrate", "seed"]);
     }
 
     #[test]

@@ -11,7 +11,8 @@ use crate::stack::DesiredStack;
 /// What one service's containers look like against the desired state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServiceState {
-    /// Running (healthy where checked), or finished with exit 0, with current labels.
+    /// Running (healthy where checked), or a one-shot job finished with exit 0,
+    /// with current labels.
     Ready,
     /// No container.
     Missing,
@@ -95,7 +96,11 @@ pub fn assess(
             .copied()
             .filter(|c| &c.service == service)
             .collect();
-        services.insert(service.clone(), service_state(&own, &desired.stack_hash));
+        let oneshot = desired.oneshot_services.contains(service);
+        services.insert(
+            service.clone(),
+            service_state(&own, &desired.stack_hash, oneshot),
+        );
     }
     // Containers of services the compose file no longer has: `--remove-orphans` removes them.
     let mut orphans: Vec<&str> = containers
@@ -150,7 +155,8 @@ pub fn assess(
     Assessment { services, verdict }
 }
 
-fn service_state(containers: &[&ContainerInfo], stack_hash: &str) -> ServiceState {
+/// `oneshot`: the service is a job, so a clean exit is its end, not a stop.
+fn service_state(containers: &[&ContainerInfo], stack_hash: &str, oneshot: bool) -> ServiceState {
     if containers.is_empty() {
         return ServiceState::Missing;
     }
@@ -167,8 +173,9 @@ fn service_state(containers: &[&ContainerInfo], stack_hash: &str) -> ServiceStat
                 None | Some("healthy") => {}
                 Some(health) => waiting = Some(format!("container {} is {health}", c.name)),
             },
-            // A one-shot service that finished: nothing to restart.
-            "exited" if c.exit_code == Some(0) => {}
+            // A job that finished. Any other service that exited 0 was stopped
+            // (`docker stop`, an engine restart): real servers exit 0 on TERM.
+            "exited" if oneshot && c.exit_code == Some(0) => {}
             "exited" | "created" | "dead" => {
                 let how = c
                     .exit_code
@@ -196,6 +203,7 @@ mod tests {
             stack_hash: hash.into(),
             services: services.iter().map(|s| s.to_string()).collect(),
             expected_services: services.iter().map(|s| s.to_string()).collect(),
+            oneshot_services: Vec::new(),
             compose_version: None,
             files: Arc::new([]),
             error: None,
@@ -276,11 +284,43 @@ mod tests {
     }
 
     #[test]
-    fn a_finished_one_shot_service_is_ready() {
-        let d = desired(&["migrate"], "h1");
+    fn a_finished_one_shot_job_is_ready() {
+        let mut d = desired(&["migrate", "web"], "h1");
+        d.oneshot_services = vec!["migrate".into()];
         let mut done = container("migrate", "exited", "h1");
         done.exit_code = Some(0);
-        assert_eq!(assess(&d, &[done], Some("h1")).verdict, Verdict::InSync);
+        let cs = [done, container("web", "running", "h1")];
+        assert_eq!(assess(&d, &cs, Some("h1")).verdict, Verdict::InSync);
+    }
+
+    #[test]
+    fn a_service_that_exited_0_was_stopped_and_is_drift() {
+        // `docker stop` or an engine restart: nginx, postgres and redis exit 0 on TERM.
+        let d = desired(&["web"], "h1");
+        let mut stopped = container("web", "exited", "h1");
+        stopped.exit_code = Some(0);
+        match assess(&d, &[stopped], Some("h1")).verdict {
+            Verdict::NeedsApply {
+                cause: Cause::Drift,
+                detail,
+            } => assert!(
+                detail.contains("web: container web_web_1 exited (0)"),
+                "{detail}"
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_one_shot_job_that_failed_is_drift() {
+        let mut d = desired(&["migrate"], "h1");
+        d.oneshot_services = vec!["migrate".into()];
+        let mut failed = container("migrate", "exited", "h1");
+        failed.exit_code = Some(3);
+        assert!(matches!(
+            assess(&d, &[failed], Some("h1")).verdict,
+            Verdict::NeedsApply { .. }
+        ));
     }
 
     #[test]

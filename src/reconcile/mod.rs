@@ -125,7 +125,16 @@ pub struct StackReconciler {
     /// Stacks applied recently and waiting to become ready: hash applied, when.
     settling: Mutex<HashMap<String, (String, Instant)>>,
     /// Recent drift reverts per stack, for crash-loop protection.
-    reverts: Mutex<HashMap<String, Vec<Instant>>>,
+    reverts: Mutex<HashMap<String, Reverts>>,
+}
+
+/// One stack's drift reverts: a crash loop spends the budget, and the stack stays
+/// `failed` until Git changes it or a sync asks for it (never on a timer, so a
+/// service that keeps exiting is not restarted forever).
+#[derive(Debug, Default)]
+struct Reverts {
+    recent: Vec<Instant>,
+    given_up: bool,
 }
 
 /// Everything the reconciler reads and writes.
@@ -304,11 +313,14 @@ impl StackReconciler {
                     });
                     return Ok(Action::await_change());
                 }
-                if cause == Cause::Drift && !granted && self.too_many_reverts(name) {
-                    return Err(ReconcileError::NotConverged(format!(
-                        "drift reverted {MAX_DRIFT_REVERTS} times within {}s and the stack still drifts ({detail}); backing off",
+                if cause == Cause::Drift && !granted && self.revert_budget_spent(name) {
+                    let message = format!(
+                        "{detail}: restarted {MAX_DRIFT_REVERTS} times within {}s and it keeps stopping; left alone until the stack changes in Git or a sync is requested",
                         DRIFT_WINDOW.as_secs()
-                    )));
+                    );
+                    tracing::warn!(stack = name, %message, "crash loop");
+                    self.record_failure(name, &ReconcileError::NotConverged(message));
+                    return Ok(Action::await_change());
                 }
                 self.apply(snapshot, desired, cause, &detail, applied, None)
                     .await
@@ -377,11 +389,12 @@ impl StackReconciler {
             .remove(name);
     }
 
-    fn too_many_reverts(&self, name: &str) -> bool {
+    fn revert_budget_spent(&self, name: &str) -> bool {
         let mut reverts = self.reverts.lock().unwrap_or_else(PoisonError::into_inner);
-        let recent = reverts.entry(name.to_string()).or_default();
-        recent.retain(|at| at.elapsed() < DRIFT_WINDOW);
-        recent.len() >= MAX_DRIFT_REVERTS
+        let stack = reverts.entry(name.to_string()).or_default();
+        stack.recent.retain(|at| at.elapsed() < DRIFT_WINDOW);
+        stack.given_up |= stack.recent.len() >= MAX_DRIFT_REVERTS;
+        stack.given_up
     }
 
     fn note_revert(&self, name: &str) {
@@ -390,6 +403,7 @@ impl StackReconciler {
             .unwrap_or_else(PoisonError::into_inner)
             .entry(name.to_string())
             .or_default()
+            .recent
             .push(Instant::now());
     }
 
@@ -414,7 +428,13 @@ impl StackReconciler {
             .docker
             .current()
             .ok_or(ReconcileError::DockerUnavailable)?;
-        self.grants.take(name);
+        if self.grants.take(name) || cause == Cause::Desired {
+            // A new desired state or an explicit sync: a fresh revert budget.
+            self.reverts
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(name);
+        }
         tracing::info!(stack = name, cause = ?cause, %detail, "applying stack");
         self.status.update(name, |r| {
             r.status = Status::Syncing;

@@ -153,8 +153,8 @@ fn build_stack(
             (compose_hash(b""), None)
         }
     };
-    let (services, expected_services, compose_version) = parsed
-        .map(|p| (p.services, p.expected, p.version))
+    let (services, expected_services, oneshot_services, compose_version) = parsed
+        .map(|p| (p.services, p.expected, p.oneshot, p.version))
         .unwrap_or_default();
     let stack_hash = stack_hash(files.iter().map(|f| (f.path.as_str(), &f.entry)));
 
@@ -166,6 +166,7 @@ fn build_stack(
         stack_hash,
         services,
         expected_services,
+        oneshot_services,
         compose_version,
         files: files.into(),
         error,

@@ -38,6 +38,8 @@ pub struct DesiredStack {
     pub services: Vec<String>,
     /// Services that `compose up` starts; only these must run for `synced`.
     pub expected_services: Vec<String>,
+    /// One-shot jobs: an `exited (0)` container of these is done, not drift.
+    pub oneshot_services: Vec<String>,
     /// The compose file's top-level `version`, repeated in the generated override.
     pub compose_version: Option<String>,
     /// The stack's files, for materialising its working folder.

@@ -176,6 +176,82 @@ async fn killed_and_removed_containers_heal_from_the_event_stream() {
 }
 
 #[tokio::test]
+async fn a_service_that_exits_0_when_stopped_is_started_again_and_finished_jobs_are_left() {
+    require_docker!();
+    let mut d = Deployment::new("stop0");
+    let app = d.stack("app");
+    // `migrate` is awaited to complete, `seed` is labelled a job; `web` is a
+    // server whose image exits 0 on `docker stop`, as nginx and postgres do.
+    d.repo.write(
+        &format!("{app}/compose.yaml"),
+        &format!(
+            "services:
+  web:
+    image: {TEST_IMAGE}
+    network_mode: bridge
+    depends_on:
+      migrate:
+        condition: service_completed_successfully
+  migrate:
+    image: {TEST_IMAGE}
+    command: [\"exit-with\", \"0\"]
+    network_mode: bridge
+  seed:
+    image: {TEST_IMAGE}
+    command: [\"exit-with\", \"0\"]
+    network_mode: bridge
+    labels:
+      io.docker-cd.oneshot: \"true\"
+"
+        ),
+    );
+    d.repo.commit("app");
+    let api = d.start(&[]);
+    api.wait_status(&app, "synced", CONVERGE).await;
+    let states = |rows: Vec<(String, String, String)>| {
+        rows.into_iter()
+            .map(|(service, _, state)| (service, state))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        states(d.containers("app")),
+        [
+            ("migrate".to_string(), "exited".to_string()),
+            ("seed".into(), "exited".into()),
+            ("web".into(), "running".into())
+        ],
+        "finished jobs are part of a synced stack"
+    );
+
+    let web = d.containers("app").remove(2).1;
+    docker_ok(&["stop", &web]);
+    assert_eq!(
+        docker_ok(&["inspect", "-f", "{{.State.ExitCode}}", &web]),
+        "0",
+        "the test image exits 0 on stop"
+    );
+    api.eventually("the stopped server running again", CONVERGE, || async {
+        let rows = d.containers("app");
+        let web_state = rows
+            .iter()
+            .find(|(s, _, _)| s == "web")
+            .map(|r| r.2.clone());
+        let stack = api.stack(&app).await.unwrap_or_default();
+        if web_state.as_deref() == Some("running") && stack["status"] == "synced" {
+            Ok(())
+        } else {
+            Err(format!("{rows:?} {stack}"))
+        }
+    })
+    .await;
+    assert_eq!(
+        d.containers("app")[2].1,
+        web,
+        "started again, not recreated"
+    );
+}
+
+#[tokio::test]
 async fn flagged_drift_waits_for_ack() {
     require_docker!();
     let mut d = Deployment::new("flag");
