@@ -37,13 +37,15 @@ pub async fn inspect(docker: &Docker, id: &str) -> Result<ContainerInspectRespon
     Ok(docker.inspect_container(id, None).await?)
 }
 
-/// The `KEY=VALUE` environment an image sets by itself.
+/// An image's config: what its containers inherit (env, labels, volumes, …).
 ///
 /// # Errors
 /// When the image is unknown or the daemon fails.
-pub async fn image_env(docker: &Docker, image: &str) -> Result<Vec<String>, DockerError> {
-    let inspect = docker.inspect_image(image).await?;
-    Ok(inspect.config.and_then(|c| c.env).unwrap_or_default())
+pub async fn image_config(
+    docker: &Docker,
+    image: &str,
+) -> Result<Option<bollard::models::ImageConfig>, DockerError> {
+    Ok(docker.inspect_image(image).await?.config)
 }
 
 /// Default socket when `DOCKER_HOST` is unset.

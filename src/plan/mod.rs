@@ -19,7 +19,9 @@ use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
 use self::diff::{Actual, Change};
-use self::spec::{ServiceSpec, actual_service, desired_services, parse_env_file};
+use self::spec::{
+    ImageDefaults, ServiceSpec, actual_service, desired_services, parse_env_file, without_inherited,
+};
 use crate::compose::overlay::OVERRIDE_FILE;
 use crate::compose::runner::{self, ComposeError, ComposeRunner, Project};
 use crate::docker::client::{self, DockerError};
@@ -84,6 +86,9 @@ pub enum PlanError {
     Config(String),
 }
 
+/// The state of a container that exited 0: what a one-shot job is meant to reach.
+const COMPLETED: &str = "completed";
+
 /// Makes plans and staleness tokens.
 pub struct Planner {
     instance: String,
@@ -132,13 +137,20 @@ impl Planner {
             &containers,
         );
         let (specs, required) = match desired {
-            Some(d) => (
-                self.desired_specs(d).await?,
-                d.expected_services.iter().cloned().collect(),
-            ),
+            Some(d) => {
+                let mut specs = self.desired_specs(d).await?;
+                for job in &d.oneshot_services {
+                    if let Some(spec) = specs.get_mut(job) {
+                        spec.state = COMPLETED.into();
+                    }
+                }
+                (specs, d.expected_services.iter().cloned().collect())
+            }
             None => (BTreeMap::new(), BTreeSet::new()),
         };
-        let actual = self.actual_specs(&docker, name, &containers).await?;
+        let actual = self
+            .actual_specs(&docker, name, &containers, &specs)
+            .await?;
         let desired_hash = desired.map_or("", |d| d.stack_hash.as_str());
         let changes = diff::diff(&specs, &required, desired_hash, &actual);
         let summary = Summary {
@@ -209,17 +221,26 @@ impl Planner {
         docker: &bollard::Docker,
         project: &str,
         containers: &[ContainerInfo],
+        desired: &BTreeMap<String, ServiceSpec>,
     ) -> Result<BTreeMap<String, Actual>, PlanError> {
-        let mut image_env: HashMap<String, BTreeSet<String>> = HashMap::new();
+        let mut images: HashMap<String, ImageDefaults> = HashMap::new();
         let mut out: BTreeMap<String, Actual> = BTreeMap::new();
         for container in containers {
             let inspect = client::inspect(docker, &container.id).await?;
             let image = inspect.image.clone().unwrap_or_default();
-            if !image_env.contains_key(&image) {
-                let env = client::image_env(docker, &image).await.unwrap_or_default();
-                image_env.insert(image.clone(), env.into_iter().collect());
+            if !images.contains_key(&image) {
+                // An image removed since (pruned) contributes nothing we can subtract.
+                let config = client::image_config(docker, &image).await.ok().flatten();
+                images.insert(image.clone(), ImageDefaults::from_config(config.as_ref()));
             }
-            let spec = actual_service(&inspect, project, &image_env[&image]);
+            let mut spec = actual_service(&inspect, project);
+            let job = desired
+                .get(&container.service)
+                .is_some_and(|d| d.state == COMPLETED);
+            if job && spec.state == "exited" && container.exit_code == Some(0) {
+                spec.state = COMPLETED.into();
+            }
+            without_inherited(&mut spec, desired.get(&container.service), &images[&image]);
             let stack_hash = container.label(labels::STACK_HASH).map(str::to_string);
             match out.get_mut(&container.service) {
                 // Several replicas: one stopped replica is a stopped service.

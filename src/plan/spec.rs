@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use bollard::models::{ContainerInspectResponse, RestartPolicyNameEnum};
+use bollard::models::{ContainerInspectResponse, ImageConfig, RestartPolicyNameEnum};
 use serde_json::Value;
 
 use crate::labels;
@@ -55,12 +55,41 @@ fn string_of(value: &Value) -> Option<String> {
     }
 }
 
-/// A command-like field: a list, or a string compose would split with a shell's rules.
+/// A command-like field: a list, or a string compose splits with a shell's
+/// quoting rules (`sh -c "trap 'exit 0' TERM; …"` is three words). A string
+/// the shell rules reject is kept whole, as compose would refuse it anyway.
 fn words(value: Option<&Value>) -> Option<Vec<String>> {
     match value? {
         Value::Array(items) => Some(items.iter().filter_map(string_of).collect()),
-        Value::String(s) => Some(unescape(s).split_whitespace().map(str::to_string).collect()),
+        Value::String(s) => {
+            let text = unescape(s);
+            Some(shlex::split(&text).unwrap_or_else(|| vec![text]))
+        }
         _ => None,
+    }
+}
+
+/// A healthcheck `test`: a string is run by the shell (`CMD-SHELL`), as compose does.
+fn health_test(value: Option<&Value>) -> Option<Vec<String>> {
+    match value? {
+        Value::String(s) => Some(vec!["CMD-SHELL".into(), unescape(s)]),
+        other => words(Some(other)),
+    }
+}
+
+/// `nginx`, `library/nginx:latest` and `docker.io/library/nginx:latest` are one
+/// image: the form Docker records on a container depends on the compose version.
+fn normal_image(reference: &str) -> String {
+    let short = reference
+        .strip_prefix("docker.io/")
+        .or_else(|| reference.strip_prefix("index.docker.io/"))
+        .unwrap_or(reference);
+    let short = short.strip_prefix("library/").unwrap_or(short);
+    let last = short.rsplit('/').next().unwrap_or(short);
+    if last.contains(':') || last.contains('@') {
+        short.to_string()
+    } else {
+        format!("{short}:latest")
     }
 }
 
@@ -111,8 +140,30 @@ fn port(value: &Value) -> Option<String> {
     }
 }
 
+/// The Docker name of the compose volume `key`: its `name:`, the key itself when
+/// `external`, else `<project>_<key>`.
+fn volume_name(top: &Value, project: &str, key: &str) -> String {
+    resource_name(top, "volumes", key).unwrap_or_else(|| format!("{project}_{key}"))
+}
+
+/// A top-level resource's own Docker name (`name:`, or the key when external).
+fn resource_name(top: &Value, section: &str, key: &str) -> Option<String> {
+    let def = top.get(section)?.get(key)?;
+    def.get("name").and_then(string_of).or_else(|| {
+        let external = def.get("external");
+        let is_external = external.and_then(Value::as_bool) == Some(true)
+            || external.is_some_and(Value::is_object);
+        is_external.then(|| {
+            external
+                .and_then(|e| e.get("name"))
+                .and_then(string_of)
+                .unwrap_or_else(|| key.to_string())
+        })
+    })
+}
+
 /// A mount from a short (`src:dst:ro`) or long volume entry.
-fn volume(value: &Value, project: &str) -> Option<String> {
+fn volume(value: &Value, top: &Value, project: &str) -> Option<String> {
     let (kind, source, target, read_only) = match value {
         Value::Object(map) => {
             let target = map.get("target").and_then(string_of)?;
@@ -162,7 +213,10 @@ fn volume(value: &Value, project: &str) -> Option<String> {
         "bind" => Some(format!("bind {source}:{target}:{mode}")),
         // Anonymous volumes get random names: compare the target only.
         "volume" if source.is_empty() => Some(format!("volume :{target}:{mode}")),
-        "volume" => Some(format!("volume {project}_{source}:{target}:{mode}")),
+        "volume" => Some(format!(
+            "volume {}:{target}:{mode}",
+            volume_name(top, project, &source)
+        )),
         other => Some(format!("{other} {source}:{target}:{mode}")),
     }
 }
@@ -192,36 +246,32 @@ pub fn desired_services(
             let mut volumes: Vec<String> = service
                 .get("volumes")
                 .and_then(Value::as_array)
-                .map(|v| v.iter().filter_map(|v| volume(v, project)).collect())
+                .map(|v| {
+                    v.iter()
+                        .filter_map(|v| volume(v, config, project))
+                        .collect()
+                })
                 .unwrap_or_default();
+            volumes.extend(file_mounts(service, config));
             volumes.sort();
-            let networks = match service.get("network_mode").and_then(string_of) {
-                Some(mode) => vec![format!("mode:{mode}")],
-                None => {
-                    let mut names: Vec<String> = match service.get("networks") {
-                        Some(Value::Object(map)) => map.keys().cloned().collect(),
-                        Some(Value::Array(items)) => items.iter().filter_map(string_of).collect(),
-                        _ => vec!["default".into()],
-                    };
-                    names.sort();
-                    names
-                }
-            };
             let healthcheck = service.get("healthcheck").and_then(|h| {
                 if h.get("disable").and_then(Value::as_bool) == Some(true) {
                     return Some(vec!["NONE".to_string()]);
                 }
-                words(h.get("test"))
+                health_test(h.get("test"))
             });
             let spec = ServiceSpec {
-                image: service.get("image").and_then(string_of),
+                image: service
+                    .get("image")
+                    .and_then(string_of)
+                    .map(|i| normal_image(&i)),
                 command: words(service.get("command")),
                 entrypoint: words(service.get("entrypoint")),
                 environment,
                 ports,
                 volumes,
-                networks,
-                labels: key_values(service.get("labels")),
+                networks: desired_networks(service, config, project),
+                labels: user_labels(key_values(service.get("labels"))),
                 restart: service
                     .get("restart")
                     .and_then(string_of)
@@ -232,6 +282,90 @@ pub fn desired_services(
             (name.clone(), spec)
         })
         .collect()
+}
+
+/// Labels a user set: compose's own and docker-cd's (including the
+/// `io.docker-cd.oneshot` a user writes) are compared elsewhere or not at all.
+fn user_labels(labels: BTreeMap<String, String>) -> BTreeMap<String, String> {
+    labels
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with("com.docker.compose.") && !k.starts_with(labels::PREFIX))
+        .collect()
+}
+
+/// The files compose bind-mounts read-only for a service's `secrets:` (at
+/// `/run/secrets/<name>`) and `configs:` (at `/<name>`), when they come from a
+/// `file:`; secrets from `environment:` or `content:` are copied, not mounted.
+fn file_mounts(service: &Value, top: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for (section, base) in [("secrets", "/run/secrets/"), ("configs", "/")] {
+        let Some(entries) = service.get(section).and_then(Value::as_array) else {
+            continue;
+        };
+        for entry in entries {
+            let (source, target) = match entry {
+                Value::Object(map) => (
+                    map.get("source").and_then(string_of),
+                    map.get("target").and_then(string_of),
+                ),
+                other => (string_of(other), None),
+            };
+            let Some(source) = source else { continue };
+            let Some(file) = top
+                .get(section)
+                .and_then(|d| d.get(&source))
+                .and_then(|d| d.get("file"))
+                .and_then(string_of)
+            else {
+                continue;
+            };
+            let target = target.unwrap_or_else(|| source.clone());
+            let target = if target.starts_with('/') {
+                target
+            } else {
+                format!("{base}{target}")
+            };
+            out.push(format!("bind {file}:{target}:ro"));
+        }
+    }
+    out
+}
+
+/// `mode:<network_mode>`, or the service's networks by their Docker names
+/// without the `<project>_` prefix, sorted.
+fn desired_networks(service: &Value, top: &Value, project: &str) -> Vec<String> {
+    if let Some(mode) = service.get("network_mode").and_then(string_of) {
+        return vec![network_mode(&mode)];
+    }
+    let mut names: Vec<String> = match service.get("networks") {
+        Some(Value::Object(map)) => map.keys().cloned().collect(),
+        Some(Value::Array(items)) => items.iter().filter_map(string_of).collect(),
+        _ => vec!["default".into()],
+    };
+    for name in &mut names {
+        if let Some(real) = resource_name(top, "networks", name) {
+            *name = short_network(project, &real);
+        }
+    }
+    names.sort();
+    names
+}
+
+/// A network's name as a plan shows it: without the project prefix compose adds.
+fn short_network(project: &str, name: &str) -> String {
+    name.strip_prefix(project)
+        .and_then(|rest| rest.strip_prefix('_'))
+        .unwrap_or(name)
+        .to_string()
+}
+
+/// `service:db` (compose) and `container:<id>` (Docker) are one mode.
+fn network_mode(mode: &str) -> String {
+    if mode.starts_with("service:") || mode.starts_with("container:") {
+        "mode:container".into()
+    } else {
+        format!("mode:{mode}")
+    }
 }
 
 /// Parses an env file: `KEY=VALUE` lines, `#` comments, optional quotes.
@@ -253,24 +387,87 @@ pub fn parse_env_file(text: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// The actual side of one container; `image_env` is what its image sets (those
-/// variables are only shown when the container's value differs).
-pub fn actual_service(
-    inspect: &ContainerInspectResponse,
-    project: &str,
-    image_env: &BTreeSet<String>,
-) -> ServiceSpec {
+/// What a container inherits from its image unless the service sets it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImageDefaults {
+    /// `ENV`.
+    pub env: BTreeMap<String, String>,
+    /// `LABEL`s.
+    pub labels: BTreeMap<String, String>,
+    /// `VOLUME` targets: each gets an anonymous volume.
+    pub volumes: BTreeSet<String>,
+}
+
+impl ImageDefaults {
+    /// Reads an image's config (from image inspect).
+    pub fn from_config(config: Option<&ImageConfig>) -> Self {
+        let Some(config) = config else {
+            return Self::default();
+        };
+        Self {
+            env: config
+                .env
+                .iter()
+                .flatten()
+                .map(|pair| split_pair(pair))
+                .collect(),
+            labels: config
+                .labels
+                .iter()
+                .flatten()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            volumes: config.volumes.iter().flatten().cloned().collect(),
+        }
+    }
+}
+
+fn split_pair(pair: &str) -> (String, String) {
+    match pair.split_once('=') {
+        Some((k, v)) => (k.to_string(), v.to_string()),
+        None => (pair.to_string(), String::new()),
+    }
+}
+
+/// Removes from `actual` what its container has only because the image sets it:
+/// variables and labels equal to the image's, and the anonymous volumes of the
+/// image's `VOLUME`s, each unless the service sets the same itself.
+pub fn without_inherited(
+    actual: &mut ServiceSpec,
+    desired: Option<&ServiceSpec>,
+    image: &ImageDefaults,
+) {
+    let set_by_service = |map: fn(&ServiceSpec) -> &BTreeMap<String, String>, key: &str| {
+        desired.is_some_and(|d| map(d).contains_key(key))
+    };
+    actual
+        .environment
+        .retain(|k, v| set_by_service(|d| &d.environment, k) || image.env.get(k) != Some(v));
+    actual
+        .labels
+        .retain(|k, v| set_by_service(|d| &d.labels, k) || image.labels.get(k) != Some(v));
+    actual.volumes.retain(|mount| {
+        desired.is_some_and(|d| d.volumes.contains(mount))
+            || !image
+                .volumes
+                .iter()
+                .any(|target| *mount == format!("volume :{target}:rw"))
+    });
+}
+
+/// The actual side of one container, as Docker reports it (see
+/// [`without_inherited`] for what its image contributed).
+pub fn actual_service(inspect: &ContainerInspectResponse, project: &str) -> ServiceSpec {
     let config = inspect.config.clone().unwrap_or_default();
     let host = inspect.host_config.clone().unwrap_or_default();
     let environment = config
         .env
         .unwrap_or_default()
-        .into_iter()
-        .filter(|pair| !image_env.contains(pair))
-        .map(|pair| match pair.split_once('=') {
-            Some((k, v)) => (k.to_string(), v.to_string()),
-            None => (pair, String::new()),
-        })
+        .iter()
+        .map(|pair| split_pair(pair))
+        // Compose v1 adds `affinity:container==<old id>` when it recreates a
+        // container with volumes (a Swarm scheduling hint), never asked for.
+        .filter(|(k, _)| !k.starts_with("affinity:"))
         .collect();
     let mut ports: Vec<String> = host
         .port_bindings
@@ -324,48 +521,34 @@ pub fn actual_service(
         .collect();
     volumes.sort();
     let mode = host.network_mode.unwrap_or_default();
-    let networks = if ["", "default"].contains(&mode.as_str())
-        || mode == format!("{project}_default")
-        || mode.starts_with(&format!("{project}_"))
-    {
-        let mut names: Vec<String> = inspect
-            .network_settings
-            .as_ref()
-            .and_then(|n| n.networks.as_ref())
-            .map(|n| {
-                n.keys()
-                    .map(|k| {
-                        k.strip_prefix(&format!("{project}_"))
-                            .unwrap_or(k)
-                            .to_string()
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        names.sort();
-        names
-    } else {
-        vec![format!("mode:{mode}")]
+    let networks = match mode.as_str() {
+        "bridge" | "host" | "none" => vec![format!("mode:{mode}")],
+        m if m.starts_with("container:") => vec![network_mode(m)],
+        // A network name (`<project>_default`, an external one) or `default`.
+        _ => {
+            let mut names: Vec<String> = inspect
+                .network_settings
+                .as_ref()
+                .and_then(|n| n.networks.as_ref())
+                .map(|n| n.keys().map(|k| short_network(project, k)).collect())
+                .unwrap_or_default();
+            names.sort();
+            names
+        }
     };
-    let labels = config
-        .labels
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|(k, _)| !k.starts_with("com.docker.compose.") && !k.starts_with(labels::PREFIX))
-        .collect();
     let restart = match host.restart_policy.and_then(|r| r.name) {
         None | Some(RestartPolicyNameEnum::EMPTY) => "no".to_string(),
         Some(name) => name.to_string(),
     };
     ServiceSpec {
-        image: config.image,
+        image: config.image.map(|i| normal_image(&i)),
         command: config.cmd,
         entrypoint: config.entrypoint,
         environment,
         ports,
         volumes,
         networks,
-        labels,
+        labels: user_labels(config.labels.unwrap_or_default().into_iter().collect()),
         restart,
         healthcheck: config.healthcheck.and_then(|h| h.test),
         state: inspect
