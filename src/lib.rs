@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod plan;
 pub mod readiness;
 pub mod reconcile;
+pub mod redact;
 pub mod shutdown;
 pub mod stack;
 pub mod status;

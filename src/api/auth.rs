@@ -1,14 +1,17 @@
-//! `API_TOKEN`: every POST except `/api/webhook` needs `Authorization: Bearer <token>`.
+//! `API_TOKEN`: every `/api` route except `/api/webhook` (its own signature
+//! protects it), reads and the event stream included, needs `Authorization:
+//! Bearer <token>`. `/healthz`, `/readyz` and `/metrics` stay open for probes and
+//! scrapers; the dashboard page holds no data and asks for the token itself.
 
 use axum::extract::{Request, State};
-use axum::http::{Method, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
 
 use super::{ApiError, AppState};
 
-/// Middleware: refuses POSTs without the bearer token (401) when one is configured.
+/// Middleware: refuses `/api` requests without the bearer token (401) when one is configured.
 pub async fn require_token(
     State(state): State<AppState>,
     request: Request,
@@ -17,7 +20,8 @@ pub async fn require_token(
     let Some(token) = state.api_token.as_ref() else {
         return next.run(request).await;
     };
-    if request.method() != Method::POST || request.uri().path() == "/api/webhook" {
+    let path = request.uri().path();
+    if !(path == "/api" || path.starts_with("/api/")) || path == "/api/webhook" {
         return next.run(request).await;
     }
     let presented = request

@@ -120,7 +120,10 @@ pub async fn compose_file(
         .iter()
         .find(|f: &&StackFile| f.path == desired.compose_file)
         .and_then(|f| match &f.entry {
-            Entry::File { data, .. } => Some(String::from_utf8_lossy(data).into_owned()),
+            // Anyone who may read the API may read the file, not its passwords.
+            Entry::File { data, .. } => {
+                Some(crate::redact::compose_text(&String::from_utf8_lossy(data)))
+            }
             _ => None,
         });
     Ok(Json(json!({

@@ -7,8 +7,7 @@ use serde_json::{Value, json};
 
 use super::spec::ServiceSpec;
 
-/// Shown instead of the value of a secret-looking environment variable.
-pub const REDACTED: &str = "(redacted)";
+pub use crate::redact::{REDACTED, is_secret};
 
 /// One changed field of a service.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -41,14 +40,6 @@ pub struct Actual {
     pub spec: ServiceSpec,
     /// The `stack_hash` its labels carry.
     pub stack_hash: Option<String>,
-}
-
-/// Environment keys whose values never appear in a plan.
-pub fn is_secret(key: &str) -> bool {
-    let upper = key.to_ascii_uppercase();
-    ["PASSWORD", "SECRET", "TOKEN", "KEY"]
-        .iter()
-        .any(|word| upper.contains(word))
 }
 
 /// The changes that make `actual` match `desired`; services in `desired` but
@@ -115,6 +106,27 @@ fn field(name: &str, old: impl Into<Value>, new: impl Into<Value>) -> FieldChang
     }
 }
 
+/// One `<section>.<key>` change per differing key; secret-looking values redacted.
+fn key_value_changes(
+    out: &mut Vec<FieldChange>,
+    section: &str,
+    want: &BTreeMap<String, String>,
+    have: &BTreeMap<String, String>,
+) {
+    let keys: BTreeSet<&String> = want.keys().chain(have.keys()).collect();
+    for key in keys {
+        let (old, new) = (have.get(key), want.get(key));
+        if old != new {
+            let shown = |v: Option<&String>| match v {
+                None => Value::Null,
+                Some(_) if is_secret(key) => json!(REDACTED),
+                Some(v) => json!(v),
+            };
+            out.push(field(&format!("{section}.{key}"), shown(old), shown(new)));
+        }
+    }
+}
+
 /// Field by field; `None` on the desired side means "the image decides".
 fn compare(want: &ServiceSpec, have: &ServiceSpec) -> Vec<FieldChange> {
     let mut out = Vec::new();
@@ -131,22 +143,12 @@ fn compare(want: &ServiceSpec, have: &ServiceSpec) -> Vec<FieldChange> {
             want.entrypoint.clone(),
         ));
     }
-    let keys: BTreeSet<&String> = want
-        .environment
-        .keys()
-        .chain(have.environment.keys())
-        .collect();
-    for key in keys {
-        let (old, new) = (have.environment.get(key), want.environment.get(key));
-        if old != new {
-            let shown = |v: Option<&String>| match v {
-                None => Value::Null,
-                Some(_) if is_secret(key) => json!(REDACTED),
-                Some(v) => json!(v),
-            };
-            out.push(field(&format!("environment.{key}"), shown(old), shown(new)));
-        }
-    }
+    key_value_changes(
+        &mut out,
+        "environment",
+        &want.environment,
+        &have.environment,
+    );
     if want.ports != have.ports {
         out.push(field("ports", have.ports.clone(), want.ports.clone()));
     }
@@ -160,13 +162,7 @@ fn compare(want: &ServiceSpec, have: &ServiceSpec) -> Vec<FieldChange> {
             want.networks.clone(),
         ));
     }
-    let keys: BTreeSet<&String> = want.labels.keys().chain(have.labels.keys()).collect();
-    for key in keys {
-        let (old, new) = (have.labels.get(key), want.labels.get(key));
-        if old != new {
-            out.push(field(&format!("labels.{key}"), old.cloned(), new.cloned()));
-        }
-    }
+    key_value_changes(&mut out, "labels", &want.labels, &have.labels);
     if want.restart != have.restart {
         out.push(field("restart", have.restart.clone(), want.restart.clone()));
     }

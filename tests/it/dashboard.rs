@@ -9,6 +9,7 @@ use serde_json::json;
 use crate::require_docker;
 use crate::support::browser::Browser;
 use crate::support::deployment::{CONVERGE, Deployment};
+use crate::support::docker::TEST_IMAGE;
 
 const UI: Duration = Duration::from_secs(30);
 
@@ -94,6 +95,104 @@ async fn plan_and_apply_from_the_dashboard() {
             "synced in the stack table",
             &format!(
                 "const r = document.querySelector('tr[data-stack=\"{web}\"] .status'); return !!r && r.innerText.trim() === 'synced'"
+            ),
+            UI,
+        )
+        .await;
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn with_an_api_token_every_read_needs_it_and_the_dashboard_asks_once() {
+    require_docker!();
+    let mut d = Deployment::new("token");
+    let db = d.stack("db");
+    d.repo.write(
+        &format!("{db}/compose.yaml"),
+        &format!(
+            "services:\n  db:\n    image: {TEST_IMAGE}\n    network_mode: bridge\n    environment:\n      POSTGRES_USER: app\n      POSTGRES_PASSWORD: hunter2-in-compose\n"
+        ),
+    );
+    d.repo.commit("db");
+    let token = "dash-token-9f2";
+    let api = d.start(&[("RECONCILE_ENABLED", "false"), ("API_TOKEN", token)]);
+    let bearer = format!("Bearer {token}");
+    let auth = [("Authorization", bearer.as_str())];
+
+    // Reads, the event stream and the compose file need the token; probes do not.
+    for path in [
+        "/api/stacks",
+        "/api/refresh",
+        "/api/events",
+        &format!("/api/stacks/{db}/compose"),
+    ] {
+        assert_eq!(api.get(path).await.0, 401, "{path} without a token");
+        assert_eq!(
+            api.get_with(path, &[("Authorization", "Bearer wrong")])
+                .await
+                .0,
+            401,
+            "{path} with a wrong token"
+        );
+    }
+    for path in ["/healthz", "/metrics", "/"] {
+        assert_eq!(api.get(path).await.0, 200, "{path} stays open");
+    }
+    let stack = api
+        .eventually("the stack known", CONVERGE, || async {
+            match api.get_with(&format!("/api/stacks/{db}"), &auth).await {
+                (200, body) if body["status"] == "missing" => Ok(body),
+                other => Err(format!("{other:?}")),
+            }
+        })
+        .await;
+    assert_eq!(stack["desired"], true);
+    let (status, compose) = api
+        .get_with(&format!("/api/stacks/{db}/compose"), &auth)
+        .await;
+    assert_eq!(status, 200, "{compose}");
+    let content = compose["content"].as_str().unwrap_or_default();
+    assert!(
+        content.contains("POSTGRES_PASSWORD: (redacted)")
+            && content.contains("POSTGRES_USER: app")
+            && !content.contains("hunter2"),
+        "{content}"
+    );
+
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    browser.goto(&api.url("/")).await;
+    browser.answer_prompt(token, UI).await;
+    let row = format!("tr[data-stack=\"{db}\"]");
+    browser.find(&row, UI).await;
+    browser
+        .goto(&api.url(&format!("/#/stacks/{db}/compose")))
+        .await;
+    browser
+        .wait_until(
+            "the redacted compose file",
+            "const c = document.querySelector('#compose-content'); return !!c && c.innerText.includes('(redacted)')",
+            UI,
+        )
+        .await;
+    let shown = browser
+        .script("return document.body.innerText", json!([]))
+        .await;
+    assert!(!shown.to_string().contains("hunter2"), "{shown}");
+
+    // Live updates arrive over the token-carrying event stream: a new commit
+    // refreshed through the API shows its revision without a reload.
+    d.repo.write(&format!("{db}/README.md"), "docs\n");
+    let head = d.repo.commit("docs");
+    let (status, body) = api.post("/api/refresh", &auth, b"").await;
+    assert_eq!(status, 202, "{body}");
+    browser
+        .wait_until(
+            "the new revision, live",
+            &format!(
+                "return document.querySelector('#revision').innerText.trim() === '{}'",
+                &head[..12]
             ),
             UI,
         )

@@ -26,9 +26,16 @@ impl Api {
 
     /// `GET path` → (status, JSON body or `null`).
     pub async fn get(&self, path: &str) -> (u16, Value) {
-        let response = self
-            .client
-            .get(format!("{}{path}", self.base))
+        self.get_with(path, &[]).await
+    }
+
+    /// `GET path` with headers → (status, JSON body or `null`).
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> (u16, Value) {
+        let mut request = self.client.get(format!("{}{path}", self.base));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request
             .send()
             .await
             .unwrap_or_else(|e| panic!("GET {path}: {e}"));

@@ -78,6 +78,9 @@ impl Browser {
         .collect::<Vec<_>>();
         let capabilities = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
+            // A prompt stays open until a test answers it (the default would
+            // dismiss it at the next command).
+            "unhandledPromptBehavior": "ignore",
             "goog:chromeOptions": {"binary": CHROMIUM, "args": args}
         }}});
         let response: Value = http
@@ -178,6 +181,27 @@ impl Browser {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Waits for a `prompt()` to open, types `text` and accepts it.
+    pub async fn answer_prompt(&self, text: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let shown = self.call(reqwest::Method::GET, "/alert/text", None).await;
+            if shown.is_string() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "no prompt: {shown}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.call(
+            reqwest::Method::POST,
+            "/alert/text",
+            Some(json!({"text": text})),
+        )
+        .await;
+        self.call(reqwest::Method::POST, "/alert/accept", Some(json!({})))
+            .await;
     }
 
     /// Saves a PNG screenshot of the page to `path`.
