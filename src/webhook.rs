@@ -177,13 +177,20 @@ pub fn parse_event(
     })
 }
 
-/// GitHub can send `application/x-www-form-urlencoded` with the JSON in `payload`.
+/// GitHub can send `application/x-www-form-urlencoded` with the JSON in
+/// `payload`. A JSON body under a form content type (what `curl -d @push.json`
+/// sends) is read as JSON; the signature was checked over the raw body either way.
 fn payload_json(headers: &HeaderMap, body: &[u8]) -> Result<Vec<u8>, String> {
     let is_form = headers
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
     if !is_form {
+        return Ok(body.to_vec());
+    }
+    // A form body starts with a field name, never with `{`; checking JSON first
+    // keeps a commit message holding `&payload=` from being read as a field.
+    if body.trim_ascii_start().starts_with(b"{") {
         return Ok(body.to_vec());
     }
     form_urlencoded::parse(body)
@@ -331,6 +338,23 @@ mod tests {
                 reference: "refs/heads/main".into()
             })
         );
+    }
+
+    #[test]
+    fn json_sent_with_a_form_content_type_is_read_as_json() {
+        // `curl -d @push.json` sends application/x-www-form-urlencoded.
+        let h = headers(&[
+            ("x-github-event", "push"),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ]);
+        let body = b"\n {\"ref\": \"refs/heads/main\", \"message\": \"a&payload=b\"}";
+        assert_eq!(
+            parse_event(Provider::GitHub, &h, body),
+            Ok(WebhookEvent::Push {
+                reference: "refs/heads/main".into()
+            })
+        );
+        assert!(parse_event(Provider::GitHub, &h, b"ref=refs/heads/main").is_err());
     }
 
     #[test]

@@ -256,6 +256,19 @@ impl StackReconciler {
             self.status.update(name, |r| {
                 r.status = Status::Failed;
                 r.error = Some(error.clone());
+                // Found at refresh, not by an apply, yet the stack's last result
+                // all the same; its time stays that of the first finding.
+                let known = r
+                    .last_result
+                    .as_ref()
+                    .is_some_and(|l| l.outcome == "failure" && l.error.as_ref() == Some(error));
+                if !known {
+                    r.last_result = Some(LastResult {
+                        outcome: "failure",
+                        at: Timestamp::now().to_string(),
+                        error: Some(error.clone()),
+                    });
+                }
                 if observed.is_some() {
                     r.synced.clone_from(&observed);
                 }

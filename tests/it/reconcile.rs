@@ -103,14 +103,31 @@ async fn an_env_change_redeploys_and_an_invalid_stack_fails_alone() {
     );
     let commit = d.repo.commit(".env change and a broken stack");
     refresh(&api).await;
+    let broken = d.stack("broken");
     let failed = api
-        .wait_status(&d.stack("broken"), "failed", CONVERGE)
+        .eventually(
+            "the broken stack failed with its last result",
+            CONVERGE,
+            || async {
+                let stack = api.stack(&broken).await.unwrap_or_default();
+                if stack["status"] == "failed" && stack["last_result"].is_object() {
+                    Ok(stack)
+                } else {
+                    Err(stack.to_string())
+                }
+            },
+        )
         .await;
     assert!(
         failed["error"]
             .as_str()
             .is_some_and(|e| e.contains("compose.yaml") && e.contains("YAML")),
         "the stack says what is wrong: {failed}"
+    );
+    assert_eq!(failed["last_result"]["outcome"], "failure", "{failed}");
+    assert_eq!(
+        failed["last_result"]["error"], failed["error"],
+        "a failure found at refresh is the last result too: {failed}"
     );
     api.eventually("app redeployed", CONVERGE, || async {
         let stack = api.stack(&app).await.expect("app");
@@ -432,13 +449,14 @@ async fn a_docker_outage_fails_the_apply_and_everything_recovers_when_it_is_back
         "the error names Docker: {failed}"
     );
 
-    // The engine stopped every container; after the restart the re-list shows
-    // them exited, and both stacks come back: the changed one at the new
-    // revision, the other one running again.
+    // The engine stopped every container (the test image exits 0 on TERM, as
+    // real servers do); after the restart the re-list shows them exited, and
+    // both stacks come back within 30 s of the engine answering: the changed
+    // one at the new revision, the other one running again.
     engine.launch();
     api.eventually(
         "both stacks synced and running after Docker came back",
-        CONVERGE,
+        Duration::from_secs(30),
         || async {
             let mut problems = Vec::new();
             for name in [&web, &api_stack] {
