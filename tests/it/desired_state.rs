@@ -4,13 +4,13 @@
 
 use std::time::Duration;
 
-use hmac::{KeyInit as _, Mac as _};
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
 use crate::support::api::Api;
 use crate::support::process::DockerCd;
 use crate::support::repo::{TestRepo, compose};
+use crate::support::webhook;
 
 const SECRET: &str = "webhook-test-secret";
 
@@ -63,9 +63,7 @@ fn names(stacks: &Value) -> Vec<String> {
 }
 
 fn github_signature(body: &[u8]) -> String {
-    let mut mac = hmac::Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).expect("key");
-    mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    webhook::github_signature(SECRET, body)
 }
 
 /// `POST /api/webhook` as GitHub sends `event`, signed with `signature`.

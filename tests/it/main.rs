@@ -11,6 +11,7 @@ mod docker_support;
 mod faults;
 mod observability;
 mod plan;
+mod real_inputs;
 mod reconcile;
 mod support;
 mod transports;
