@@ -639,4 +639,116 @@ mod tests {
             ])
         );
     }
+
+    #[test]
+    fn strings_are_split_like_a_shell_and_health_strings_run_in_one() {
+        // What compose v1 prints for `command: sh -c "trap 'exit 0' TERM; sleep 1"`.
+        let config = json!({"services": {"a": {
+            "image": "x",
+            "command": "sh -c \"trap 'exit 0' TERM; sleep 1\"",
+            "healthcheck": {"test": "wget -q -O- http://localhost/ || exit 1"}
+        }}});
+        let spec = &desired_services(&config, "p", &BTreeMap::new())["a"];
+        assert_eq!(
+            spec.command.as_deref(),
+            Some(
+                &[
+                    "sh".to_string(),
+                    "-c".into(),
+                    "trap 'exit 0' TERM; sleep 1".into()
+                ][..]
+            )
+        );
+        assert_eq!(
+            spec.healthcheck.as_deref(),
+            Some(
+                &[
+                    "CMD-SHELL".to_string(),
+                    "wget -q -O- http://localhost/ || exit 1".into()
+                ][..]
+            )
+        );
+    }
+
+    #[rstest::rstest]
+    #[case("nginx", "nginx:latest")]
+    #[case("docker.io/library/nginx:1.27", "nginx:1.27")]
+    #[case("library/redis", "redis:latest")]
+    #[case(
+        "ghcr.io/immich-app/immich-server:v1",
+        "ghcr.io/immich-app/immich-server:v1"
+    )]
+    #[case("localhost:5000/app", "localhost:5000/app:latest")]
+    #[case("postgres@sha256:abc", "postgres@sha256:abc")]
+    fn image_references_are_compared_in_one_form(#[case] written: &str, #[case] normal: &str) {
+        assert_eq!(normal_image(written), normal);
+    }
+
+    #[test]
+    fn named_resources_secrets_and_configs_resolve_like_compose() {
+        // As compose v2 prints it: absolute file paths, names of every resource.
+        let config = json!({
+            "services": {"web": {
+                "image": "x",
+                "volumes": [{"type": "volume", "source": "data", "target": "/data"},
+                            {"type": "volume", "source": "shared", "target": "/shared"}],
+                "networks": {"default": null, "proxy": null},
+                "secrets": ["db_password", {"source": "api", "target": "api.key"}],
+                "configs": [{"source": "site", "target": "/etc/site.conf"}, "plain"]
+            }},
+            "volumes": {"data": {"name": "p_data"}, "shared": {"external": true}},
+            "networks": {"default": {"name": "p_default"}, "proxy": {"name": "traefik_proxy", "external": true}},
+            "secrets": {"db_password": {"file": "/w/db.txt"}, "api": {"file": "/w/api.txt"}},
+            "configs": {"site": {"file": "/w/site.conf"}, "plain": {"content": "x"}}
+        });
+        let spec = &desired_services(&config, "p", &BTreeMap::new())["web"];
+        assert_eq!(
+            spec.volumes,
+            [
+                "bind /w/api.txt:/run/secrets/api.key:ro",
+                "bind /w/db.txt:/run/secrets/db_password:ro",
+                "bind /w/site.conf:/etc/site.conf:ro",
+                "volume p_data:/data:rw",
+                "volume shared:/shared:rw",
+            ]
+        );
+        assert_eq!(spec.networks, ["default", "traefik_proxy"]);
+    }
+
+    #[test]
+    fn what_the_image_sets_is_not_a_difference_unless_the_service_sets_it() {
+        let image = ImageDefaults {
+            env: BTreeMap::from([("PATH".into(), "/bin".into()), ("PORT".into(), "80".into())]),
+            labels: BTreeMap::from([("org.opencontainers.image.title".into(), "t".into())]),
+            volumes: BTreeSet::from(["/data".to_string()]),
+        };
+        let mut actual = ServiceSpec {
+            environment: BTreeMap::from([
+                ("PATH".into(), "/bin".into()),
+                ("PORT".into(), "80".into()),
+                ("MODE".into(), "prod".into()),
+            ]),
+            labels: BTreeMap::from([("org.opencontainers.image.title".into(), "t".into())]),
+            volumes: vec!["volume :/data:rw".into(), "volume :/cache:rw".into()],
+            ..ServiceSpec::default()
+        };
+        let desired = ServiceSpec {
+            environment: BTreeMap::from([
+                ("PORT".into(), "80".into()),
+                ("MODE".into(), "prod".into()),
+            ]),
+            ..ServiceSpec::default()
+        };
+        without_inherited(&mut actual, Some(&desired), &image);
+        assert_eq!(
+            actual.environment, desired.environment,
+            "PATH came from the image; PORT is set by the service too"
+        );
+        assert!(actual.labels.is_empty());
+        assert_eq!(
+            actual.volumes,
+            ["volume :/cache:rw"],
+            "only the image's VOLUME is inherited"
+        );
+    }
 }
