@@ -276,15 +276,32 @@ impl StackReconciler {
             return Err(ReconcileError::Invalid(error.clone()));
         }
         let record = self.status.get(name);
-        let applied = record
-            .as_ref()
-            .and_then(|r| r.synced.clone())
-            .or_else(|| observed.clone());
-        let assessment = assess(
-            desired,
-            containers,
-            applied.as_ref().map(|s| s.stack_hash.as_str()),
-        );
+        let judge = |containers: &[ContainerInfo]| {
+            let observed = synced_from_labels(containers);
+            let applied = record
+                .as_ref()
+                .and_then(|r| r.synced.clone())
+                .or_else(|| observed.clone());
+            let assessment = assess(
+                desired,
+                containers,
+                applied.as_ref().map(|s| s.stack_hash.as_str()),
+            );
+            (observed, applied, assessment)
+        };
+        let (mut observed, mut applied, mut assessment) = judge(containers);
+        let fresh;
+        let mut containers = containers;
+        if matches!(assessment.verdict, Verdict::NeedsApply { .. })
+            && let Some(docker) = self.docker.current()
+        {
+            // The cache trails the engine by an event burst: right after a
+            // recreate it can still show the old container beside the new one.
+            // An event is a hint; confirm with a fresh list before acting.
+            fresh = client::list_stack(&docker, &self.settings.instance, name).await?;
+            containers = &fresh;
+            (observed, applied, assessment) = judge(containers);
+        }
         match assessment.verdict {
             Verdict::InSync => {
                 self.forget_settling(name);
@@ -448,6 +465,11 @@ impl StackReconciler {
                 .unwrap_or_else(PoisonError::into_inner)
                 .remove(name);
         }
+        if cause == Cause::Drift {
+            // Every attempt counts, also one whose container exits before
+            // compose returns (it ends as an error, not as a revert).
+            self.note_revert(name);
+        }
         tracing::info!(stack = name, cause = ?cause, %detail, "applying stack");
         self.status.update(name, |r| {
             r.status = Status::Syncing;
@@ -510,7 +532,6 @@ impl StackReconciler {
             Verdict::InSync => {
                 if cause == Cause::Drift {
                     self.metrics.drift_corrections.inc();
-                    self.note_revert(name);
                 }
                 tracing::info!(
                     stack = name,
@@ -533,7 +554,6 @@ impl StackReconciler {
             Verdict::Settling { detail } => {
                 if cause == Cause::Drift {
                     self.metrics.drift_corrections.inc();
-                    self.note_revert(name);
                 }
                 self.settling
                     .lock()

@@ -269,6 +269,52 @@ async fn a_service_that_exits_0_when_stopped_is_started_again_and_finished_jobs_
 }
 
 #[tokio::test]
+async fn a_service_that_keeps_exiting_fails_naming_it_until_a_sync() {
+    require_docker!();
+    let mut d = Deployment::new("crash");
+    let app = d.stack("app");
+    d.repo.write(
+        &format!("{app}/compose.yaml"),
+        &format!(
+            "services:\n  web:\n    image: {TEST_IMAGE}\n    network_mode: bridge\n  crash:\n    image: {TEST_IMAGE}\n    command: [\"exit-with\", \"3\"]\n    network_mode: bridge\n"
+        ),
+    );
+    d.repo.commit("a service that exits 3 at once");
+    let api = d.start(&[]);
+    let given_up = |runs_before: u64| {
+        let api = &api;
+        let app = &app;
+        async move {
+            api.eventually("the crash loop given up", CONVERGE, || async {
+                let stack = api.stack(app).await.unwrap_or_default();
+                let error = stack["error"].as_str().unwrap_or_default().to_string();
+                let runs = compose_runs(api).await;
+                if stack["status"] == "failed"
+                    && error.contains("keeps stopping")
+                    && runs > runs_before
+                {
+                    Ok((error, runs))
+                } else {
+                    Err(format!("{stack} runs {runs}"))
+                }
+            })
+            .await
+        }
+    };
+    let (error, runs) = given_up(0).await;
+    assert!(
+        error.contains("crash: container") && error.contains("exited (3)"),
+        "names the service and its exit code: {error}"
+    );
+    assert!(runs <= 7, "a bounded number of compose runs: {runs}");
+
+    // An explicit sync is a fresh start (and the loop is given up again).
+    let (status, body) = api.post(&format!("/api/stacks/{app}/sync"), &[], b"").await;
+    assert_eq!(status, 202, "{body}");
+    given_up(runs).await;
+}
+
+#[tokio::test]
 async fn flagged_drift_waits_for_ack() {
     require_docker!();
     let mut d = Deployment::new("flag");
