@@ -37,8 +37,25 @@ def write(repo, path, text):
 
 def stack_compose(image):
     # network_mode: bridge: no network per project (Docker's default pools end near 30).
-    return ("services:\n  app:\n    image: %s\n    command: [\"sleep\", \"86400\"]\n"
-            "    init: true\n    network_mode: bridge\n    env_file: .env\n" % image)
+    # The test image's own service (exits 0 on stop); its 1 s healthcheck is off:
+    # hundreds of containers each exec'ing a check every second would measure
+    # the engine's exec path, not compose or docker-cd.
+    return ("services:\n  app:\n    image: %s\n    network_mode: bridge\n    env_file: .env\n"
+            "    healthcheck:\n      disable: true\n" % image)
+
+
+# The compose v2 plugin binary, where tests/setup installs it.
+COMPOSE_PLUGIN = "/usr/local/lib/docker/cli-plugins/docker-compose"
+
+
+def floor_compose():
+    """The floor's compose command: FLOOR_COMPOSE (words), else what docker-cd's
+    auto-detection runs here (the v2 plugin binary), else docker-compose."""
+    if os.environ.get("FLOOR_COMPOSE"):
+        return os.environ["FLOOR_COMPOSE"].split()
+    if os.path.isfile(COMPOSE_PLUGIN):
+        return [COMPOSE_PLUGIN]
+    return ["docker-compose"]
 
 
 def make_repo(n, prefix, image=TEST_IMAGE):

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Reconcile to Docker at scale (issues 4 and 7), against the real engine, with
-the floor measured in the same run: plain sequential `docker-compose up -d` of
+the floor measured in the same run: plain sequential `compose up -d` of
 the same stacks (cold, then no-op), and one `up -d` of a changed stack.
 
 - cold converge of N stacks (and docker-cd's CPU time during it),
@@ -15,6 +15,10 @@ the same stacks (cold, then no-op), and one `up -d` of a changed stack.
 
     tests/setup && cargo build --release --bin docker-cd && python3 benches/reconcile.py [N] [RUNS]
     RECONCILE_CONCURRENCY=2 python3 benches/reconcile.py 50     # parallel applies
+    COMPOSE_COMMAND=docker-compose FLOOR_COMPOSE=docker-compose python3 benches/reconcile.py 50  # v1
+
+The floor runs the compose docker-cd's auto-detection picks here (the v2 plugin
+binary) unless FLOOR_COMPOSE names another; COMPOSE_COMMAND is docker-cd's own.
 
 With RUNS > 1 the whole scenario (floor included) repeats on fresh stacks, the
 floor before docker-cd in odd-numbered runs and after it in even-numbered ones,
@@ -33,7 +37,7 @@ import sys
 import tempfile
 import time
 
-from common import DockerCd, StaticFile, commit, make_repo, summary, write
+from common import DockerCd, StaticFile, commit, floor_compose, make_repo, summary, write
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 200
 RUNS = int(sys.argv[2]) if len(sys.argv) > 2 else 1
@@ -62,7 +66,7 @@ def all_synced(app, revision=None):
 
 
 def compose_up(stack_dir, project):
-    subprocess.run(["docker-compose", "-p", project, "up", "-d"], cwd=stack_dir, check=True,
+    subprocess.run([*floor_compose(), "-p", project, "up", "-d"], cwd=stack_dir, check=True,
                    capture_output=True)
 
 
@@ -89,8 +93,8 @@ def floor(repo, tag):
             .startswith("floor%s-" % tag)]
     if mine:
         subprocess.run(["docker", "rm", "-f", *mine], capture_output=True)
-    print("floor (plain docker-compose, sequential): cold %.1f s, no-op pass %.1f s, one changed stack %.0f ms"
-          % (cold, noop, one * 1000))
+    print("floor (plain %s, sequential): cold %.1f s, no-op pass %.1f s, one changed stack %.0f ms"
+          % (" ".join(floor_compose()), cold, noop, one * 1000))
     return {"floor_cold": cold, "floor_noop": noop, "floor_one": one}
 
 
@@ -137,6 +141,8 @@ def run_once(run):
            "WEBHOOK_SECRET": SECRET,
            "RECONCILE_CONCURRENCY": os.environ.get("RECONCILE_CONCURRENCY", "1"),
            "DOCKER_HOST": os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")}
+    if os.environ.get("COMPOSE_COMMAND"):
+        env["COMPOSE_COMMAND"] = os.environ["COMPOSE_COMMAND"]
     floor_repo = tempfile.mkdtemp(prefix="dcd-bench-floor-")
     shutil.copytree(os.path.join(repo, "stacks"), os.path.join(floor_repo, "stacks"))
     # The floor runs first in even runs and last in odd ones, so neither side
