@@ -194,6 +194,10 @@ impl ComposeRunner {
 
     /// `up -d --remove-orphans`.
     ///
+    /// Not v2's `--wait`: it would hold the worker (one by default) until every
+    /// healthcheck passes; the reconciler watches health through Docker's
+    /// events instead and applies the next stack meanwhile.
+    ///
     /// # Errors
     /// When compose cannot run, fails, or times out.
     pub async fn up(&self, project: &Project<'_>) -> Result<RunOutput, ComposeError> {

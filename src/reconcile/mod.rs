@@ -276,32 +276,15 @@ impl StackReconciler {
             return Err(ReconcileError::Invalid(error.clone()));
         }
         let record = self.status.get(name);
-        let judge = |containers: &[ContainerInfo]| {
-            let observed = synced_from_labels(containers);
-            let applied = record
-                .as_ref()
-                .and_then(|r| r.synced.clone())
-                .or_else(|| observed.clone());
-            let assessment = assess(
-                desired,
-                containers,
-                applied.as_ref().map(|s| s.stack_hash.as_str()),
-            );
-            (observed, applied, assessment)
-        };
-        let (mut observed, mut applied, mut assessment) = judge(containers);
-        let fresh;
-        let mut containers = containers;
-        if matches!(assessment.verdict, Verdict::NeedsApply { .. })
-            && let Some(docker) = self.docker.current()
-        {
-            // The cache trails the engine by an event burst: right after a
-            // recreate it can still show the old container beside the new one.
-            // An event is a hint; confirm with a fresh list before acting.
-            fresh = client::list_stack(&docker, &self.settings.instance, name).await?;
-            containers = &fresh;
-            (observed, applied, assessment) = judge(containers);
-        }
+        let applied = record
+            .as_ref()
+            .and_then(|r| r.synced.clone())
+            .or_else(|| observed.clone());
+        let assessment = assess(
+            desired,
+            containers,
+            applied.as_ref().map(|s| s.stack_hash.as_str()),
+        );
         match assessment.verdict {
             Verdict::InSync => {
                 self.forget_settling(name);
