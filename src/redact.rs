@@ -81,7 +81,16 @@ fn redact_entry(line: &str) -> Option<(String, bool)> {
     let (key, value) = split_mapping(content)?;
     let bare_key = key.trim_matches(['"', '\'']);
     let value = value.trim();
-    if !is_secret(bare_key) || value.is_empty() || value.starts_with('#') {
+    if !is_secret(bare_key) {
+        // A flow collection (`environment: {DB_PASSWORD: x}`) is hidden whole
+        // when any word in it looks secret: its entries are not on lines.
+        let flow = value.starts_with('{') || value.starts_with('[');
+        let secret_word = value
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.'))
+            .any(is_secret);
+        return (flow && secret_word).then(|| (format!("{indent}{key}: {REDACTED}"), false));
+    }
+    if value.is_empty() || value.starts_with('#') {
         return None;
     }
     if value.starts_with('*') {
@@ -197,6 +206,16 @@ secrets:
         assert!(
             shown.contains("      \"POSTGRES_PASSWORD\": (redacted)"),
             "{shown}"
+        );
+    }
+
+    #[test]
+    fn flow_collections_with_a_secret_are_hidden_whole() {
+        let yaml =
+            "    environment: {POSTGRES_PASSWORD: hunter2, USER: app}\n    ports: [\"80:80\"]\n";
+        assert_eq!(
+            compose_text(yaml),
+            "    environment: (redacted)\n    ports: [\"80:80\"]\n"
         );
     }
 
