@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::require_docker;
 use crate::support::api::Api;
 use crate::support::deployment::{CONVERGE, Deployment};
-use crate::support::docker::TEST_IMAGE;
+use crate::support::docker::{TEST_IMAGE, docker_bin};
 use crate::support::process::DockerCd;
 use crate::support::repo::{TestRepo, compose};
 use crate::support::webhook::{github_signature, hmac_sha256_hex};
@@ -165,7 +165,7 @@ fn copy_tree(from: &Path, to: &Path) {
 /// The services `compose up` starts in `dir`, as compose itself lists them
 /// (an oracle independent of docker-cd's own parser).
 fn started_services(dir: &Path) -> Vec<String> {
-    let out = Command::new("docker")
+    let out = Command::new(docker_bin())
         .args(["compose", "config", "--services"])
         .current_dir(dir)
         .output()
