@@ -185,12 +185,9 @@ fn payload_json(headers: &HeaderMap, body: &[u8]) -> Result<Vec<u8>, String> {
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
-    if !is_form {
-        return Ok(body.to_vec());
-    }
     // A form body starts with a field name, never with `{`; checking JSON first
     // keeps a commit message holding `&payload=` from being read as a field.
-    if body.trim_ascii_start().starts_with(b"{") {
+    if !is_form || body.trim_ascii_start().starts_with(b"{") {
         return Ok(body.to_vec());
     }
     form_urlencoded::parse(body)

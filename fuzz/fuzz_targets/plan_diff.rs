@@ -4,8 +4,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use docker_cd::plan::diff::{Actual, diff, is_secret};
+use docker_cd::plan::diff::{Actual, diff};
 use docker_cd::plan::spec::desired_services;
+use docker_cd::redact::is_secret;
 use libfuzzer_sys::fuzz_target;
 
 fn services(text: &[u8]) -> BTreeMap<String, docker_cd::plan::spec::ServiceSpec> {

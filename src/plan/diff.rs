@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::spec::ServiceSpec;
 
-pub use crate::redact::{REDACTED, is_secret};
+use crate::redact::{REDACTED, is_secret};
 
 /// One changed field of a service.
 #[derive(Debug, Clone, PartialEq, Serialize)]
