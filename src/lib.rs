@@ -15,6 +15,7 @@ pub mod git;
 pub mod healthcheck;
 pub mod labels;
 pub mod metrics;
+pub mod named;
 pub mod plan;
 pub mod readiness;
 pub mod reconcile;

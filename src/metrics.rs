@@ -6,10 +6,6 @@ use prometheus::{
     Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
 };
 
-/// Stack statuses, as `dockercd_stacks{status}` labels them.
-pub const STATUSES: [&str; 7] = [
-    "missing", "syncing", "synced", "failed", "deleting", "drifted", "orphaned",
-];
 /// Refresh triggers.
 pub const TRIGGERS: [&str; 4] = ["startup", "poll", "webhook", "manual"];
 /// Refresh outcomes.
@@ -81,9 +77,6 @@ impl AppMetrics {
         registry.register(Box::new(build_info))?;
 
         let stacks = IntGaugeVec::new(Opts::new("stacks", "Stacks by status"), &["status"])?;
-        for status in STATUSES {
-            stacks.with_label_values(&[status]).set(0);
-        }
         registry.register(Box::new(stacks.clone()))?;
 
         let refresh_total = IntCounterVec::new(

@@ -5,53 +5,32 @@
 //! `dockercd_stacks{status}`.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use serde::Serialize;
 
 use crate::events::{Event, EventBus};
-use crate::metrics::{AppMetrics, STATUSES};
+use crate::metrics::AppMetrics;
+use crate::named::named_enum;
 
-/// A stack's status (see the contract for each meaning).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    /// Desired, not running.
-    Missing,
-    /// An apply is running.
-    Syncing,
-    /// Every service runs (healthy where checked) with labels of the desired `stack_hash`.
-    Synced,
-    /// The last apply failed, or the stack cannot be deployed at this revision.
-    Failed,
-    /// A removal is running.
-    Deleting,
-    /// The runtime differs from the desired state and is left alone until acknowledged.
-    Drifted,
-    /// Running, no longer desired, removal disabled.
-    Orphaned,
-}
-
-impl Status {
-    /// The lower-case name used in JSON and metric labels.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Missing => "missing",
-            Self::Syncing => "syncing",
-            Self::Synced => "synced",
-            Self::Failed => "failed",
-            Self::Deleting => "deleting",
-            Self::Drifted => "drifted",
-            Self::Orphaned => "orphaned",
-        }
-    }
-}
-
-impl fmt::Display for Status {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+named_enum! {
+    /// A stack's status (see the contract for each meaning).
+    pub enum Status {
+        /// Desired, not running.
+        Missing = "missing",
+        /// An apply is running.
+        Syncing = "syncing",
+        /// Every service runs (healthy where checked) with labels of the desired `stack_hash`.
+        Synced = "synced",
+        /// The last apply failed, or the stack cannot be deployed at this revision.
+        Failed = "failed",
+        /// A removal is running.
+        Deleting = "deleting",
+        /// The runtime differs from the desired state and is left alone until acknowledged.
+        Drifted = "drifted",
+        /// Running, no longer desired, removal disabled.
+        Orphaned = "orphaned",
     }
 }
 
@@ -117,12 +96,15 @@ pub struct StatusTable {
 impl StatusTable {
     /// An empty table publishing to `events` and `metrics`.
     pub fn new(events: EventBus, metrics: AppMetrics) -> Self {
-        Self {
+        let table = Self {
             records: Arc::default(),
             version: Arc::default(),
             events,
             metrics,
-        }
+        };
+        // Every status shows from the start, so dashboards read 0 rather than nothing.
+        table.refresh_gauges(&BTreeMap::new());
+        table
     }
 
     /// Changes with every write.
@@ -198,14 +180,11 @@ impl StatusTable {
     }
 
     fn refresh_gauges(&self, records: &BTreeMap<String, StackRecord>) {
-        for status in STATUSES {
-            let count = records
-                .values()
-                .filter(|r| r.status.as_str() == status)
-                .count();
+        for &status in Status::ALL {
+            let count = records.values().filter(|r| r.status == status).count();
             self.metrics
                 .stacks
-                .with_label_values(&[status])
+                .with_label_values(&[status.as_str()])
                 .set(i64::try_from(count).unwrap_or(i64::MAX));
         }
     }
