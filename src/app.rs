@@ -12,7 +12,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument as _;
 
-use crate::api::{self, AppState, WebhookGuard};
+use crate::api::{self, ApiToken, AppState, Health, StackReads, WebhookGuard};
+use crate::commands::StackCommands;
 use crate::compose::runner::{ComposeMetrics, ComposeRunner};
 use crate::config::Config;
 use crate::docker::informer::{self, DockerInformer};
@@ -24,8 +25,10 @@ use crate::git::snapshot::{SnapshotReader, SnapshotStore};
 use crate::metrics::AppMetrics;
 use crate::plan::Planner;
 use crate::readiness::Readiness;
-use crate::reconcile::lock::{Grants, StackLocks};
-use crate::reconcile::{self as reconciling, StackReconciler};
+use crate::reconcile::decide::Policy;
+use crate::reconcile::memory::Memories;
+use crate::reconcile::{DockerExecutor, StackReconciler};
+use crate::stack::workspace::Workspaces;
 use crate::status::StatusTable;
 
 /// Every known stack is reconciled again this often, whatever the informers say:
@@ -101,8 +104,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     );
 
     let status = StatusTable::new(events.clone(), metrics.clone());
-    let grants = Grants::new();
-    let locks = StackLocks::new();
+    let memories = Memories::new();
     let compose = Arc::new(ComposeRunner::new(
         config.compose_command.clone(),
         config.docker_host.clone(),
@@ -119,30 +121,31 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             }
         }
     });
+    let workspaces = Workspaces::new(data_dir.clone(), compose);
     let planner = Arc::new(Planner::new(
         config.instance_name.clone(),
-        data_dir.clone(),
+        workspaces.clone(),
         snapshots.clone(),
         docker.clone(),
-        compose.clone(),
     ));
-    let reconciler = Arc::new(StackReconciler::new(reconciling::Parts {
-        settings: reconciling::Settings {
-            instance: config.instance_name.clone(),
+    let reconciler = Arc::new(StackReconciler {
+        instance: config.instance_name.clone(),
+        policy: Policy {
             reconcile_enabled: config.reconcile_enabled,
             remove_enabled: config.remove_enabled,
             drift_policy: config.drift_policy,
-            data_dir: data_dir.clone(),
         },
         snapshots: snapshots.clone(),
         runtime: runtime.clone(),
-        docker: docker.clone(),
-        compose,
+        executor: DockerExecutor {
+            instance: config.instance_name.clone(),
+            docker: docker.clone(),
+            workspaces,
+        },
         status: status.clone(),
-        locks: locks.clone(),
-        grants: grants.clone(),
+        memories: memories.clone(),
         metrics: metrics.clone(),
-    }));
+    });
     let queue = WorkQueue::with_limiter(
         controller::default_rate_limiter(),
         Some(QueueMetrics::register(&registry).context("registering queue metrics")?),
@@ -166,7 +169,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     .ready_when(ready);
     tracker.spawn(
         controller
-            .run(reconciler.clone(), shutdown.clone())
+            .run(reconciler, shutdown.clone())
             .instrument(tracing::info_span!("controller")),
     );
 
@@ -186,22 +189,30 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     );
 
     let state = AppState {
-        registry: registry.clone(),
-        metrics: metrics.clone(),
-        readiness: readiness.clone(),
-        snapshots,
+        stacks: StackReads {
+            snapshots: snapshots.clone(),
+            status: status.clone(),
+            runtime: runtime.clone(),
+            list_cache: Default::default(),
+        },
+        commands: Arc::new(StackCommands {
+            snapshots,
+            status,
+            runtime,
+            memories,
+            queue,
+            planner,
+            shutdown: shutdown.clone(),
+        }),
+        health: Health {
+            registry: registry.clone(),
+            readiness: readiness.clone(),
+        },
         refresh: refresh_handle,
-        status,
-        runtime,
-        events,
         webhook: WebhookGuard::new(config.webhook_secret.clone(), config.git_ref.clone()),
-        api_token: config.api_token.clone(),
-        queue,
-        grants,
-        locks,
-        planner,
-        reconciler,
-        stacks_cache: Default::default(),
+        metrics: metrics.clone(),
+        events,
+        api_token: ApiToken(config.api_token.clone()),
     };
     let http_shutdown = shutdown.clone();
     let server = axum::serve(listener, api::router(state))

@@ -1,5 +1,8 @@
-//! The `io.docker-cd.*` labels written on every container of a deployed stack,
-//! and the compose labels docker-cd reads.
+//! The label contract: the `io.docker-cd.*` labels written on every container
+//! of a deployed stack (and read back to learn what was applied), and the
+//! compose labels docker-cd reads.
+
+use std::collections::HashMap;
 
 /// Every docker-cd label starts with this.
 pub const PREFIX: &str = "io.docker-cd.";
@@ -28,3 +31,115 @@ pub const COMPOSE_PROJECT: &str = "com.docker.compose.project";
 pub const COMPOSE_SERVICE: &str = "com.docker.compose.service";
 /// Compose's one-off label (`docker compose run` containers are not part of a stack's services).
 pub const COMPOSE_ONEOFF: &str = "com.docker.compose.oneoff";
+/// Compose's working-folder label: where the project's files were.
+pub const COMPOSE_WORKING_DIR: &str = "com.docker.compose.project.working_dir";
+
+/// What one apply recorded: the part of [`StackLabels`] that changes per apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Synced {
+    /// Commit the stack was applied from.
+    pub revision: String,
+    /// `compose_hash` at that apply.
+    pub compose_hash: String,
+    /// `stack_hash` at that apply.
+    pub stack_hash: String,
+    /// RFC 3339 time of that apply.
+    pub synced_at: String,
+}
+
+/// Every `io.docker-cd.*` label of one apply: what is written into the compose
+/// override, and what is read back from a container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackLabels {
+    /// `INSTANCE_NAME`.
+    pub instance: String,
+    /// Stack path.
+    pub stack_path: String,
+    /// The apply.
+    pub synced: Synced,
+}
+
+impl StackLabels {
+    /// Label name → value, as written on every service.
+    pub fn pairs(&self) -> [(&'static str, &str); 7] {
+        [
+            (MANAGED, "true"),
+            (INSTANCE, &self.instance),
+            (STACK, &self.stack_path),
+            (REVISION, &self.synced.revision),
+            (COMPOSE_HASH, &self.synced.compose_hash),
+            (STACK_HASH, &self.synced.stack_hash),
+            (SYNCED_AT, &self.synced.synced_at),
+        ]
+    }
+
+    /// The labels of a container docker-cd deployed; `None` when any is missing.
+    pub fn read(labels: &HashMap<String, String>) -> Option<Self> {
+        let get = |key: &str| labels.get(key).cloned();
+        Some(Self {
+            instance: get(INSTANCE)?,
+            stack_path: get(STACK)?,
+            synced: Synced {
+                revision: get(REVISION)?,
+                compose_hash: get(COMPOSE_HASH)?,
+                stack_hash: get(STACK_HASH)?,
+                synced_at: get(SYNCED_AT)?,
+            },
+        })
+    }
+}
+
+/// The newest apply among containers' label sets (a stack's containers can
+/// carry different applies while one is being replaced).
+pub fn last_synced<'a>(
+    label_sets: impl IntoIterator<Item = &'a HashMap<String, String>>,
+) -> Option<Synced> {
+    label_sets
+        .into_iter()
+        .filter_map(|labels| StackLabels::read(labels).map(|l| l.synced))
+        .max_by(|a, b| a.synced_at.cmp(&b.synced_at))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn written(revision: &str, at: &str) -> HashMap<String, String> {
+        let labels = StackLabels {
+            instance: "me".into(),
+            stack_path: "apps/web".into(),
+            synced: Synced {
+                revision: revision.into(),
+                compose_hash: "c".into(),
+                stack_hash: "s".into(),
+                synced_at: at.into(),
+            },
+        };
+        labels
+            .pairs()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn what_is_written_reads_back() {
+        let set = written("abc", "2026-01-01T00:00:00Z");
+        let read = StackLabels::read(&set).expect("complete set");
+        assert_eq!(read.synced.revision, "abc");
+        assert_eq!(read.stack_path, "apps/web");
+        assert_eq!(set.get(MANAGED).map(String::as_str), Some("true"));
+    }
+
+    #[test]
+    fn the_newest_complete_label_set_is_the_last_apply() {
+        let partial = HashMap::from([(REVISION.to_string(), "zzz".to_string())]);
+        let sets = [
+            written("old", "2026-01-01T00:00:00Z"),
+            partial,
+            written("new", "2026-02-01T00:00:00Z"),
+        ];
+        assert_eq!(last_synced(&sets).map(|s| s.revision), Some("new".into()));
+        assert_eq!(last_synced(&[]), None);
+    }
+}

@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod app;
+pub mod commands;
 pub mod compose;
 pub mod config;
 pub mod docker;

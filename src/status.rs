@@ -11,6 +11,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use serde::Serialize;
 
 use crate::events::{Event, EventBus};
+use crate::labels::Synced;
 use crate::metrics::AppMetrics;
 use crate::named::named_enum;
 
@@ -34,28 +35,25 @@ named_enum! {
     }
 }
 
+named_enum! {
+    /// How an apply or removal ended.
+    pub enum Outcome {
+        /// Compose ran and the runtime matched.
+        Success = "success",
+        /// It failed; the error says why.
+        Failure = "failure",
+    }
+}
+
 /// Outcome of the last apply or removal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LastResult {
-    /// `success` or `failure`.
-    pub outcome: &'static str,
+    /// How it ended.
+    pub outcome: Outcome,
     /// RFC 3339.
     pub at: String,
     /// Why it failed.
     pub error: Option<String>,
-}
-
-/// What was last applied, as the containers' labels record it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Synced {
-    /// Commit the stack was applied from.
-    pub revision: String,
-    /// `compose_hash` at that apply.
-    pub compose_hash: String,
-    /// `stack_hash` at that apply.
-    pub stack_hash: String,
-    /// RFC 3339 time of that apply.
-    pub synced_at: String,
 }
 
 /// The reconciler's record of one stack.
@@ -69,6 +67,17 @@ pub struct StackRecord {
     pub last_result: Option<LastResult>,
     /// What the runtime says was last applied.
     pub synced: Option<Synced>,
+}
+
+impl LastResult {
+    /// An outcome now.
+    pub fn now(outcome: Outcome, error: Option<String>) -> Self {
+        Self {
+            outcome,
+            at: jiff::Timestamp::now().to_string(),
+            error,
+        }
+    }
 }
 
 impl StackRecord {

@@ -9,15 +9,15 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
 
-use super::{ApiError, AppState};
+use super::{ApiError, ApiToken};
 
 /// Middleware: refuses `/api` requests without the bearer token (401) when one is configured.
 pub async fn require_token(
-    State(state): State<AppState>,
+    State(ApiToken(token)): State<ApiToken>,
     request: Request,
     next: Next,
 ) -> Response {
-    let Some(token) = state.api_token.as_ref() else {
+    let Some(token) = token.as_ref() else {
         return next.run(request).await;
     };
     let path = request.uri().path();

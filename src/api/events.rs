@@ -8,14 +8,14 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures::stream::{self, Stream};
 use tokio::sync::broadcast::error::RecvError;
 
-use super::AppState;
+use crate::events::EventBus;
 
 /// The stream of events from the moment of the request. A client that falls
 /// more than the bus's capacity behind gets a `lagged` event: re-read `/api/stacks`.
 pub async fn stream(
-    State(state): State<AppState>,
+    State(events): State<EventBus>,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
-    let receiver = state.events.subscribe();
+    let receiver = events.subscribe();
     let events = stream::unfold(receiver, |mut receiver| async move {
         let event = match receiver.recv().await {
             Ok(event) => SseEvent::default()

@@ -6,7 +6,7 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use serde_json::{Value, json};
 
-use super::AppState;
+use super::Health;
 
 /// `GET /healthz`: 200 while the process runs.
 pub async fn healthz() -> Json<Value> {
@@ -14,7 +14,7 @@ pub async fn healthz() -> Json<Value> {
 }
 
 /// `GET /readyz`: 200 once every readiness condition holds, else 503 naming the missing ones.
-pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+pub async fn readyz(State(state): State<Health>) -> impl IntoResponse {
     let waiting = state.readiness.waiting();
     if waiting.is_empty() {
         (StatusCode::OK, Json(json!({ "status": "ready" })))
@@ -27,7 +27,7 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 /// `GET /metrics`: Prometheus text format.
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+pub async fn metrics(State(state): State<Health>) -> impl IntoResponse {
     use prometheus::Encoder;
     let encoder = prometheus::TextEncoder::new();
     let mut body = Vec::new();

@@ -19,53 +19,81 @@ use axum::routing::{get, post};
 pub use error::ApiError;
 pub use webhook::WebhookGuard;
 
+use crate::commands::StackCommands;
 use crate::config::Secret;
 use crate::docker::state::RuntimeCache;
 use crate::events::EventBus;
 use crate::git::refresh::RefreshHandle;
 use crate::git::snapshot::SnapshotReader;
 use crate::metrics::AppMetrics;
-use crate::plan::Planner;
 use crate::readiness::Readiness;
-use crate::reconcile::StackReconciler;
-use crate::reconcile::lock::{Grants, StackLocks};
 use crate::status::StatusTable;
 
-/// What every handler can read.
+/// What the handlers can reach, split by job: each handler takes only the part
+/// it needs (axum's `FromRef`), so none can reach the controller's internals.
 #[derive(Clone)]
 pub struct AppState {
-    /// The process's metrics registry.
-    pub registry: Arc<prometheus::Registry>,
-    /// Application series.
-    pub metrics: AppMetrics,
-    /// Conditions for `/readyz`.
-    pub readiness: Readiness,
-    /// Desired state.
-    pub snapshots: SnapshotReader,
+    /// Reads of desired and actual state.
+    pub stacks: StackReads,
+    /// Sync, ack, plan and apply.
+    pub commands: Arc<StackCommands>,
+    /// Probes and the metrics endpoint.
+    pub health: Health,
     /// Refresh requests and status.
     pub refresh: RefreshHandle,
+    /// Webhook secret and flood protection.
+    pub webhook: Arc<WebhookGuard>,
+    /// Application series (webhook outcomes).
+    pub metrics: AppMetrics,
+    /// SSE events.
+    pub events: EventBus,
+    /// `API_TOKEN`.
+    pub api_token: ApiToken,
+}
+
+/// Desired state, actual state and statuses, read-only.
+#[derive(Clone)]
+pub struct StackReads {
+    /// Desired state.
+    pub snapshots: SnapshotReader,
     /// Reconcile results per stack.
     pub status: StatusTable,
     /// Containers per stack.
     pub runtime: RuntimeCache,
-    /// SSE events.
-    pub events: EventBus,
-    /// Webhook secret and flood protection.
-    pub webhook: Arc<WebhookGuard>,
-    /// Bearer token for POSTs.
-    pub api_token: Option<Secret>,
-    /// The controller's queue: `sync` and `ack` enqueue the stack.
-    pub queue: controller::WorkQueue<String>,
-    /// One-shot apply permissions for `sync` and `ack`.
-    pub grants: Grants,
-    /// Per-stack locks shared with the reconciler.
-    pub locks: StackLocks,
-    /// Makes plans and staleness tokens.
-    pub planner: Arc<Planner>,
-    /// Applies a plan.
-    pub reconciler: Arc<StackReconciler>,
     /// The last `GET /api/stacks` body.
-    pub stacks_cache: stacks::ListCache,
+    pub list_cache: stacks::ListCache,
+}
+
+/// What `/readyz` and `/metrics` read.
+#[derive(Clone)]
+pub struct Health {
+    /// The process's metrics registry.
+    pub registry: Arc<prometheus::Registry>,
+    /// Conditions for `/readyz`.
+    pub readiness: Readiness,
+}
+
+/// The bearer token every `/api` route needs, when one is configured.
+#[derive(Clone)]
+pub struct ApiToken(pub Option<Secret>);
+
+macro_rules! sub_state {
+    ($($field:ident: $type:ty),+ $(,)?) => {
+        $(impl axum::extract::FromRef<AppState> for $type {
+            fn from_ref(state: &AppState) -> Self {
+                state.$field.clone()
+            }
+        })+
+    };
+}
+
+sub_state! {
+    stacks: StackReads,
+    commands: Arc<StackCommands>,
+    health: Health,
+    refresh: RefreshHandle,
+    events: EventBus,
+    api_token: ApiToken,
 }
 
 /// All routes.

@@ -5,17 +5,17 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use super::AppState;
+use crate::git::refresh::RefreshHandle;
 use crate::git::refresh::{RefreshStatus, Requested, Trigger};
 
 /// `GET /api/refresh`.
-pub async fn status(State(state): State<AppState>) -> Json<RefreshStatus> {
-    Json(state.refresh.status())
+pub async fn status(State(refresh): State<RefreshHandle>) -> Json<RefreshStatus> {
+    Json(refresh.status())
 }
 
 /// `POST /api/refresh`: 202 `{"status": "refreshing" | "queued"}`.
-pub async fn request(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    let requested = state.refresh.request(Trigger::Manual);
+pub async fn request(State(refresh): State<RefreshHandle>) -> (StatusCode, Json<Value>) {
+    let requested = refresh.request(Trigger::Manual);
     tracing::info!(status = ?requested, "manual refresh requested");
     accepted(requested)
 }

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse as _, Response};
 use serde::Serialize;
 use serde_json::json;
 
-use super::{ApiError, AppState};
+use super::{ApiError, StackReads};
 use crate::docker::state::ContainerInfo;
 use crate::git::snapshot::Snapshot;
 use crate::labels;
@@ -138,7 +138,7 @@ pub fn stack_view(
 }
 
 /// Every stack known from Git, the status table or the runtime, by name.
-pub fn all_views(state: &AppState) -> Vec<StackView> {
+pub fn all_views(state: &StackReads) -> Vec<StackView> {
     let snapshot = state.snapshots.current();
     let records = state.status.all();
     let mut names: BTreeSet<String> = records.keys().cloned().collect();
@@ -173,14 +173,14 @@ pub fn all_views(state: &AppState) -> Vec<StackView> {
 /// The body is cached until the snapshot, the status table or the runtime
 /// cache changes: dashboards and monitors poll this, and nothing changes
 /// between most polls.
-pub async fn list(State(state): State<AppState>) -> Response {
+pub async fn list(State(state): State<StackReads>) -> Response {
     let snapshot = state.snapshots.current();
     let key = ListKey {
         snapshot: snapshot.clone(),
         status: state.status.version(),
         runtime: state.runtime.version(),
     };
-    if let Some(body) = state.stacks_cache.get(&key) {
+    if let Some(body) = state.list_cache.get(&key) {
         return json_response(body);
     }
     let body: Bytes = serde_json::to_vec(&json!({
@@ -190,7 +190,7 @@ pub async fn list(State(state): State<AppState>) -> Response {
     }))
     .unwrap_or_default()
     .into();
-    state.stacks_cache.put(key, body.clone());
+    state.list_cache.put(key, body.clone());
     json_response(body)
 }
 
@@ -240,7 +240,7 @@ impl ListCache {
 
 /// `GET /api/stacks/{name}`.
 pub async fn get_one(
-    State(state): State<AppState>,
+    State(state): State<StackReads>,
     Path(name): Path<String>,
 ) -> Result<Json<StackView>, ApiError> {
     let snapshot = state.snapshots.current();

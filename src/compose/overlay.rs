@@ -7,47 +7,15 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::labels;
+use crate::labels::StackLabels;
 
 /// File name of the generated override inside the stack's working folder.
 pub const OVERRIDE_FILE: &str = ".docker-cd.override.yaml";
 
-/// The values written to the contract's labels.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SyncLabels {
-    /// `INSTANCE_NAME`.
-    pub instance: String,
-    /// Stack path.
-    pub stack_path: String,
-    /// Commit applied.
-    pub revision: String,
-    /// `compose_hash` applied.
-    pub compose_hash: String,
-    /// `stack_hash` applied.
-    pub stack_hash: String,
-    /// RFC 3339 time of the apply.
-    pub synced_at: String,
-}
-
-impl SyncLabels {
-    /// Label name → value.
-    pub fn pairs(&self) -> [(&'static str, &str); 7] {
-        [
-            (labels::MANAGED, "true"),
-            (labels::INSTANCE, &self.instance),
-            (labels::STACK, &self.stack_path),
-            (labels::REVISION, &self.revision),
-            (labels::COMPOSE_HASH, &self.compose_hash),
-            (labels::STACK_HASH, &self.stack_hash),
-            (labels::SYNCED_AT, &self.synced_at),
-        ]
-    }
-}
-
 /// The override document for `services`, repeating the base file's `version`
 /// (compose v1 refuses files of different versions).
-pub fn render(services: &[String], version: Option<&str>, sync: &SyncLabels) -> Vec<u8> {
-    let service_labels: Map<String, Value> = sync
+pub fn render(services: &[String], version: Option<&str>, labels: &StackLabels) -> Vec<u8> {
+    let service_labels: Map<String, Value> = labels
         .pairs()
         .into_iter()
         // Compose interpolates `$` in every file, the override included.
@@ -71,14 +39,16 @@ pub fn render(services: &[String], version: Option<&str>, sync: &SyncLabels) -> 
 mod tests {
     use super::*;
 
-    fn sync() -> SyncLabels {
-        SyncLabels {
+    fn sync() -> StackLabels {
+        StackLabels {
             instance: "docker-cd".into(),
             stack_path: "apps/we$b".into(),
-            revision: "abc".into(),
-            compose_hash: "c".into(),
-            stack_hash: "s".into(),
-            synced_at: "2026-11-23T00:00:00Z".into(),
+            synced: crate::labels::Synced {
+                revision: "abc".into(),
+                compose_hash: "c".into(),
+                stack_hash: "s".into(),
+                synced_at: "2026-11-23T00:00:00Z".into(),
+            },
         }
     }
 

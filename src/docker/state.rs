@@ -94,3 +94,30 @@ impl RuntimeCache {
         self.version.fetch_add(1, Ordering::AcqRel);
     }
 }
+
+/// Containers for unit tests across the crate.
+#[cfg(test)]
+pub mod fixtures {
+    use super::ContainerInfo;
+
+    /// A container of `service` in Docker state `state` with `labels`.
+    pub fn container(
+        id: &str,
+        service: &str,
+        state: &str,
+        labels: &[(&str, &str)],
+    ) -> ContainerInfo {
+        ContainerInfo {
+            id: id.into(),
+            name: format!("{id}-1"),
+            service: service.into(),
+            state: state.into(),
+            health: None,
+            exit_code: None,
+            labels: labels
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+                .collect(),
+        }
+    }
+}

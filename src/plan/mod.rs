@@ -11,8 +11,7 @@ pub mod diff;
 pub mod spec;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -22,14 +21,14 @@ use self::diff::{Actual, Change};
 use self::spec::{
     ImageDefaults, ServiceSpec, actual_service, desired_services, parse_env_file, without_inherited,
 };
-use crate::compose::overlay::OVERRIDE_FILE;
-use crate::compose::runner::{self, ComposeError, ComposeRunner, Project};
+use crate::compose::runner::ComposeError;
 use crate::docker::client::{self, DockerError};
 use crate::docker::informer::DockerHandle;
 use crate::docker::state::ContainerInfo;
 use crate::git::snapshot::SnapshotReader;
 use crate::labels;
 use crate::stack::DesiredStack;
+use crate::stack::workspace::{WorkspaceError, Workspaces};
 
 /// A plan, as `POST /api/stacks/{name}/plan` returns it.
 #[derive(Debug, Clone, Serialize)]
@@ -86,33 +85,39 @@ pub enum PlanError {
     Config(String),
 }
 
+impl From<WorkspaceError> for PlanError {
+    fn from(error: WorkspaceError) -> Self {
+        match error {
+            WorkspaceError::Compose(e) => Self::Compose(e),
+            WorkspaceError::Io(e) => Self::Io(e),
+        }
+    }
+}
+
 /// The state of a container that exited 0: what a one-shot job is meant to reach.
 const COMPLETED: &str = "completed";
 
 /// Makes plans and staleness tokens.
 pub struct Planner {
     instance: String,
-    data_dir: PathBuf,
+    workspaces: Workspaces,
     snapshots: SnapshotReader,
     docker: DockerHandle,
-    compose: Arc<ComposeRunner>,
 }
 
 impl Planner {
-    /// A planner over the shared desired state, Docker client and compose runner.
+    /// A planner over the shared desired state, Docker client and workspaces.
     pub fn new(
         instance: String,
-        data_dir: PathBuf,
+        workspaces: Workspaces,
         snapshots: SnapshotReader,
         docker: DockerHandle,
-        compose: Arc<ComposeRunner>,
     ) -> Self {
         Self {
             instance,
-            data_dir,
+            workspaces,
             snapshots,
             docker,
-            compose,
         }
     }
 
@@ -184,35 +189,10 @@ impl Planner {
         &self,
         desired: &DesiredStack,
     ) -> Result<BTreeMap<String, ServiceSpec>, PlanError> {
-        let scratch_root = self.data_dir.join("plans");
-        tokio::fs::create_dir_all(&scratch_root).await?;
-        let scratch = tempfile::tempdir_in(&scratch_root)?;
-        let dir = scratch.path().join(&desired.name);
-        let files = desired.files.clone();
-        let target = dir.clone();
-        tokio::task::spawn_blocking(move || {
-            crate::stack::workdir::materialize(&target, &files, (OVERRIDE_FILE, b"{}\n"))
-        })
-        .await
-        .map_err(|e| std::io::Error::other(e.to_string()))??;
-        let compose_files = [desired.compose_file.as_str()];
-        let output = self
-            .compose
-            .config(&Project {
-                name: &desired.name,
-                workdir: &dir,
-                files: &compose_files,
-            })
-            .await?;
-        // Paths as the real apply will see them: in the stack's working folder.
-        let workdir = runner::workdir(&self.data_dir, &desired.name);
-        let relocated = output.stdout.replace(
-            &dir.to_string_lossy().into_owned(),
-            &workdir.to_string_lossy(),
-        );
+        let resolved = self.workspaces.resolve(desired).await?;
         let config: Value =
-            serde_saphyr::from_str(&relocated).map_err(|e| PlanError::Config(e.to_string()))?;
-        let env_files = read_env_files(&config, &dir, &workdir);
+            serde_saphyr::from_str(&resolved.text).map_err(|e| PlanError::Config(e.to_string()))?;
+        let env_files = read_env_files(&config, &resolved.scratch_dir, &resolved.workdir);
         Ok(desired_services(&config, &desired.name, &env_files))
     }
 
@@ -333,15 +313,7 @@ mod tests {
     use super::*;
 
     fn container(id: &str, state: &str) -> ContainerInfo {
-        ContainerInfo {
-            id: id.into(),
-            name: id.into(),
-            service: "web".into(),
-            state: state.into(),
-            health: None,
-            exit_code: None,
-            labels: HashMap::from([(labels::STACK_HASH.to_string(), "h".to_string())]),
-        }
+        crate::docker::state::fixtures::container(id, "web", state, &[(labels::STACK_HASH, "h")])
     }
 
     #[test]

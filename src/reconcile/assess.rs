@@ -191,36 +191,19 @@ fn service_state(containers: &[&ContainerInfo], stack_hash: &str, oneshot: bool)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-    use std::sync::Arc;
+    use crate::docker::state::fixtures;
 
     fn desired(services: &[&str], hash: &str) -> DesiredStack {
-        DesiredStack {
-            name: "web".into(),
-            path: "web".into(),
-            compose_file: "compose.yaml".into(),
-            compose_hash: "c".into(),
-            stack_hash: hash.into(),
-            services: services.iter().map(|s| s.to_string()).collect(),
-            expected_services: services.iter().map(|s| s.to_string()).collect(),
-            oneshot_services: Vec::new(),
-            compose_version: None,
-            files: Arc::new([]),
-            error: None,
-            clashes_with: Vec::new(),
-        }
+        crate::stack::fixtures::desired("web", services, hash)
     }
 
     fn container(service: &str, state: &str, hash: &str) -> ContainerInfo {
-        ContainerInfo {
-            id: format!("id-{service}"),
-            name: format!("web_{service}_1"),
-            service: service.into(),
-            state: state.into(),
-            health: None,
-            exit_code: None,
-            labels: HashMap::from([(labels::STACK_HASH.to_string(), hash.to_string())]),
-        }
+        fixtures::container(
+            &format!("id-{service}"),
+            service,
+            state,
+            &[(labels::STACK_HASH, hash)],
+        )
     }
 
     #[test]
@@ -304,7 +287,7 @@ mod tests {
                 cause: Cause::Drift,
                 detail,
             } => assert!(
-                detail.contains("web: container web_web_1 exited (0)"),
+                detail.contains("web: container id-web-1 exited (0)"),
                 "{detail}"
             ),
             other => panic!("{other:?}"),

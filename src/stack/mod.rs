@@ -4,6 +4,10 @@ pub mod discover;
 pub mod hash;
 pub mod name;
 pub mod workdir;
+pub mod workspace;
+
+#[cfg(test)]
+pub mod fixtures;
 
 use std::sync::Arc;
 

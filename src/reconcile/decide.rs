@@ -1,0 +1,285 @@
+//! The reconcile policy as a pure function: from what a pass observed, the
+//! settings and the stack's memory, the one [`Step`] to take. No I/O and no
+//! clock (the caller passes `now`), so every row of the policy is a unit test.
+
+use std::time::{Duration, Instant};
+
+use super::assess::{Cause, Verdict};
+use super::memory::{Memory, Settling};
+use crate::config::DriftPolicy;
+use crate::status::Status;
+
+/// How long an applied stack may take to become ready (healthchecks passing)
+/// before it is `failed`.
+pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(180);
+/// How often a settling stack is looked at again (health events usually come first).
+pub const SETTLE_POLL: Duration = Duration::from_secs(2);
+/// Drift reverts allowed per stack within [`DRIFT_WINDOW`]: a container that
+/// keeps stopping is a crash loop, and re-running compose for it forever is the
+/// redeploy loop operators of other tools complain about.
+pub const MAX_DRIFT_REVERTS: usize = 5;
+/// Window for [`MAX_DRIFT_REVERTS`].
+pub const DRIFT_WINDOW: Duration = Duration::from_secs(300);
+
+/// The settings the policy follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// `RECONCILE_ENABLED`.
+    pub reconcile_enabled: bool,
+    /// `RECONCILE_REMOVE_ENABLED`.
+    pub remove_enabled: bool,
+    /// `DRIFT_POLICY`.
+    pub drift_policy: DriftPolicy,
+}
+
+/// What one pass found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Observation<'a> {
+    /// In Git, but not deployable at this revision.
+    Invalid {
+        /// Why.
+        error: &'a str,
+    },
+    /// In Git and assessed against its containers.
+    Desired {
+        /// The assessment's verdict.
+        verdict: &'a Verdict,
+        /// The desired `stack_hash`.
+        stack_hash: &'a str,
+        /// Whether any container of the stack exists.
+        has_containers: bool,
+    },
+    /// No longer in Git.
+    Gone {
+        /// Whether any container of the stack still exists.
+        has_containers: bool,
+    },
+}
+
+/// When to look at the stack again without an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    /// Only when something changes (an informer event, a resync).
+    ForChange,
+    /// After this long.
+    Poll(Duration),
+}
+
+/// What the reconciler does this pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Runs nothing: records the status (and error) and waits.
+    Report {
+        /// New status.
+        status: Status,
+        /// Why the stack is failed or drifted.
+        error: Option<String>,
+        /// When to look again.
+        wait: Wait,
+    },
+    /// Not deployable at this revision: `failed` until Git changes it.
+    Invalid(String),
+    /// A crash loop: `failed`, left alone until Git changes the stack or a sync.
+    GiveUp(String),
+    /// Runs `compose up`.
+    Apply {
+        /// Git change or drift.
+        cause: Cause,
+        /// What differs, for the log.
+        detail: String,
+    },
+    /// Runs `compose down`.
+    Remove,
+    /// Neither desired nor running: the stack's record goes.
+    Forget,
+}
+
+/// How an apply ended, seen by a fresh assessment after compose returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    /// Every service ready.
+    Synced,
+    /// Deployed, waiting for healthchecks.
+    Settling,
+    /// Compose succeeded, yet the runtime does not match.
+    NotConverged(String),
+}
+
+/// The step for one pass. `requested` is an apply asked through the API: it
+/// runs whatever the policy and the verdict say (the operator saw the plan).
+pub fn decide(
+    observation: Observation<'_>,
+    requested: bool,
+    policy: Policy,
+    memory: &mut Memory,
+    now: Instant,
+) -> Step {
+    match observation {
+        Observation::Invalid { error } => Step::Invalid(error.to_string()),
+        Observation::Desired {
+            verdict,
+            stack_hash,
+            has_containers,
+        } => {
+            if requested {
+                let cause = match verdict {
+                    Verdict::NeedsApply { cause, .. } => *cause,
+                    _ => Cause::Desired,
+                };
+                return Step::Apply {
+                    cause,
+                    detail: "requested through the API".into(),
+                };
+            }
+            match verdict {
+                Verdict::InSync => {
+                    memory.settling = None;
+                    report(Status::Synced, None, Wait::ForChange)
+                }
+                Verdict::Settling { detail } => settle(detail, stack_hash, memory, now),
+                Verdict::NeedsApply { cause, detail } => {
+                    needs_apply(*cause, detail, has_containers, policy, memory, now)
+                }
+            }
+        }
+        Observation::Gone { has_containers } => {
+            memory.settling = None;
+            if !has_containers {
+                Step::Forget
+            } else if !requested
+                && (!policy.remove_enabled || (!policy.reconcile_enabled && !memory.granted))
+            {
+                // A sync grant stands in for RECONCILE_ENABLED, never for removal.
+                report(Status::Orphaned, None, Wait::ForChange)
+            } else {
+                Step::Remove
+            }
+        }
+    }
+}
+
+fn needs_apply(
+    cause: Cause,
+    detail: &str,
+    has_containers: bool,
+    policy: Policy,
+    memory: &mut Memory,
+    now: Instant,
+) -> Step {
+    let granted = memory.granted;
+    if !policy.reconcile_enabled && !granted {
+        return if has_containers {
+            let error = format!("out of sync (automatic apply is off): {detail}");
+            report(Status::Drifted, Some(error), Wait::ForChange)
+        } else {
+            report(Status::Missing, None, Wait::ForChange)
+        };
+    }
+    if cause == Cause::Drift && !granted {
+        if policy.drift_policy == DriftPolicy::Flag {
+            return report(Status::Drifted, Some(detail.to_string()), Wait::ForChange);
+        }
+        if budget_spent(memory, now) {
+            return Step::GiveUp(format!(
+                "{detail}: restarted {MAX_DRIFT_REVERTS} times within {}s and it keeps stopping; left alone until the stack changes in Git or a sync is requested",
+                DRIFT_WINDOW.as_secs()
+            ));
+        }
+    }
+    Step::Apply {
+        cause,
+        detail: detail.to_string(),
+    }
+}
+
+/// A stack deployed but not ready: `syncing` while an apply of ours settles
+/// (or a healthcheck is still starting), else `failed` with what is wrong.
+fn settle(detail: &str, stack_hash: &str, memory: &Memory, now: Instant) -> Step {
+    let since = memory
+        .settling
+        .as_ref()
+        .filter(|s| s.stack_hash == stack_hash)
+        .map(|s| s.since);
+    let starting_only = detail.split("; ").all(|part| part.ends_with("is starting"));
+    match since {
+        Some(at) if now.saturating_duration_since(at) < SETTLE_TIMEOUT => {
+            report(Status::Syncing, None, Wait::Poll(SETTLE_POLL))
+        }
+        None if starting_only => report(Status::Syncing, None, Wait::Poll(SETTLE_POLL)),
+        // Health events wake the stack when it recovers.
+        Some(_) => report(
+            Status::Failed,
+            Some(format!(
+                "not ready {}s after the apply: {detail}",
+                SETTLE_TIMEOUT.as_secs()
+            )),
+            Wait::ForChange,
+        ),
+        None => report(
+            Status::Failed,
+            Some(format!("not ready: {detail}")),
+            Wait::ForChange,
+        ),
+    }
+}
+
+/// Whether the crash-loop budget is spent; forgets reverts outside the window.
+fn budget_spent(memory: &mut Memory, now: Instant) -> bool {
+    memory
+        .reverts
+        .retain(|at| now.saturating_duration_since(*at) < DRIFT_WINDOW);
+    memory.given_up |= memory.reverts.len() >= MAX_DRIFT_REVERTS;
+    memory.given_up
+}
+
+/// Called once an apply or removal really starts (lock held, Docker answering):
+/// uses up a grant, and counts a drift revert. A new desired state or an
+/// explicit sync starts a fresh budget; every drift attempt counts, also one
+/// whose container exits before compose returns.
+pub fn begin(cause: Option<Cause>, memory: &mut Memory, now: Instant) {
+    let granted = std::mem::take(&mut memory.granted);
+    if granted || cause == Some(Cause::Desired) {
+        memory.reverts.clear();
+        memory.given_up = false;
+    }
+    if cause == Some(Cause::Drift) {
+        memory.reverts.push(now);
+    }
+}
+
+/// How an apply of `stack_hash` ended, from the assessment made after compose
+/// returned; a settling stack is remembered so later passes wait for it.
+pub fn after_apply(
+    verdict: &Verdict,
+    stack_hash: &str,
+    memory: &mut Memory,
+    now: Instant,
+) -> Applied {
+    match verdict {
+        Verdict::InSync => {
+            memory.settling = None;
+            Applied::Synced
+        }
+        Verdict::Settling { .. } => {
+            memory.settling = Some(Settling {
+                stack_hash: stack_hash.to_string(),
+                since: now,
+            });
+            Applied::Settling
+        }
+        Verdict::NeedsApply { detail, .. } => Applied::NotConverged(format!(
+            "compose up finished but the stack does not match: {detail}"
+        )),
+    }
+}
+
+fn report(status: Status, error: Option<String>, wait: Wait) -> Step {
+    Step::Report {
+        status,
+        error,
+        wait,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,487 @@
+//! One case per row of the policy.
+
+use rstest::rstest;
+
+use super::*;
+
+const HASH: &str = "h1";
+
+fn policy(reconcile: bool, remove: bool, drift: DriftPolicy) -> Policy {
+    Policy {
+        reconcile_enabled: reconcile,
+        remove_enabled: remove,
+        drift_policy: drift,
+    }
+}
+
+/// The defaults: reconcile on, removal off, revert drift.
+fn defaults() -> Policy {
+    policy(true, false, DriftPolicy::Revert)
+}
+
+fn needs(cause: Cause) -> Verdict {
+    Verdict::NeedsApply {
+        cause,
+        detail: "web: no container".into(),
+    }
+}
+
+fn settling(detail: &str) -> Verdict {
+    Verdict::Settling {
+        detail: detail.into(),
+    }
+}
+
+fn desired(verdict: &Verdict, has_containers: bool) -> Observation<'_> {
+    Observation::Desired {
+        verdict,
+        stack_hash: HASH,
+        has_containers,
+    }
+}
+
+fn granted() -> Memory {
+    Memory {
+        granted: true,
+        ..Memory::default()
+    }
+}
+
+fn apply(cause: Cause) -> Step {
+    Step::Apply {
+        cause,
+        detail: "web: no container".into(),
+    }
+}
+
+fn reported(status: Status, wait: Wait) -> impl Fn(&Step) -> bool {
+    move |step| matches!(step, Step::Report { status: s, wait: w, .. } if *s == status && *w == wait)
+}
+
+#[rstest]
+// A Git change applies, with every policy that allows applies.
+#[case::desired_change_applies(needs(Cause::Desired), true, defaults(), Memory::default())]
+#[case::desired_change_applies_under_flag(
+    needs(Cause::Desired),
+    true,
+    policy(true, false, DriftPolicy::Flag),
+    Memory::default()
+)]
+#[case::drift_is_reverted(needs(Cause::Drift), true, defaults(), Memory::default())]
+#[case::drift_under_flag_applies_when_acknowledged(
+    needs(Cause::Drift),
+    true,
+    policy(true, false, DriftPolicy::Flag),
+    granted()
+)]
+#[case::reconcile_off_applies_on_a_sync(
+    needs(Cause::Desired),
+    false,
+    policy(false, false, DriftPolicy::Revert),
+    granted()
+)]
+#[case::reconcile_off_reverts_drift_on_a_sync(
+    needs(Cause::Drift),
+    true,
+    policy(false, false, DriftPolicy::Revert),
+    granted()
+)]
+fn needs_apply_rows_that_apply(
+    #[case] verdict: Verdict,
+    #[case] has_containers: bool,
+    #[case] policy: Policy,
+    #[case] mut memory: Memory,
+) {
+    let Verdict::NeedsApply { cause, .. } = verdict else {
+        unreachable!("cases need applies")
+    };
+    let step = decide(
+        desired(&verdict, has_containers),
+        false,
+        policy,
+        &mut memory,
+        Instant::now(),
+    );
+    assert_eq!(step, apply(cause));
+}
+
+#[rstest]
+#[case::reconcile_off_never_deployed_is_missing(
+    needs(Cause::Desired),
+    false,
+    policy(false, false, DriftPolicy::Revert),
+    Status::Missing,
+    None
+)]
+#[case::reconcile_off_with_containers_is_drifted(
+    needs(Cause::Desired),
+    true,
+    policy(false, true, DriftPolicy::Revert),
+    Status::Drifted,
+    Some("out of sync (automatic apply is off): web: no container")
+)]
+#[case::reconcile_off_drift_is_drifted(
+    needs(Cause::Drift),
+    true,
+    policy(false, false, DriftPolicy::Flag),
+    Status::Drifted,
+    Some("out of sync (automatic apply is off): web: no container")
+)]
+#[case::flagged_drift_waits_for_an_ack(
+    needs(Cause::Drift),
+    true,
+    policy(true, false, DriftPolicy::Flag),
+    Status::Drifted,
+    Some("web: no container")
+)]
+#[case::in_sync_is_synced(Verdict::InSync, true, defaults(), Status::Synced, None)]
+#[case::in_sync_is_synced_with_reconcile_off(
+    Verdict::InSync,
+    true,
+    policy(false, false, DriftPolicy::Flag),
+    Status::Synced,
+    None
+)]
+#[case::a_starting_healthcheck_is_syncing(
+    settling("web: health is starting"),
+    true,
+    defaults(),
+    Status::Syncing,
+    None
+)]
+#[case::unhealthy_without_an_apply_is_failed(
+    settling("web: unhealthy"),
+    true,
+    defaults(),
+    Status::Failed,
+    Some("not ready: web: unhealthy")
+)]
+#[case::starting_and_unhealthy_is_failed(
+    settling("db: health is starting; web: unhealthy"),
+    true,
+    defaults(),
+    Status::Failed,
+    Some("not ready: db: health is starting; web: unhealthy")
+)]
+fn rows_that_only_report(
+    #[case] verdict: Verdict,
+    #[case] has_containers: bool,
+    #[case] policy: Policy,
+    #[case] status: Status,
+    #[case] error: Option<&str>,
+) {
+    let step = decide(
+        desired(&verdict, has_containers),
+        false,
+        policy,
+        &mut Memory::default(),
+        Instant::now(),
+    );
+    let Step::Report {
+        status: s,
+        error: e,
+        ..
+    } = step
+    else {
+        panic!("expected a report, got {step:?}")
+    };
+    assert_eq!((s, e.as_deref()), (status, error));
+}
+
+#[rstest]
+#[case::in_sync(Verdict::InSync)]
+#[case::settling(settling("web: unhealthy"))]
+#[case::needs_apply(needs(Cause::Drift))]
+fn an_api_apply_runs_whatever_the_verdict_and_policy(#[case] verdict: Verdict) {
+    let off = policy(false, false, DriftPolicy::Flag);
+    let mut memory = Memory {
+        given_up: true,
+        ..Memory::default()
+    };
+    let step = decide(
+        desired(&verdict, true),
+        true,
+        off,
+        &mut memory,
+        Instant::now(),
+    );
+    let expected_cause = match verdict {
+        Verdict::NeedsApply { cause, .. } => cause,
+        _ => Cause::Desired,
+    };
+    assert!(
+        matches!(step, Step::Apply { cause, .. } if cause == expected_cause),
+        "{step:?}"
+    );
+}
+
+#[rstest]
+#[case::nothing_left_is_forgotten(false, false, defaults(), Memory::default(), Step::Forget)]
+#[case::nothing_left_is_forgotten_even_if_requested(
+    false,
+    true,
+    defaults(),
+    Memory::default(),
+    Step::Forget
+)]
+#[case::removal_off_leaves_an_orphan(
+    true,
+    false,
+    defaults(),
+    Memory::default(),
+    report(Status::Orphaned, None, Wait::ForChange)
+)]
+#[case::removal_off_orphan_despite_a_sync(
+    true,
+    false,
+    defaults(),
+    granted(),
+    report(Status::Orphaned, None, Wait::ForChange)
+)]
+#[case::removal_on_removes(
+    true,
+    false,
+    policy(true, true, DriftPolicy::Revert),
+    Memory::default(),
+    Step::Remove
+)]
+#[case::removal_on_but_reconcile_off_waits(
+    true,
+    false,
+    policy(false, true, DriftPolicy::Revert),
+    Memory::default(),
+    report(Status::Orphaned, None, Wait::ForChange)
+)]
+#[case::removal_on_reconcile_off_removes_on_a_sync(
+    true,
+    false,
+    policy(false, true, DriftPolicy::Revert),
+    granted(),
+    Step::Remove
+)]
+#[case::an_api_apply_removes_even_with_removal_off(
+    true,
+    true,
+    policy(false, false, DriftPolicy::Flag),
+    Memory::default(),
+    Step::Remove
+)]
+fn removal_rows(
+    #[case] has_containers: bool,
+    #[case] requested: bool,
+    #[case] policy: Policy,
+    #[case] mut memory: Memory,
+    #[case] expected: Step,
+) {
+    let step = decide(
+        Observation::Gone { has_containers },
+        requested,
+        policy,
+        &mut memory,
+        Instant::now(),
+    );
+    assert_eq!(step, expected);
+}
+
+#[test]
+fn an_invalid_stack_fails_even_when_requested() {
+    let step = decide(
+        Observation::Invalid { error: "bad yaml" },
+        true,
+        defaults(),
+        &mut Memory::default(),
+        Instant::now(),
+    );
+    assert_eq!(step, Step::Invalid("bad yaml".into()));
+}
+
+#[test]
+fn our_settling_apply_is_syncing_until_the_timeout_then_failed() {
+    let start = Instant::now();
+    let verdict = settling("web: unhealthy");
+    let mut memory = Memory::default();
+    assert_eq!(
+        after_apply(&verdict, HASH, &mut memory, start),
+        Applied::Settling
+    );
+    let within = start + SETTLE_TIMEOUT - Duration::from_secs(1);
+    let step = decide(
+        desired(&verdict, true),
+        false,
+        defaults(),
+        &mut memory,
+        within,
+    );
+    assert!(
+        reported(Status::Syncing, Wait::Poll(SETTLE_POLL))(&step),
+        "{step:?}"
+    );
+
+    let after = start + SETTLE_TIMEOUT;
+    let step = decide(
+        desired(&verdict, true),
+        false,
+        defaults(),
+        &mut memory,
+        after,
+    );
+    assert_eq!(
+        step,
+        report(
+            Status::Failed,
+            Some("not ready 180s after the apply: web: unhealthy".into()),
+            Wait::ForChange
+        )
+    );
+}
+
+#[test]
+fn a_settling_apply_of_another_hash_does_not_count() {
+    let start = Instant::now();
+    let mut memory = Memory::default();
+    after_apply(&settling("x"), "old-hash", &mut memory, start);
+    let verdict = settling("web: unhealthy");
+    let step = decide(
+        desired(&verdict, true),
+        false,
+        defaults(),
+        &mut memory,
+        start,
+    );
+    assert!(reported(Status::Failed, Wait::ForChange)(&step), "{step:?}");
+}
+
+#[test]
+fn in_sync_forgets_the_settling_apply() {
+    let now = Instant::now();
+    let mut memory = Memory::default();
+    after_apply(&settling("x"), HASH, &mut memory, now);
+    decide(
+        desired(&Verdict::InSync, true),
+        false,
+        defaults(),
+        &mut memory,
+        now,
+    );
+    assert_eq!(memory.settling, None);
+}
+
+#[test]
+fn an_apply_that_ends_in_sync_is_synced_and_a_mismatch_is_an_error() {
+    let now = Instant::now();
+    let mut memory = Memory::default();
+    assert_eq!(
+        after_apply(&Verdict::InSync, HASH, &mut memory, now),
+        Applied::Synced
+    );
+    assert_eq!(
+        after_apply(&needs(Cause::Drift), HASH, &mut memory, now),
+        Applied::NotConverged(
+            "compose up finished but the stack does not match: web: no container".into()
+        )
+    );
+}
+
+/// Runs drift passes, each starting an apply as the reconciler does.
+fn revert_passes(memory: &mut Memory, times: &[Instant]) -> Vec<Step> {
+    let verdict = needs(Cause::Drift);
+    times
+        .iter()
+        .map(|now| {
+            let step = decide(desired(&verdict, true), false, defaults(), memory, *now);
+            if let Step::Apply { cause, .. } = &step {
+                begin(Some(*cause), memory, *now);
+            }
+            step
+        })
+        .collect()
+}
+
+#[test]
+fn a_crash_loop_gives_up_after_the_budget() {
+    let start = Instant::now();
+    let times: Vec<Instant> = (0..6)
+        .map(|i| start + Duration::from_secs(i * 10))
+        .collect();
+    let mut memory = Memory::default();
+    let steps = revert_passes(&mut memory, &times);
+    assert!(
+        steps[..MAX_DRIFT_REVERTS]
+            .iter()
+            .all(|s| matches!(s, Step::Apply { .. }))
+    );
+    let Step::GiveUp(message) = &steps[MAX_DRIFT_REVERTS] else {
+        panic!("expected to give up, got {:?}", steps[MAX_DRIFT_REVERTS])
+    };
+    assert!(
+        message.contains("restarted 5 times within 300s"),
+        "{message}"
+    );
+}
+
+#[test]
+fn having_given_up_stays_given_up_after_the_window() {
+    let start = Instant::now();
+    let times: Vec<Instant> = (0..6).map(|i| start + Duration::from_secs(i)).collect();
+    let mut memory = Memory::default();
+    revert_passes(&mut memory, &times);
+    let later = [start + DRIFT_WINDOW * 2];
+    assert!(matches!(
+        revert_passes(&mut memory, &later)[0],
+        Step::GiveUp(_)
+    ));
+}
+
+#[test]
+fn reverts_outside_the_window_are_forgotten() {
+    let start = Instant::now();
+    let times: Vec<Instant> = (0..6u32).map(|i| start + DRIFT_WINDOW / 4 * i).collect();
+    let mut memory = Memory::default();
+    let steps = revert_passes(&mut memory, &times);
+    assert!(
+        steps.iter().all(|s| matches!(s, Step::Apply { .. })),
+        "{steps:?}"
+    );
+}
+
+#[rstest]
+#[case::a_sync_grant(true, Some(Cause::Drift))]
+#[case::a_git_change(false, Some(Cause::Desired))]
+fn a_fresh_budget_after(#[case] grant: bool, #[case] cause: Option<Cause>) {
+    let now = Instant::now();
+    let mut memory = Memory {
+        reverts: vec![now; MAX_DRIFT_REVERTS],
+        given_up: true,
+        granted: grant,
+        ..Memory::default()
+    };
+    begin(cause, &mut memory, now);
+    assert!(!memory.given_up && !memory.granted);
+    let expected = usize::from(cause == Some(Cause::Drift));
+    assert_eq!(
+        memory.reverts.len(),
+        expected,
+        "the granted revert itself counts"
+    );
+}
+
+#[test]
+fn a_given_up_stack_is_applied_on_a_sync() {
+    let now = Instant::now();
+    let verdict = needs(Cause::Drift);
+    let mut memory = Memory {
+        given_up: true,
+        granted: true,
+        ..Memory::default()
+    };
+    let step = decide(desired(&verdict, true), false, defaults(), &mut memory, now);
+    assert_eq!(step, apply(Cause::Drift));
+}
+
+#[test]
+fn a_removal_uses_up_the_grant_without_counting_a_revert() {
+    let now = Instant::now();
+    let mut memory = granted();
+    begin(None, &mut memory, now);
+    assert_eq!(memory, Memory::default());
+}

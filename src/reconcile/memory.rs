@@ -1,0 +1,184 @@
+//! What the reconciler remembers about each stack between passes, under one lock:
+//! the apply it waits on, its crash-loop budget, an operator's one-time grant,
+//! the lock that keeps two applies of a stack apart, and an API apply waiting
+//! for the worker.
+//!
+//! Everything else is read fresh each pass (level-triggered): Git from the
+//! snapshot, the runtime from the informer's cache, what was applied from labels.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
+
+use tokio::sync::oneshot;
+
+/// The plain part of a stack's memory: what [`super::decide`] reads and changes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Memory {
+    /// An apply of ours whose containers are not ready yet.
+    pub settling: Option<Settling>,
+    /// When recent drift reverts started (the crash-loop budget).
+    pub reverts: Vec<Instant>,
+    /// The budget is spent: left alone until Git changes the stack or a sync.
+    pub given_up: bool,
+    /// An operator asked for one apply (sync, ack) whatever the policy says.
+    pub granted: bool,
+}
+
+/// An apply waiting for its containers to become ready.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settling {
+    /// The `stack_hash` applied.
+    pub stack_hash: String,
+    /// When compose returned.
+    pub since: Instant,
+}
+
+/// What an API apply hands to the worker: its lock, and where the result goes.
+#[derive(Debug)]
+pub struct ApplyRequest {
+    /// Held from the staleness check on, so no other apply slips in between.
+    pub guard: StackGuard,
+    /// Receives the apply's result.
+    pub reply: oneshot::Sender<Result<(), String>>,
+}
+
+#[derive(Debug, Default)]
+struct Entry {
+    memory: Memory,
+    locked: bool,
+    request: Option<ApplyRequest>,
+}
+
+impl Entry {
+    fn is_empty(&self) -> bool {
+        self.memory == Memory::default() && !self.locked && self.request.is_none()
+    }
+}
+
+/// Every stack's memory.
+#[derive(Debug, Clone, Default)]
+pub struct Memories {
+    entries: Arc<Mutex<HashMap<String, Entry>>>,
+}
+
+impl Memories {
+    /// No memories.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn entries(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `change` on the memory of `name`; an emptied memory is dropped.
+    pub fn with<T>(&self, name: &str, change: impl FnOnce(&mut Memory) -> T) -> T {
+        let mut entries = self.entries();
+        let entry = entries.entry(name.to_string()).or_default();
+        let out = change(&mut entry.memory);
+        if entry.is_empty() {
+            entries.remove(name);
+        }
+        out
+    }
+
+    /// Grants `name` one apply whatever the policy (a sync or an acknowledgement).
+    pub fn grant(&self, name: &str) {
+        self.with(name, |m| m.granted = true);
+    }
+
+    /// Takes the lock of `name`, unless an apply holds it (a second apply is
+    /// refused at once rather than queued).
+    pub fn try_lock(&self, name: &str) -> Option<StackGuard> {
+        let mut entries = self.entries();
+        let entry = entries.entry(name.to_string()).or_default();
+        if entry.locked {
+            return None;
+        }
+        entry.locked = true;
+        Some(StackGuard {
+            memories: self.clone(),
+            name: name.to_string(),
+        })
+    }
+
+    /// Leaves an API apply for the worker; a request left before is answered
+    /// as superseded (cannot happen while the lock is held, kept for safety).
+    pub fn request_apply(&self, name: &str, request: ApplyRequest) {
+        let previous = self
+            .entries()
+            .entry(name.to_string())
+            .or_default()
+            .request
+            .replace(request);
+        if let Some(previous) = previous {
+            let _ = previous
+                .reply
+                .send(Err("superseded by another apply".into()));
+        }
+    }
+
+    /// Takes the API apply waiting for `name`, if any.
+    pub fn take_request(&self, name: &str) -> Option<ApplyRequest> {
+        self.entries().get_mut(name).and_then(|e| e.request.take())
+    }
+}
+
+/// One stack's lock; released on drop.
+#[derive(Debug)]
+pub struct StackGuard {
+    memories: Memories,
+    name: String,
+}
+
+impl Drop for StackGuard {
+    fn drop(&mut self) {
+        let mut entries = self.memories.entries();
+        if let Some(entry) = entries.get_mut(&self.name) {
+            entry.locked = false;
+            if entry.is_empty() {
+                entries.remove(&self.name);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_held_lock_refuses_a_second_taker_until_dropped() {
+        let memories = Memories::new();
+        let first = memories.try_lock("web");
+        assert!(first.is_some());
+        assert!(memories.try_lock("web").is_none());
+        assert!(memories.try_lock("db").is_some(), "locks are per stack");
+        drop(first);
+        assert!(memories.try_lock("web").is_some());
+    }
+
+    #[test]
+    fn a_grant_is_remembered_until_taken_and_empty_memories_are_dropped() {
+        let memories = Memories::new();
+        memories.grant("web");
+        assert!(memories.with("web", |m| std::mem::take(&mut m.granted)));
+        assert!(!memories.with("web", |m| m.granted));
+        assert!(memories.entries().is_empty());
+    }
+
+    #[test]
+    fn an_apply_request_is_taken_once() {
+        let memories = Memories::new();
+        let guard = memories.try_lock("web").expect("free");
+        let (reply, _rx) = oneshot::channel();
+        memories.request_apply("web", ApplyRequest { guard, reply });
+        assert!(memories.take_request("web").is_some());
+        assert!(memories.take_request("web").is_none());
+        assert!(
+            memories.entries().is_empty(),
+            "the guard dropped with the request"
+        );
+    }
+}

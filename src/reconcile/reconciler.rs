@@ -1,0 +1,318 @@
+//! One reconcile pass of one stack: read desired state (the Git snapshot) and
+//! actual state (the runtime cache), let [`decide`] pick the step, run it
+//! through the [`Executor`], record the result.
+//!
+//! A no-op pass reads two in-memory caches and runs nothing. Only a changed
+//! `stack_hash`, missing or stopped containers, or outdated labels lead to a
+//! compose run, and every run is confirmed through the Docker API.
+
+use std::time::{Duration, Instant};
+
+use controller::{Action, Reconciler};
+use jiff::Timestamp;
+use tracing::Instrument as _;
+
+use super::ReconcileError;
+use super::assess::{Cause, assess};
+use super::decide::{self, Applied, Observation, Policy, Step, Wait, decide};
+use super::executor::Executor;
+use super::memory::{Memories, StackGuard};
+use crate::docker::state::{ContainerInfo, RuntimeCache};
+use crate::git::snapshot::{Snapshot, SnapshotReader};
+use crate::labels::{self, StackLabels, Synced};
+use crate::metrics::AppMetrics;
+use crate::stack::DesiredStack;
+use crate::status::{LastResult, Outcome, Status, StatusTable};
+
+/// Retry delay while another session holds the stack's lock.
+const LOCKED_RETRY: Duration = Duration::from_secs(1);
+/// Retry delay while no snapshot exists (the readiness gate makes this rare).
+const NOT_READY_RETRY: Duration = Duration::from_secs(5);
+
+/// The reconciler of every stack.
+pub struct StackReconciler<E> {
+    /// `INSTANCE_NAME`, written into every label set.
+    pub instance: String,
+    /// What may be done without asking.
+    pub policy: Policy,
+    /// Desired state.
+    pub snapshots: SnapshotReader,
+    /// Actual state.
+    pub runtime: RuntimeCache,
+    /// Effects.
+    pub executor: E,
+    /// Status records it owns.
+    pub status: StatusTable,
+    /// Per-stack memory, shared with the commands of the API.
+    pub memories: Memories,
+    /// Series.
+    pub metrics: AppMetrics,
+}
+
+impl<E: Executor> Reconciler<String> for StackReconciler<E> {
+    type Error = ReconcileError;
+
+    async fn reconcile(&self, name: &String) -> Result<Action, ReconcileError> {
+        let request = self.memories.take_request(name);
+        let span = tracing::info_span!("stack", stack = %name, revision = tracing::field::Empty);
+        let (guard, reply) = match request {
+            Some(r) => (Some(r.guard), Some(r.reply)),
+            None => (None, None),
+        };
+        let result = self.pass(name, guard).instrument(span).await;
+        if let Err(error) = &result
+            && !matches!(error, ReconcileError::Invalid(_))
+        {
+            tracing::warn!(stack = %name, error = %error, "reconcile failed");
+            self.record_failure(name, &error.to_string());
+        }
+        if let Some(reply) = reply {
+            let _ = reply.send(result.as_ref().map(|_| ()).map_err(ToString::to_string));
+        }
+        result
+    }
+}
+
+impl<E: Executor> StackReconciler<E> {
+    /// One pass; `held` is the lock of an apply asked through the API.
+    async fn pass(&self, name: &str, held: Option<StackGuard>) -> Result<Action, ReconcileError> {
+        let requested = held.is_some();
+        let Some(snapshot) = self.snapshots.current() else {
+            return if requested {
+                Err(ReconcileError::NotReady)
+            } else {
+                Ok(Action::requeue(NOT_READY_RETRY))
+            };
+        };
+        tracing::Span::current().record("revision", snapshot.revision.as_str());
+        let containers = self.runtime.containers(name);
+        let observed = labels::last_synced(containers.iter().map(|c| &c.labels));
+        let desired = snapshot.stacks.get(name);
+        // What was last applied: the record survives a container's removal, the
+        // labels survive a restart of docker-cd.
+        let applied = self
+            .status
+            .get(name)
+            .and_then(|r| r.synced)
+            .or_else(|| observed.clone());
+        let assessment = desired.filter(|d| d.error.is_none()).map(|d| {
+            assess(
+                d,
+                &containers,
+                applied.as_ref().map(|a| a.stack_hash.as_str()),
+            )
+        });
+        let observation = match (desired, &assessment) {
+            (Some(d), Some(a)) => Observation::Desired {
+                verdict: &a.verdict,
+                stack_hash: &d.stack_hash,
+                has_containers: !containers.is_empty(),
+            },
+            (Some(d), None) => Observation::Invalid {
+                error: d.error.as_deref().unwrap_or_default(),
+            },
+            (None, _) => Observation::Gone {
+                has_containers: !containers.is_empty(),
+            },
+        };
+        let step = self.memories.with(name, |memory| {
+            decide(observation, requested, self.policy, memory, Instant::now())
+        });
+        match step {
+            Step::Report {
+                status,
+                error,
+                wait,
+            } => {
+                self.status.update(name, |r| {
+                    r.status = status;
+                    r.error = error;
+                    if observed.is_some() {
+                        r.synced = observed;
+                    }
+                });
+                Ok(action(wait))
+            }
+            Step::Invalid(error) => {
+                self.record_invalid(name, &error, observed);
+                Err(ReconcileError::Invalid(error))
+            }
+            Step::GiveUp(message) => {
+                tracing::warn!(stack = name, %message, "crash loop");
+                self.record_failure(name, &message);
+                Ok(Action::await_change())
+            }
+            Step::Forget => {
+                self.status.remove(name);
+                Ok(Action::await_change())
+            }
+            Step::Apply { cause, detail } => {
+                let Some(desired) = desired else {
+                    return Ok(Action::await_change());
+                };
+                let labels = self.labels_for(&snapshot, desired, cause, applied);
+                self.apply(desired, cause, &detail, &labels, held).await
+            }
+            Step::Remove => self.remove(name, &containers, held).await,
+        }
+    }
+
+    /// The labels an apply writes. Re-applying what already runs (drift) keeps
+    /// those of that apply: compose recreates every container whose labels change.
+    fn labels_for(
+        &self,
+        snapshot: &Snapshot,
+        desired: &DesiredStack,
+        cause: Cause,
+        applied: Option<Synced>,
+    ) -> StackLabels {
+        let (revision, synced_at) = match applied.filter(|a| a.stack_hash == desired.stack_hash) {
+            Some(a) if cause == Cause::Drift => (a.revision, a.synced_at),
+            _ => (snapshot.revision.clone(), Timestamp::now().to_string()),
+        };
+        StackLabels {
+            instance: self.instance.clone(),
+            stack_path: desired.path.clone(),
+            synced: Synced {
+                revision,
+                compose_hash: desired.compose_hash.clone(),
+                stack_hash: desired.stack_hash.clone(),
+                synced_at,
+            },
+        }
+    }
+
+    async fn apply(
+        &self,
+        desired: &DesiredStack,
+        cause: Cause,
+        detail: &str,
+        labels: &StackLabels,
+        held: Option<StackGuard>,
+    ) -> Result<Action, ReconcileError> {
+        let name = desired.name.as_str();
+        let Some(_guard) = held.or_else(|| self.memories.try_lock(name)) else {
+            tracing::debug!(
+                stack = name,
+                "stack is being applied by another session; retrying"
+            );
+            return Ok(Action::requeue(LOCKED_RETRY));
+        };
+        self.executor.connected()?;
+        self.memories
+            .with(name, |m| decide::begin(Some(cause), m, Instant::now()));
+        tracing::info!(stack = name, cause = ?cause, %detail, "applying stack");
+        self.status.update(name, |r| {
+            r.status = Status::Syncing;
+            r.error = None;
+        });
+        let fresh = self.executor.up(desired, labels).await?;
+        let verdict = assess(desired, &fresh, Some(&desired.stack_hash)).verdict;
+        let applied = self.memories.with(name, |m| {
+            decide::after_apply(&verdict, &desired.stack_hash, m, Instant::now())
+        });
+        let settled = match applied {
+            Applied::NotConverged(message) => return Err(ReconcileError::NotConverged(message)),
+            Applied::Synced => true,
+            Applied::Settling => false,
+        };
+        if cause == Cause::Drift {
+            self.metrics.drift_corrections.inc();
+        }
+        if settled {
+            tracing::info!(stack = name, "stack synced");
+        } else {
+            tracing::info!(
+                stack = name,
+                "stack applied; waiting for it to become ready"
+            );
+        }
+        let observed = labels::last_synced(fresh.iter().map(|c| &c.labels));
+        self.status.update(name, |r| {
+            r.status = if settled {
+                Status::Synced
+            } else {
+                Status::Syncing
+            };
+            r.error = None;
+            r.synced = observed;
+            r.last_result = Some(LastResult::now(Outcome::Success, None));
+        });
+        Ok(action(if settled {
+            Wait::ForChange
+        } else {
+            Wait::Poll(decide::SETTLE_POLL)
+        }))
+    }
+
+    async fn remove(
+        &self,
+        name: &str,
+        containers: &[ContainerInfo],
+        held: Option<StackGuard>,
+    ) -> Result<Action, ReconcileError> {
+        let Some(_guard) = held.or_else(|| self.memories.try_lock(name)) else {
+            return Ok(Action::requeue(LOCKED_RETRY));
+        };
+        self.executor.connected()?;
+        self.memories
+            .with(name, |m| decide::begin(None, m, Instant::now()));
+        tracing::info!(stack = name, "removing stack that left the desired state");
+        self.status.update(name, |r| {
+            r.status = Status::Deleting;
+            r.error = None;
+        });
+        let left = self.executor.down(name, containers).await?;
+        if !left.is_empty() {
+            return Err(ReconcileError::NotConverged(format!(
+                "compose down finished but {} container(s) remain",
+                left.len()
+            )));
+        }
+        self.executor.discard(name).await;
+        tracing::info!(stack = name, "stack removed");
+        self.status.update(name, |r| {
+            r.status = Status::Missing;
+            r.error = None;
+            r.synced = None;
+            r.last_result = Some(LastResult::now(Outcome::Success, None));
+        });
+        Ok(Action::await_change())
+    }
+
+    fn record_failure(&self, name: &str, message: &str) {
+        self.status.update(name, |r| {
+            r.status = Status::Failed;
+            r.error = Some(message.to_string());
+            r.last_result = Some(LastResult::now(Outcome::Failure, Some(message.to_string())));
+        });
+    }
+
+    /// Found at refresh, not by an apply, yet the stack's last result all the
+    /// same; its time stays that of the first finding.
+    fn record_invalid(&self, name: &str, error: &str, observed: Option<Synced>) {
+        self.status.update(name, |r| {
+            r.status = Status::Failed;
+            r.error = Some(error.to_string());
+            let known = r.last_result.as_ref().is_some_and(|l| {
+                l.outcome == Outcome::Failure && l.error.as_deref() == Some(error)
+            });
+            if !known {
+                r.last_result = Some(LastResult::now(Outcome::Failure, Some(error.to_string())));
+            }
+            if observed.is_some() {
+                r.synced = observed;
+            }
+        });
+    }
+}
+
+fn action(wait: Wait) -> Action {
+    match wait {
+        Wait::ForChange => Action::await_change(),
+        Wait::Poll(after) => Action::requeue(after),
+    }
+}
+
+#[cfg(test)]
+mod tests;

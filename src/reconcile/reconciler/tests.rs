@@ -1,0 +1,326 @@
+//! Passes of the reconciler over a fake executor: the wiring of decision,
+//! effects and records, without Docker.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use super::*;
+use crate::config::DriftPolicy;
+use crate::docker::state::fixtures::container;
+use crate::events::EventBus;
+use crate::git::snapshot::SnapshotStore;
+
+/// Records what it was asked to do and answers with scripted containers.
+#[derive(Default)]
+struct FakeExecutor {
+    calls: Mutex<Vec<String>>,
+    /// What `up` leaves running, by service.
+    up_result: Mutex<Vec<ContainerInfo>>,
+    /// What `down` leaves.
+    down_left: Mutex<Vec<ContainerInfo>>,
+    offline: bool,
+}
+
+impl FakeExecutor {
+    fn calls(&self) -> Vec<String> {
+        self.calls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn call(&self, what: String) {
+        self.calls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(what);
+    }
+}
+
+impl Executor for FakeExecutor {
+    fn connected(&self) -> Result<(), ReconcileError> {
+        if self.offline {
+            Err(ReconcileError::DockerUnavailable)
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn up(
+        &self,
+        desired: &DesiredStack,
+        labels: &StackLabels,
+    ) -> Result<Vec<ContainerInfo>, ReconcileError> {
+        self.call(format!("up {} {}", desired.name, labels.synced.revision));
+        let pairs = labels.pairs();
+        Ok(self
+            .up_result
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|c| {
+                let mut c = c.clone();
+                c.labels.extend(
+                    pairs
+                        .iter()
+                        .map(|(k, v)| ((*k).to_string(), (*v).to_string())),
+                );
+                c
+            })
+            .collect())
+    }
+
+    async fn down(
+        &self,
+        name: &str,
+        _containers: &[ContainerInfo],
+    ) -> Result<Vec<ContainerInfo>, ReconcileError> {
+        self.call(format!("down {name}"));
+        Ok(self
+            .down_left
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone())
+    }
+
+    async fn discard(&self, name: &str) {
+        self.call(format!("discard {name}"));
+    }
+}
+
+struct Harness {
+    reconciler: StackReconciler<FakeExecutor>,
+    store: SnapshotStore,
+}
+
+fn desired_stack(name: &str, hash: &str, error: Option<&str>) -> DesiredStack {
+    DesiredStack {
+        error: error.map(str::to_string),
+        ..crate::stack::fixtures::desired(name, &["web"], hash)
+    }
+}
+
+fn harness(policy: Policy, executor: FakeExecutor) -> Harness {
+    let (store, snapshots) = SnapshotStore::new();
+    let registry = prometheus::Registry::new();
+    let metrics = AppMetrics::register(&registry).expect("metrics register");
+    Harness {
+        reconciler: StackReconciler {
+            instance: "me".into(),
+            policy,
+            snapshots,
+            runtime: RuntimeCache::new(),
+            executor,
+            status: StatusTable::new(EventBus::new(), metrics.clone()),
+            memories: Memories::new(),
+            metrics,
+        },
+        store,
+    }
+}
+
+impl Harness {
+    fn publish(&self, revision: &str, stacks: Vec<DesiredStack>) {
+        let stacks: BTreeMap<String, Arc<DesiredStack>> = stacks
+            .into_iter()
+            .map(|s| (s.name.clone(), Arc::new(s)))
+            .collect();
+        self.store.publish(Arc::new(Snapshot {
+            revision: revision.into(),
+            reference: "refs/heads/main".into(),
+            refreshed_at: Timestamp::now(),
+            stacks,
+        }));
+    }
+
+    async fn pass(&self, name: &str) -> Result<Action, ReconcileError> {
+        self.reconciler.reconcile(&name.to_string()).await
+    }
+
+    fn status(&self, name: &str) -> Option<Status> {
+        self.reconciler.status.get(name).map(|r| r.status)
+    }
+
+    /// The runtime as the informer would show it after an apply.
+    fn running(&self, name: &str, hash: &str) {
+        let labels = [
+            (labels::MANAGED, "true"),
+            (labels::INSTANCE, "me"),
+            (labels::STACK, name),
+            (labels::REVISION, "r1"),
+            (labels::COMPOSE_HASH, "c"),
+            (labels::STACK_HASH, hash),
+            (labels::SYNCED_AT, "2026-01-01T00:00:00Z"),
+        ];
+        self.reconciler
+            .runtime
+            .set_stack(name, vec![container("a", "web", "running", &labels)]);
+    }
+}
+
+fn defaults() -> Policy {
+    Policy {
+        reconcile_enabled: true,
+        remove_enabled: false,
+        drift_policy: DriftPolicy::Revert,
+    }
+}
+
+fn runs_web() -> FakeExecutor {
+    FakeExecutor {
+        up_result: Mutex::new(vec![container("a", "web", "running", &[])]),
+        ..FakeExecutor::default()
+    }
+}
+
+#[tokio::test]
+async fn a_new_stack_is_applied_with_the_snapshot_revision_and_synced() {
+    let h = harness(defaults(), runs_web());
+    h.publish("r1", vec![desired_stack("web", "h1", None)]);
+    let action = h.pass("web").await.expect("applied");
+    assert_eq!(action, Action::await_change());
+    assert_eq!(h.reconciler.executor.calls(), ["up web r1"]);
+    assert_eq!(h.status("web"), Some(Status::Synced));
+    let record = h.reconciler.status.get("web").expect("record");
+    assert_eq!(record.synced.map(|s| s.stack_hash).as_deref(), Some("h1"));
+    assert_eq!(
+        record.last_result.map(|r| r.outcome),
+        Some(Outcome::Success)
+    );
+}
+
+#[tokio::test]
+async fn an_in_sync_stack_runs_nothing() {
+    let h = harness(defaults(), runs_web());
+    h.publish("r1", vec![desired_stack("web", "h1", None)]);
+    h.running("web", "h1");
+    h.pass("web").await.expect("no-op");
+    assert!(h.reconciler.executor.calls().is_empty());
+    assert_eq!(h.status("web"), Some(Status::Synced));
+}
+
+#[tokio::test]
+async fn an_apply_that_does_not_converge_fails_the_stack() {
+    let h = harness(defaults(), FakeExecutor::default());
+    h.publish("r1", vec![desired_stack("web", "h1", None)]);
+    let err = h.pass("web").await.expect_err("nothing came up");
+    assert!(
+        err.to_string()
+            .contains("does not match: web: no container"),
+        "{err}"
+    );
+    assert_eq!(h.status("web"), Some(Status::Failed));
+}
+
+#[tokio::test]
+async fn docker_unreachable_keeps_the_grant_for_the_retry() {
+    let off = Policy {
+        reconcile_enabled: false,
+        ..defaults()
+    };
+    let h = harness(
+        off,
+        FakeExecutor {
+            offline: true,
+            ..FakeExecutor::default()
+        },
+    );
+    h.publish("r1", vec![desired_stack("web", "h1", None)]);
+    h.reconciler.memories.grant("web");
+    let err = h.pass("web").await.expect_err("offline");
+    assert!(matches!(err, ReconcileError::DockerUnavailable));
+    assert!(h.reconciler.memories.with("web", |m| m.granted));
+}
+
+#[tokio::test]
+async fn an_invalid_stack_is_failed_without_running_anything() {
+    let h = harness(defaults(), runs_web());
+    h.publish(
+        "r1",
+        vec![desired_stack("web", "h1", Some("compose.yaml: bad"))],
+    );
+    let err = h.pass("web").await.expect_err("invalid");
+    assert!(matches!(err, ReconcileError::Invalid(_)));
+    assert!(h.reconciler.executor.calls().is_empty());
+    let record = h.reconciler.status.get("web").expect("record");
+    assert_eq!(record.error.as_deref(), Some("compose.yaml: bad"));
+    assert_eq!(
+        record.last_result.map(|r| r.outcome),
+        Some(Outcome::Failure)
+    );
+}
+
+#[tokio::test]
+async fn a_stack_that_left_git_is_removed_when_removal_is_on() {
+    let on = Policy {
+        remove_enabled: true,
+        ..defaults()
+    };
+    let h = harness(on, FakeExecutor::default());
+    h.publish("r2", vec![]);
+    h.running("old", "h0");
+    h.pass("old").await.expect("removed");
+    assert_eq!(h.reconciler.executor.calls(), ["down old", "discard old"]);
+    assert_eq!(h.status("old"), Some(Status::Missing));
+}
+
+#[tokio::test]
+async fn a_removal_that_leaves_containers_keeps_the_folder_and_fails() {
+    let on = Policy {
+        remove_enabled: true,
+        ..defaults()
+    };
+    let executor = FakeExecutor {
+        down_left: Mutex::new(vec![container("a", "web", "running", &[])]),
+        ..FakeExecutor::default()
+    };
+    let h = harness(on, executor);
+    h.publish("r2", vec![]);
+    h.running("old", "h0");
+    let err = h.pass("old").await.expect_err("left");
+    assert!(err.to_string().contains("1 container(s) remain"), "{err}");
+    assert_eq!(h.reconciler.executor.calls(), ["down old"]);
+    assert_eq!(h.status("old"), Some(Status::Failed));
+}
+
+#[tokio::test]
+async fn an_api_apply_is_answered_and_runs_despite_the_policy() {
+    let off = Policy {
+        reconcile_enabled: false,
+        remove_enabled: false,
+        drift_policy: DriftPolicy::Flag,
+    };
+    let h = harness(off, runs_web());
+    h.publish("r1", vec![desired_stack("web", "h1", None)]);
+    let guard = h.reconciler.memories.try_lock("web").expect("free");
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    h.reconciler.memories.request_apply(
+        "web",
+        crate::reconcile::memory::ApplyRequest { guard, reply },
+    );
+    h.pass("web").await.expect("applied");
+    assert_eq!(answer.await.expect("answered"), Ok(()));
+    assert_eq!(h.reconciler.executor.calls(), ["up web r1"]);
+    assert!(
+        h.reconciler.memories.try_lock("web").is_some(),
+        "lock released"
+    );
+}
+
+#[tokio::test]
+async fn a_drift_revert_keeps_the_labels_of_the_apply_it_repairs() {
+    let h = harness(defaults(), runs_web());
+    h.publish("r2", vec![desired_stack("web", "h1", None)]);
+    h.running("web", "h1");
+    // The container stopped: drift of what r1 applied.
+    let mut stopped = h.reconciler.runtime.containers("web");
+    stopped[0].state = "exited".into();
+    stopped[0].exit_code = Some(0);
+    h.reconciler.runtime.set_stack("web", stopped);
+    h.pass("web").await.expect("reverted");
+    assert_eq!(
+        h.reconciler.executor.calls(),
+        ["up web r1"],
+        "labels of r1 kept"
+    );
+}

@@ -1,0 +1,162 @@
+//! A stack's workspace: its working folder under `DATA_DIR` and the compose runs
+//! in it. The reconciler applies and removes through it, the planner resolves
+//! the compose model through it, so both see the files the same way.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::{DesiredStack, StackFile};
+use crate::compose::overlay::{self, OVERRIDE_FILE};
+use crate::compose::runner::{ComposeError, ComposeRunner, Project, RunOutput};
+use crate::labels::StackLabels;
+use crate::stack::discover::COMPOSE_FILE_NAMES;
+
+/// Why a workspace step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkspaceError {
+    /// Compose failed.
+    #[error(transparent)]
+    Compose(#[from] ComposeError),
+    /// The folder could not be written or read.
+    #[error("cannot write the stack's working folder: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Every stack's workspace, under one `DATA_DIR`.
+#[derive(Clone)]
+pub struct Workspaces {
+    data_dir: PathBuf,
+    compose: Arc<ComposeRunner>,
+}
+
+/// `compose config` of a stack, run in a scratch copy of its files.
+pub struct ResolvedConfig {
+    /// What compose printed, with paths pointing into the stack's real working folder.
+    pub text: String,
+    /// The scratch copy (deleted on drop): files the config names are read from here.
+    pub scratch: tempfile::TempDir,
+    /// The scratch copy's stack folder inside `scratch`.
+    pub scratch_dir: PathBuf,
+    /// The stack's real working folder.
+    pub workdir: PathBuf,
+}
+
+impl Workspaces {
+    /// Workspaces under the absolute `data_dir`, run with `compose`.
+    pub fn new(data_dir: PathBuf, compose: Arc<ComposeRunner>) -> Self {
+        Self { data_dir, compose }
+    }
+
+    /// Where the working folder of `name` lives (compose records it in labels).
+    pub fn dir(&self, name: &str) -> PathBuf {
+        self.data_dir.join("stacks").join(name)
+    }
+
+    /// Replaces the working folder of `desired` with its files plus an override
+    /// carrying `labels`, then runs `compose up` there.
+    ///
+    /// # Errors
+    /// When the folder cannot be written or compose fails.
+    pub async fn up(
+        &self,
+        desired: &DesiredStack,
+        labels: &StackLabels,
+    ) -> Result<RunOutput, WorkspaceError> {
+        let dir = self.dir(&desired.name);
+        let override_bytes = overlay::render(
+            &desired.services,
+            desired.compose_version.as_deref(),
+            labels,
+        );
+        materialize(&dir, &desired.files, override_bytes).await?;
+        let files = [desired.compose_file.as_str(), OVERRIDE_FILE];
+        Ok(self
+            .compose
+            .up(&project(&desired.name, &dir, &files))
+            .await?)
+    }
+
+    /// `compose down` with the files of the last apply; `None` (nothing run) when
+    /// those files are gone (`DATA_DIR` wiped).
+    ///
+    /// # Errors
+    /// When compose fails.
+    pub async fn down(&self, name: &str) -> Result<Option<RunOutput>, WorkspaceError> {
+        let dir = self.dir(name);
+        let Some(compose_file) = last_compose_file(&dir) else {
+            return Ok(None);
+        };
+        let files = [compose_file, OVERRIDE_FILE];
+        Ok(Some(self.compose.down(&project(name, &dir, &files)).await?))
+    }
+
+    /// Deletes the working folder of `name` (after a removal); best effort.
+    pub async fn discard(&self, name: &str) {
+        let dir = self.dir(name);
+        let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(dir)).await;
+    }
+
+    /// `compose config` of `desired`, run in a scratch folder so the working
+    /// folder of a running stack is never touched by a plan.
+    ///
+    /// # Errors
+    /// When the scratch folder cannot be written or compose rejects the files.
+    pub async fn resolve(&self, desired: &DesiredStack) -> Result<ResolvedConfig, WorkspaceError> {
+        let scratch_root = self.data_dir.join("plans");
+        tokio::fs::create_dir_all(&scratch_root).await?;
+        let scratch = tempfile::tempdir_in(&scratch_root)?;
+        let scratch_dir = scratch.path().join(&desired.name);
+        materialize(&scratch_dir, &desired.files, b"{}\n".to_vec()).await?;
+        let files = [desired.compose_file.as_str()];
+        let output = self
+            .compose
+            .config(&project(&desired.name, &scratch_dir, &files))
+            .await?;
+        // Paths as the real apply will see them: in the stack's working folder.
+        let workdir = self.dir(&desired.name);
+        let text = output.stdout.replace(
+            &scratch_dir.to_string_lossy().into_owned(),
+            &workdir.to_string_lossy(),
+        );
+        Ok(ResolvedConfig {
+            text,
+            scratch,
+            scratch_dir,
+            workdir,
+        })
+    }
+}
+
+fn project<'a>(name: &'a str, dir: &'a Path, files: &'a [&'a str]) -> Project<'a> {
+    Project {
+        name,
+        workdir: dir,
+        files,
+    }
+}
+
+/// Writes `files` and the override into `dir` off the async threads.
+async fn materialize(
+    dir: &Path,
+    files: &[StackFile],
+    override_bytes: Vec<u8>,
+) -> std::io::Result<()> {
+    let dir = dir.to_path_buf();
+    let files = files.to_vec();
+    tokio::task::spawn_blocking(move || {
+        super::workdir::materialize(&dir, &files, (OVERRIDE_FILE, &override_bytes))
+    })
+    .await
+    .map_err(|e| std::io::Error::other(e.to_string()))?
+}
+
+/// The compose file of the last apply in `dir`, if the folder is there.
+fn last_compose_file(dir: &Path) -> Option<&'static str> {
+    if !dir.join(OVERRIDE_FILE).is_file() {
+        return None;
+    }
+    COMPOSE_FILE_NAMES
+        .iter()
+        .find(|f| dir.join(f).exists())
+        .copied()
+}
