@@ -35,6 +35,35 @@ named_enum! {
     }
 }
 
+impl Status {
+    /// How the dashboard colours it.
+    pub fn tone(self) -> Tone {
+        match self {
+            Self::Synced => Tone::Good,
+            Self::Syncing | Self::Deleting => Tone::Busy,
+            Self::Failed => Tone::Bad,
+            Self::Drifted | Self::Orphaned => Tone::Warn,
+            Self::Missing => Tone::Idle,
+        }
+    }
+}
+
+named_enum! {
+    /// A status's colour on the dashboard.
+    pub enum Tone {
+        /// Green.
+        Good = "good",
+        /// Blue: something is running.
+        Busy = "busy",
+        /// Red.
+        Bad = "bad",
+        /// Yellow: needs a look.
+        Warn = "warn",
+        /// Grey.
+        Idle = "idle",
+    }
+}
+
 named_enum! {
     /// How an apply or removal ended.
     pub enum Outcome {
