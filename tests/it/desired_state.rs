@@ -10,6 +10,7 @@ use sha2::{Digest as _, Sha256};
 use crate::support::api::Api;
 use crate::support::process::DockerCd;
 use crate::support::repo::{TestRepo, compose};
+use crate::support::wait::wait_until;
 use crate::support::webhook;
 
 const SECRET: &str = "webhook-test-secret";
@@ -284,7 +285,7 @@ async fn readyz_turns_ready_after_the_first_refresh() {
     let api = Api::new(&app.base_url);
     api.refreshed_after(None).await;
     if crate::support::docker::available() {
-        api.eventually("readyz 200", Duration::from_secs(20), || async {
+        wait_until("readyz 200", Duration::from_secs(20), || async {
             let (status, body) = api.get("/readyz").await;
             if status == 200 {
                 Ok(())
@@ -376,7 +377,7 @@ async fn a_webhook_flood_is_limited_and_the_last_push_is_still_applied() {
     assert_eq!(accepted + limited, 1000, "{statuses:?}");
     assert!(limited > 0, "a flood is rate limited: {statuses:?}");
 
-    api.eventually("the last push applied", Duration::from_secs(30), || async {
+    wait_until("the last push applied", Duration::from_secs(30), || async {
         let (_, refresh) = api.get("/api/refresh").await;
         if refresh["revision"] == last
             && refresh["state"] == "idle"

@@ -12,6 +12,7 @@ use crate::support::api::Api;
 use crate::support::process::DockerCd;
 use crate::support::repo::{TestRepo, compose};
 use crate::support::servers::require_program;
+use crate::support::wait::wait_until;
 
 const CONTRACT_SERIES: [&str; 14] = [
     "dockercd_workqueue_depth",
@@ -181,21 +182,19 @@ async fn a_real_prometheus_scrapes_docker_cd() {
             }
         }
     };
-    let up = api
-        .eventually(
-            "Prometheus to scrape docker-cd",
-            Duration::from_secs(60),
-            || query("up"),
-        )
-        .await;
+    let up = wait_until(
+        "Prometheus to scrape docker-cd",
+        Duration::from_secs(60),
+        || query("up"),
+    )
+    .await;
     assert_eq!(up[0]["value"][1], "1", "{up:?}");
-    let stacks = api
-        .eventually(
-            "dockercd_stacks in Prometheus",
-            Duration::from_secs(30),
-            || query("dockercd_stacks"),
-        )
-        .await;
+    let stacks = wait_until(
+        "dockercd_stacks in Prometheus",
+        Duration::from_secs(30),
+        || query("dockercd_stacks"),
+    )
+    .await;
     let statuses: Vec<&str> = stacks
         .iter()
         .filter_map(|s| s["metric"]["status"].as_str())

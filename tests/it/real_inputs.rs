@@ -14,6 +14,7 @@ use crate::support::deployment::{CONVERGE, Deployment};
 use crate::support::docker::{TEST_IMAGE, docker_bin};
 use crate::support::process::DockerCd;
 use crate::support::repo::{TestRepo, compose};
+use crate::support::wait::wait_until;
 use crate::support::webhook::{github_signature, hmac_sha256_hex};
 
 const SECRET: &str = "real-inputs-secret";
@@ -411,16 +412,15 @@ async fn deployed_published_stacks_have_an_empty_plan_right_after_the_apply() {
     let mut problems = Vec::new();
     for pick in picks {
         let stack = d.stack(pick);
-        let synced = api
-            .eventually(&format!("{pick} synced"), CONVERGE, || async {
-                let s = api.stack(&stack).await.unwrap_or_default();
-                match s["status"].as_str() {
-                    Some("synced") => Ok(s),
-                    Some("failed") => Ok(s),
-                    _ => Err(s.to_string()),
-                }
-            })
-            .await;
+        let synced = wait_until(&format!("{pick} synced"), CONVERGE, || async {
+            let s = api.stack(&stack).await.unwrap_or_default();
+            match s["status"].as_str() {
+                Some("synced") => Ok(s),
+                Some("failed") => Ok(s),
+                _ => Err(s.to_string()),
+            }
+        })
+        .await;
         if synced["status"] != "synced" {
             problems.push(format!("{pick}: {synced}"));
             continue;

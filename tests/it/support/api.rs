@@ -1,8 +1,10 @@
 //! The running binary's HTTP API, and waiting for it to reach a state.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
+
+use super::wait::wait_until;
 
 /// Calls the API of one `docker-cd`.
 pub struct Api {
@@ -100,29 +102,10 @@ impl Api {
         }
     }
 
-    /// Polls `probe` on the API until it returns `Some`, or panics after `timeout`
-    /// with the last value seen.
-    pub async fn eventually<T, F, Fut>(&self, what: &str, timeout: Duration, mut probe: F) -> T
-    where
-        F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = Result<T, String>>,
-    {
-        let deadline = Instant::now() + timeout;
-        loop {
-            match probe().await {
-                Ok(value) => return value,
-                Err(last) if Instant::now() >= deadline => {
-                    panic!("timed out after {timeout:?} waiting for {what}; last: {last}")
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-            }
-        }
-    }
-
     /// Waits until the refresh that follows `after` (the `finished_at` seen before,
     /// or `None`) has finished; returns `GET /api/refresh`.
     pub async fn refreshed_after(&self, after: Option<&str>) -> Value {
-        self.eventually("a refresh to finish", Duration::from_secs(30), || async {
+        wait_until("a refresh to finish", Duration::from_secs(30), || async {
             let (_, body) = self.get("/api/refresh").await;
             let finished = body["last"]["finished_at"].as_str();
             if finished.is_some() && finished != after && body["state"] == "idle" {
@@ -136,7 +119,7 @@ impl Api {
 
     /// Waits until stack `name` has `status`; returns the stack.
     pub async fn wait_status(&self, name: &str, status: &str, timeout: Duration) -> Value {
-        self.eventually(&format!("{name} to be {status}"), timeout, || async {
+        wait_until(&format!("{name} to be {status}"), timeout, || async {
             match self.stack(name).await {
                 Some(stack) if stack["status"] == status => Ok(stack),
                 other => Err(format!("{other:?}")),

@@ -10,6 +10,7 @@ pub mod private_dockerd;
 pub mod process;
 pub mod repo;
 pub mod servers;
+pub mod wait;
 pub mod webhook;
 
 use std::sync::atomic::{AtomicU32, Ordering};

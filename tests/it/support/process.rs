@@ -3,7 +3,9 @@
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use super::wait::wait_until_blocking;
 
 /// Path of the built `docker-cd` binary.
 pub fn bin() -> &'static str {
@@ -83,24 +85,16 @@ impl DockerCd {
 
     /// Waits until a printed line contains `needle`; returns that line.
     pub fn wait_for_log(&mut self, needle: &str, timeout: Duration) -> String {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(line) = self.logs().lines().find(|l| l.contains(needle)) {
-                return line.to_string();
+        wait_until_blocking(&format!("a log line with {needle:?}"), timeout, || {
+            let logs = self.logs();
+            if let Some(line) = logs.lines().find(|l| l.contains(needle)) {
+                return Ok(line.to_string());
             }
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!(
-                    "docker-cd exited ({status}) before logging {needle:?}:\n{}",
-                    self.logs()
-                );
+                panic!("docker-cd exited ({status}) before logging {needle:?}:\n{logs}");
             }
-            assert!(
-                Instant::now() < deadline,
-                "no log line with {needle:?} within {timeout:?}:\n{}",
-                self.logs()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+            Err(format!("the log so far:\n{logs}"))
+        })
     }
 
     /// The process id.
@@ -131,18 +125,12 @@ impl DockerCd {
 
     /// Waits for the process to exit.
     pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return status;
+        wait_until_blocking("docker-cd to exit", timeout, || {
+            match self.child.try_wait().expect("try_wait") {
+                Some(status) => Ok(status),
+                None => Err(format!("still running; the log so far:\n{}", self.logs())),
             }
-            assert!(
-                Instant::now() < deadline,
-                "docker-cd did not exit within {timeout:?}:\n{}",
-                self.logs()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        })
     }
 }
 

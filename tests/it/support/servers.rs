@@ -5,7 +5,9 @@
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use super::wait::wait_until_blocking;
 
 /// Whether `program` can be run; under CI a missing one fails the test.
 pub fn require_program(program: &str) -> bool {
@@ -33,15 +35,17 @@ fn free_port() -> u16 {
 }
 
 fn wait_for_port(port: u16, what: &str, log: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "{what} did not listen on {port}; log:\n{}",
-            std::fs::read_to_string(log).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until_blocking(
+        &format!("{what} to listen on {port}"),
+        Duration::from_secs(20),
+        || match TcpStream::connect(("127.0.0.1", port)) {
+            Ok(_) => Ok(()),
+            Err(e) => Err(format!(
+                "{e}; log:\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            )),
+        },
+    );
 }
 
 fn spawn(command: &mut Command, log: &Path) -> Child {
@@ -164,14 +168,21 @@ impl Server {
             &fcgi_log,
         );
         server.children.push(fcgi);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !socket.exists() {
-            assert!(
-                Instant::now() < deadline,
-                "fcgiwrap did not create its socket"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_until_blocking(
+            "fcgiwrap to create its socket",
+            Duration::from_secs(20),
+            || {
+                if socket.exists() {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "no {}; log:\n{}",
+                        socket.display(),
+                        std::fs::read_to_string(&fcgi_log).unwrap_or_default()
+                    ))
+                }
+            },
+        );
         let d = dir.display();
         let config = format!(
             r#"daemon off;
