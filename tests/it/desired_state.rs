@@ -8,7 +8,7 @@ use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
 use crate::support::api::Api;
-use crate::support::process::DockerCd;
+use crate::support::process::{Builder, DockerCd};
 use crate::support::repo::{TestRepo, compose};
 use crate::support::wait::wait_until;
 use crate::support::webhook;
@@ -31,27 +31,13 @@ fn two_stacks() -> TestRepo {
     repo
 }
 
-/// Starts docker-cd on `repo` with polling off and nothing applied.
-fn start(repo: &TestRepo, data: &tempfile::TempDir, extra: &[(&str, &str)]) -> DockerCd {
-    let url = repo.url();
-    let data_dir = data.path().to_string_lossy().into_owned();
-    let defaults = [
-        ("GIT_REPO_URL", url.as_str()),
-        ("DEPLOY_DIR", "stacks"),
-        ("POLL_INTERVAL", "0"),
-        ("RECONCILE_ENABLED", "false"),
-        ("WEBHOOK_SECRET", SECRET),
-        ("DATA_DIR", data_dir.as_str()),
-    ];
-    // `extra` overrides a default; an empty value leaves the setting unset.
-    let envs: Vec<(&str, &str)> = defaults
-        .iter()
-        .filter(|(k, _)| !extra.iter().any(|(e, _)| e == k))
-        .chain(extra.iter())
-        .filter(|(_, v)| !v.is_empty())
-        .copied()
-        .collect();
-    DockerCd::start(&envs)
+/// docker-cd on `repo`: stacks under `stacks/`, nothing applied, webhooks
+/// signed with `SECRET`.
+fn cd(repo: &TestRepo) -> Builder {
+    DockerCd::on(repo)
+        .env("DEPLOY_DIR", "stacks")
+        .env("RECONCILE_ENABLED", "false")
+        .env("WEBHOOK_SECRET", SECRET)
 }
 
 fn names(stacks: &Value) -> Vec<String> {
@@ -89,9 +75,8 @@ fn push_body(reference: &str, after: &str) -> Vec<u8> {
 #[tokio::test]
 async fn startup_populates_stacks_with_names_hashes_and_missing_status() {
     let repo = two_stacks();
-    let data = tempfile::tempdir().expect("tempdir");
-    let app = start(&repo, &data, &[]);
-    let api = Api::new(&app.base_url);
+    let app = cd(&repo).start();
+    let api = app.api();
     let refresh = api.refreshed_after(None).await;
     assert_eq!(refresh["last"]["trigger"], "startup", "{refresh}");
     assert_eq!(refresh["last"]["outcome"], "completed", "{refresh}");
@@ -126,9 +111,8 @@ async fn startup_populates_stacks_with_names_hashes_and_missing_status() {
 async fn an_empty_deploy_dir_starts_fine() {
     let repo = TestRepo::new();
     repo.write("stacks/.keep", "").commit("empty");
-    let data = tempfile::tempdir().expect("tempdir");
-    let app = start(&repo, &data, &[]);
-    let api = Api::new(&app.base_url);
+    let app = cd(&repo).start();
+    let api = app.api();
     let refresh = api.refreshed_after(None).await;
     assert_eq!(refresh["last"]["outcome"], "completed", "{refresh}");
     assert_eq!(names(&api.stacks().await), Vec::<String>::new());
@@ -137,9 +121,8 @@ async fn an_empty_deploy_dir_starts_fine() {
 #[tokio::test]
 async fn manual_refresh_adds_changes_and_removes_stacks() {
     let repo = two_stacks();
-    let data = tempfile::tempdir().expect("tempdir");
-    let app = start(&repo, &data, &[]);
-    let api = Api::new(&app.base_url);
+    let app = cd(&repo).start();
+    let api = app.api();
     let first = api.refreshed_after(None).await;
     let web_before = api.stack("web").await.expect("web");
 
@@ -180,9 +163,8 @@ async fn manual_refresh_adds_changes_and_removes_stacks() {
 #[tokio::test]
 async fn signed_webhook_refreshes_and_bad_signatures_are_rejected() {
     let repo = two_stacks();
-    let data = tempfile::tempdir().expect("tempdir");
-    let app = start(&repo, &data, &[]);
-    let api = Api::new(&app.base_url);
+    let app = cd(&repo).start();
+    let api = app.api();
     let first = api.refreshed_after(None).await;
     let finished = first["last"]["finished_at"].as_str().map(str::to_string);
 
@@ -233,9 +215,8 @@ async fn signed_webhook_refreshes_and_bad_signatures_are_rejected() {
 #[tokio::test]
 async fn webhooks_without_a_configured_secret_are_forbidden() {
     let repo = two_stacks();
-    let data = tempfile::tempdir().expect("tempdir");
-    let app = start(&repo, &data, &[("WEBHOOK_SECRET", "")]);
-    let api = Api::new(&app.base_url);
+    let app = cd(&repo).env_remove("WEBHOOK_SECRET").start();
+    let api = app.api();
     let body = push_body("refs/heads/main", &repo.head());
     let (status, answer) = github(&api, "push", "sha256=00", &body).await;
     assert_eq!(status, 403, "{answer}");
@@ -245,9 +226,8 @@ async fn webhooks_without_a_configured_secret_are_forbidden() {
 #[tokio::test]
 async fn git_unreachable_fails_the_refresh_and_keeps_the_last_snapshot() {
     let repo = two_stacks();
-    let data = tempfile::tempdir().expect("tempdir");
-    let app = start(&repo, &data, &[]);
-    let api = Api::new(&app.base_url);
+    let app = cd(&repo).start();
+    let api = app.api();
     let first = api.refreshed_after(None).await;
     let before = api.stacks().await;
 
@@ -280,9 +260,8 @@ async fn git_unreachable_fails_the_refresh_and_keeps_the_last_snapshot() {
 #[tokio::test]
 async fn readyz_turns_ready_after_the_first_refresh() {
     let repo = two_stacks();
-    let data = tempfile::tempdir().expect("tempdir");
-    let app = start(&repo, &data, &[]);
-    let api = Api::new(&app.base_url);
+    let app = cd(&repo).start();
+    let api = app.api();
     api.refreshed_after(None).await;
     if crate::support::docker::available() {
         wait_until("readyz 200", Duration::from_secs(20), || async {
@@ -303,9 +282,8 @@ async fn readyz_turns_ready_after_the_first_refresh() {
 #[tokio::test]
 async fn events_stream_reports_refreshes_and_status_changes() {
     let repo = two_stacks();
-    let data = tempfile::tempdir().expect("tempdir");
-    let app = start(&repo, &data, &[]);
-    let api = Api::new(&app.base_url);
+    let app = cd(&repo).start();
+    let api = app.api();
     api.refreshed_after(None).await;
     let mut events = crate::support::http()
         .get(api.url("/api/events"))
@@ -343,9 +321,8 @@ async fn events_stream_reports_refreshes_and_status_changes() {
 #[tokio::test]
 async fn an_oversized_webhook_body_is_refused_with_413() {
     let repo = two_stacks();
-    let data = tempfile::tempdir().expect("tempdir");
-    let app = start(&repo, &data, &[]);
-    let api = Api::new(&app.base_url);
+    let app = cd(&repo).start();
+    let api = app.api();
     let body = vec![b' '; 25 * 1024 * 1024 + 1];
     let signature = github_signature(&body);
     let (status, answer) = github(&api, "push", &signature, &body).await;
@@ -355,9 +332,8 @@ async fn an_oversized_webhook_body_is_refused_with_413() {
 #[tokio::test]
 async fn a_webhook_flood_is_limited_and_the_last_push_is_still_applied() {
     let repo = two_stacks();
-    let data = tempfile::tempdir().expect("tempdir");
-    let app = start(&repo, &data, &[]);
-    let api = Api::new(&app.base_url);
+    let app = cd(&repo).start();
+    let api = app.api();
     api.refreshed_after(None).await;
     let rss_before = app.rss_kib();
 

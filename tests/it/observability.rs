@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::api::Api;
-use crate::support::process::DockerCd;
+use crate::support::process::{Builder, DockerCd};
 use crate::support::repo::{TestRepo, compose};
 use crate::support::servers::require_program;
 use crate::support::wait::wait_until;
@@ -31,15 +30,9 @@ const CONTRACT_SERIES: [&str; 14] = [
     "dockercd_build_info",
 ];
 
-fn start(repo: &TestRepo, data: &tempfile::TempDir) -> DockerCd {
-    let url = repo.url();
-    let data_dir = data.path().to_string_lossy().into_owned();
-    DockerCd::start(&[
-        ("GIT_REPO_URL", url.as_str()),
-        ("POLL_INTERVAL", "0"),
-        ("RECONCILE_ENABLED", "false"),
-        ("DATA_DIR", data_dir.as_str()),
-    ])
+/// docker-cd on `repo`, nothing applied.
+fn cd(repo: &TestRepo) -> Builder {
+    DockerCd::on(repo).env("RECONCILE_ENABLED", "false")
 }
 
 fn repo() -> TestRepo {
@@ -52,9 +45,8 @@ fn repo() -> TestRepo {
 #[tokio::test]
 async fn every_contract_series_is_exposed_and_promtool_finds_nothing_to_say() {
     let repo = repo();
-    let data = tempfile::tempdir().expect("tempdir");
-    let app = start(&repo, &data);
-    let api = Api::new(&app.base_url);
+    let app = cd(&repo).start();
+    let api = app.api();
     api.refreshed_after(None).await;
     let text = api.metrics().await;
     for name in CONTRACT_SERIES {
@@ -129,9 +121,8 @@ async fn a_real_prometheus_scrapes_docker_cd() {
         return;
     }
     let repo = repo();
-    let data = tempfile::tempdir().expect("tempdir");
-    let app = start(&repo, &data);
-    let api = Api::new(&app.base_url);
+    let app = cd(&repo).start();
+    let api = app.api();
     api.refreshed_after(None).await;
     let target = app.base_url.trim_start_matches("http://").to_string();
 
@@ -328,17 +319,10 @@ async fn spans_are_exported_over_otlp_and_flushed_at_shutdown() {
     crate::require_docker!();
     let (endpoint, received) = otlp_receiver().await;
     let repo = repo();
-    let data = tempfile::tempdir().expect("tempdir");
-    let url = repo.url();
-    let data_dir = data.path().to_string_lossy().into_owned();
-    let mut app = DockerCd::start(&[
-        ("GIT_REPO_URL", url.as_str()),
-        ("POLL_INTERVAL", "0"),
-        ("RECONCILE_ENABLED", "false"),
-        ("DATA_DIR", data_dir.as_str()),
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
-    ]);
-    let api = Api::new(&app.base_url);
+    let mut app = cd(&repo)
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)
+        .start();
+    let api = app.api();
     let refreshed = api.refreshed_after(None).await;
     api.wait_status("web", "missing", Duration::from_secs(30))
         .await;

@@ -63,22 +63,16 @@ async fn published_push_payloads_refresh_for_the_tracked_branch_and_are_ignored_
     repo.commit("web");
     repo.git(&["branch", "master"]);
     repo.git(&["branch", "develop"]);
-    let url = repo.url();
     let mut apps = Vec::new();
     for branch in ["master", "develop"] {
-        let data = tempfile::tempdir().expect("tempdir");
-        let data_dir = data.path().to_string_lossy().into_owned();
-        let app = DockerCd::start(&[
-            ("GIT_REPO_URL", url.as_str()),
-            ("GIT_REF", branch),
-            ("POLL_INTERVAL", "0"),
-            ("RECONCILE_ENABLED", "false"),
-            ("WEBHOOK_SECRET", SECRET),
-            ("DATA_DIR", data_dir.as_str()),
-        ]);
-        let api = Api::new(&app.base_url);
+        let app = DockerCd::on(&repo)
+            .env("GIT_REF", branch)
+            .env("RECONCILE_ENABLED", "false")
+            .env("WEBHOOK_SECRET", SECRET)
+            .start();
+        let api = app.api();
         api.refreshed_after(None).await;
-        apps.push((branch, api, app, data));
+        apps.push((branch, api, app));
     }
 
     for (file, forge, pushed) in [
@@ -88,7 +82,7 @@ async fn published_push_payloads_refresh_for_the_tracked_branch_and_are_ignored_
     ] {
         let body = payload(file);
         let headers = forge_headers(forge, &body);
-        for (branch, api, _, _) in &apps {
+        for (branch, api, _) in &apps {
             let (status, answer) = post_webhook(api, &headers, &body).await;
             if *branch == pushed {
                 assert_eq!(status, 202, "{file} to a docker-cd on {branch}: {answer}");
@@ -106,7 +100,7 @@ async fn published_push_payloads_refresh_for_the_tracked_branch_and_are_ignored_
         }
     }
 
-    let (_, master, _, _) = &apps[0];
+    let (_, master, _) = &apps[0];
     let ping = payload("github-ping.json");
     let headers = [
         ("X-GitHub-Event", "ping".to_string()),
@@ -250,17 +244,11 @@ async fn published_compose_files_are_discovered_and_planned_without_leaking_secr
         copy_tree(dir, &repo.path().join("stacks").join(name));
     }
     repo.commit("published compose files");
-    let data = tempfile::tempdir().expect("tempdir");
-    let url = repo.url();
-    let data_dir = data.path().to_string_lossy().into_owned();
-    let app = DockerCd::start(&[
-        ("GIT_REPO_URL", url.as_str()),
-        ("DEPLOY_DIR", "stacks"),
-        ("POLL_INTERVAL", "0"),
-        ("RECONCILE_ENABLED", "false"),
-        ("DATA_DIR", data_dir.as_str()),
-    ]);
-    let api = Api::new(&app.base_url);
+    let app = DockerCd::on(&repo)
+        .env("DEPLOY_DIR", "stacks")
+        .env("RECONCILE_ENABLED", "false")
+        .start();
+    let api = app.api();
     api.refreshed_after(None).await;
     let listed = api.stacks().await;
     let known: Vec<&str> = listed["stacks"]

@@ -56,17 +56,12 @@ impl Deployment {
 
     /// Starts docker-cd (polling off) with `extra` settings.
     pub fn start(&mut self, extra: &[(&str, &str)]) -> Api {
-        let url = self.repo.url();
-        let data_dir = self.data.path().to_string_lossy().into_owned();
-        let mut envs = vec![
-            ("GIT_REPO_URL", url.as_str()),
-            ("POLL_INTERVAL", "0"),
-            ("INSTANCE_NAME", self.instance.as_str()),
-            ("DATA_DIR", data_dir.as_str()),
-        ];
-        envs.extend_from_slice(extra);
-        let app = DockerCd::start(&envs);
-        let api = Api::new(&app.base_url);
+        let app = DockerCd::on(&self.repo)
+            .env("INSTANCE_NAME", &self.instance)
+            .env("DATA_DIR", self.data.path())
+            .envs(extra)
+            .start();
+        let api = app.api();
         self.app = Some(app);
         api
     }
