@@ -7,11 +7,10 @@ use std::time::Duration;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
-use crate::support::api::Api;
 use crate::support::process::{Builder, DockerCd};
 use crate::support::repo::{TestRepo, compose};
 use crate::support::wait::wait_until;
-use crate::support::webhook;
+use crate::support::webhook::{github, github_signature, push_body};
 
 const SECRET: &str = "webhook-test-secret";
 
@@ -47,29 +46,6 @@ fn names(stacks: &Value) -> Vec<String> {
         .iter()
         .map(|s| s["name"].as_str().expect("name").to_string())
         .collect()
-}
-
-fn github_signature(body: &[u8]) -> String {
-    webhook::github_signature(SECRET, body)
-}
-
-/// `POST /api/webhook` as GitHub sends `event`, signed with `signature`.
-async fn github(api: &Api, event: &str, signature: &str, body: &[u8]) -> (u16, Value) {
-    api.post(
-        "/api/webhook",
-        &[
-            ("X-GitHub-Event", event),
-            ("X-Hub-Signature-256", signature),
-        ],
-        body,
-    )
-    .await
-}
-
-fn push_body(reference: &str, after: &str) -> Vec<u8> {
-    serde_json::json!({"ref": reference, "after": after, "repository": {"full_name": "t/t"}})
-        .to_string()
-        .into_bytes()
 }
 
 #[tokio::test]
@@ -186,7 +162,7 @@ async fn signed_webhook_refreshes_and_bad_signatures_are_rejected() {
     );
 
     let other = push_body("refs/heads/feature", &commit);
-    let signature = github_signature(&other);
+    let signature = github_signature(SECRET, &other);
     let (status, answer) = github(&api, "push", &signature, &other).await;
     assert_eq!(
         (status, answer["status"].as_str()),
@@ -195,7 +171,7 @@ async fn signed_webhook_refreshes_and_bad_signatures_are_rejected() {
     );
 
     let ping = br#"{"zen":"hi"}"#;
-    let signature = github_signature(ping);
+    let signature = github_signature(SECRET, ping);
     let (status, answer) = github(&api, "ping", &signature, ping).await;
     assert_eq!(
         (status, answer["status"].as_str()),
@@ -203,7 +179,7 @@ async fn signed_webhook_refreshes_and_bad_signatures_are_rejected() {
         "{answer}"
     );
 
-    let signature = github_signature(&body);
+    let signature = github_signature(SECRET, &body);
     let (status, answer) = github(&api, "push", &signature, &body).await;
     assert_eq!(status, 202, "{answer}");
     let refresh = api.refreshed_after(finished.as_deref()).await;
@@ -324,7 +300,7 @@ async fn an_oversized_webhook_body_is_refused_with_413() {
     let app = cd(&repo).start();
     let api = app.api();
     let body = vec![b' '; 25 * 1024 * 1024 + 1];
-    let signature = github_signature(&body);
+    let signature = github_signature(SECRET, &body);
     let (status, answer) = github(&api, "push", &signature, &body).await;
     assert_eq!(status, 413, "{answer}");
 }
@@ -340,7 +316,7 @@ async fn a_webhook_flood_is_limited_and_the_last_push_is_still_applied() {
     repo.write("stacks/db/compose.yaml", &compose("busybox:1.36", &["db"]));
     let last = repo.commit("the last push");
     let body = push_body("refs/heads/main", &last);
-    let signature = github_signature(&body);
+    let signature = github_signature(SECRET, &body);
     let requests = (0..1000).map(|_| {
         let api = &api;
         let body = &body;

@@ -9,13 +9,12 @@ use std::process::Command;
 use serde_json::{Value, json};
 
 use crate::require_docker;
-use crate::support::api::Api;
 use crate::support::deployment::{CONVERGE, Deployment};
 use crate::support::docker::{TEST_IMAGE, docker_bin};
 use crate::support::process::DockerCd;
 use crate::support::repo::{TestRepo, compose};
 use crate::support::wait::wait_until;
-use crate::support::webhook::{github_signature, hmac_sha256_hex};
+use crate::support::webhook;
 
 const SECRET: &str = "real-inputs-secret";
 
@@ -28,31 +27,16 @@ fn payload(name: &str) -> Vec<u8> {
     std::fs::read(fixtures().join("webhooks").join(name)).expect("payload fixture")
 }
 
-/// How each forge sends a push: its event and signature headers.
-fn forge_headers(forge: &str, body: &[u8]) -> Vec<(&'static str, String)> {
-    match forge {
-        "github" => vec![
-            ("X-GitHub-Event", "push".into()),
-            ("X-Hub-Signature-256", github_signature(SECRET, body)),
-            ("Content-Type", "application/json".into()),
-        ],
-        "gitlab" => vec![
-            ("X-Gitlab-Event", "Push Hook".into()),
-            ("X-Gitlab-Token", SECRET.into()),
-            ("Content-Type", "application/json".into()),
-        ],
-        "gitea" => vec![
-            ("X-Gitea-Event", "push".into()),
-            ("X-Gitea-Signature", hmac_sha256_hex(SECRET, body)),
-            ("Content-Type", "application/json".into()),
-        ],
-        other => panic!("unknown forge {other}"),
-    }
-}
-
-async fn post_webhook(api: &Api, headers: &[(&str, String)], body: &[u8]) -> (u16, Value) {
-    let pairs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    api.post("/api/webhook", &pairs, body).await
+/// How `forge` sends a push of `body`, signed with `SECRET`, as JSON.
+fn push_headers(forge: &str, body: &[u8]) -> Vec<(&'static str, String)> {
+    let event = if forge == "gitlab" {
+        "Push Hook"
+    } else {
+        "push"
+    };
+    let mut headers = webhook::headers(forge, event, SECRET, body);
+    headers.push(("Content-Type", "application/json".into()));
+    headers
 }
 
 #[tokio::test]
@@ -81,9 +65,9 @@ async fn published_push_payloads_refresh_for_the_tracked_branch_and_are_ignored_
         ("gitea-push.json", "gitea", "develop"),
     ] {
         let body = payload(file);
-        let headers = forge_headers(forge, &body);
+        let headers = push_headers(forge, &body);
         for (branch, api, _) in &apps {
-            let (status, answer) = post_webhook(api, &headers, &body).await;
+            let (status, answer) = webhook::post(api, &headers, &body).await;
             if *branch == pushed {
                 assert_eq!(status, 202, "{file} to a docker-cd on {branch}: {answer}");
                 assert!(
@@ -102,11 +86,8 @@ async fn published_push_payloads_refresh_for_the_tracked_branch_and_are_ignored_
 
     let (_, master, _) = &apps[0];
     let ping = payload("github-ping.json");
-    let headers = [
-        ("X-GitHub-Event", "ping".to_string()),
-        ("X-Hub-Signature-256", github_signature(SECRET, &ping)),
-    ];
-    let (status, answer) = post_webhook(master, &headers, &ping).await;
+    let signature = webhook::github_signature(SECRET, &ping);
+    let (status, answer) = webhook::github(master, "ping", &signature, &ping).await;
     assert_eq!(
         (status, answer["status"].as_str()),
         (200, Some("pong")),
@@ -115,13 +96,12 @@ async fn published_push_payloads_refresh_for_the_tracked_branch_and_are_ignored_
 
     // `curl -d @push.json` sends JSON as application/x-www-form-urlencoded.
     let body = payload("github-push.json");
-    let mut headers = forge_headers("github", &body);
-    headers.retain(|(k, _)| *k != "Content-Type");
+    let mut headers = webhook::headers("github", "push", SECRET, &body);
     headers.push((
         "Content-Type",
         "application/x-www-form-urlencoded".to_string(),
     ));
-    let (status, answer) = post_webhook(master, &headers, &body).await;
+    let (status, answer) = webhook::post(master, &headers, &body).await;
     assert_eq!(status, 202, "JSON under a form content type: {answer}");
 }
 
