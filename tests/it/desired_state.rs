@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
+use crate::support::docker::TEST_IMAGE;
 use crate::support::process::{Builder, DockerCd};
 use crate::support::repo::{TestRepo, compose};
 use crate::support::wait::wait_until;
@@ -17,15 +18,12 @@ const SECRET: &str = "webhook-test-secret";
 /// A repository with two stacks under `stacks/`.
 fn two_stacks() -> TestRepo {
     let repo = TestRepo::new();
-    repo.write(
-        "stacks/web/compose.yaml",
-        &compose("busybox:1.36", &["web"]),
-    )
-    .write(
-        "stacks/apps/Hello.v2/docker-compose.yml",
-        &compose("busybox:1.36", &["hello"]),
-    )
-    .write("README.md", "not a stack\n");
+    repo.write_stack("stacks/web", &["web"])
+        .write(
+            "stacks/apps/Hello.v2/docker-compose.yml",
+            &compose(TEST_IMAGE, &["hello"]),
+        )
+        .write("README.md", "not a stack\n");
     repo.commit("two stacks");
     repo
 }
@@ -102,7 +100,7 @@ async fn manual_refresh_adds_changes_and_removes_stacks() {
     let first = api.refreshed_after(None).await;
     let web_before = api.stack("web").await.expect("web");
 
-    repo.write("stacks/db/compose.yaml", &compose("busybox:1.36", &["db"]))
+    repo.write_stack("stacks/db", &["db"])
         .write("stacks/web/.env", "PORT=8081\n")
         .remove("stacks/apps");
     let commit = repo.commit("add db, change web, remove hello");
@@ -144,7 +142,7 @@ async fn signed_webhook_refreshes_and_bad_signatures_are_rejected() {
     let first = api.refreshed_after(None).await;
     let finished = first["last"]["finished_at"].as_str().map(str::to_string);
 
-    repo.write("stacks/db/compose.yaml", &compose("busybox:1.36", &["db"]));
+    repo.write_stack("stacks/db", &["db"]);
     let commit = repo.commit("add db");
     let body = push_body("refs/heads/main", &commit);
 
@@ -272,7 +270,7 @@ async fn events_stream_reports_refreshes_and_status_changes() {
         Some("text/event-stream")
     );
 
-    repo.write("stacks/db/compose.yaml", &compose("busybox:1.36", &["db"]));
+    repo.write_stack("stacks/db", &["db"]);
     repo.commit("add db");
     let (status, _) = api.post("/api/refresh", &[], b"").await;
     assert_eq!(status, 202);
@@ -313,7 +311,7 @@ async fn a_webhook_flood_is_limited_and_the_last_push_is_still_applied() {
     api.refreshed_after(None).await;
     let rss_before = app.rss_kib();
 
-    repo.write("stacks/db/compose.yaml", &compose("busybox:1.36", &["db"]));
+    repo.write_stack("stacks/db", &["db"]);
     let last = repo.commit("the last push");
     let body = push_body("refs/heads/main", &last);
     let signature = github_signature(SECRET, &body);

@@ -60,11 +60,8 @@ async fn killed_mid_apply_it_converges_after_a_restart_without_duplicates() {
     let api = d.start(&[]);
     let web = d.stack("web");
     // Kill as soon as the apply has started (compose is running).
-    wait_until("the apply to start", CONVERGE, || async {
-        match api.stack(&web).await {
-            Some(s) if s["status"] == "syncing" || s["status"] == "synced" => Ok(()),
-            other => Err(format!("{other:?}")),
-        }
+    api.wait_stack(&web, "the apply to start", CONVERGE, |s| {
+        s["status"] == "syncing" || s["status"] == "synced"
     })
     .await;
     d.kill();

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::support::process::{Builder, DockerCd};
-use crate::support::repo::{TestRepo, compose};
+use crate::support::repo::TestRepo;
 use crate::support::servers::require_program;
 use crate::support::wait::wait_until;
 
@@ -35,16 +35,9 @@ fn cd(repo: &TestRepo) -> Builder {
     DockerCd::on(repo).env("RECONCILE_ENABLED", "false")
 }
 
-fn repo() -> TestRepo {
-    let repo = TestRepo::new();
-    repo.write("web/compose.yaml", &compose("busybox:1.36", &["web"]));
-    repo.commit("web");
-    repo
-}
-
 #[tokio::test]
 async fn every_contract_series_is_exposed_and_promtool_finds_nothing_to_say() {
-    let repo = repo();
+    let repo = TestRepo::with_stack("web", &["web"]);
     let app = cd(&repo).start();
     let api = app.api();
     api.refreshed_after(None).await;
@@ -120,7 +113,7 @@ async fn a_real_prometheus_scrapes_docker_cd() {
     if !require_program("prometheus") {
         return;
     }
-    let repo = repo();
+    let repo = TestRepo::with_stack("web", &["web"]);
     let app = cd(&repo).start();
     let api = app.api();
     api.refreshed_after(None).await;
@@ -318,7 +311,7 @@ async fn otlp_receiver() -> (String, Received) {
 async fn spans_are_exported_over_otlp_and_flushed_at_shutdown() {
     crate::require_docker!();
     let (endpoint, received) = otlp_receiver().await;
-    let repo = repo();
+    let repo = TestRepo::with_stack("web", &["web"]);
     let mut app = cd(&repo)
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)
         .start();

@@ -130,19 +130,13 @@ async fn image_change_added_and_removed_services_and_a_stale_token() {
     // The runtime changes after the plan: its token is stale.
     let (_, id, _) = d.containers("app").remove(0);
     docker_ok(&["stop", "-t", "1", &id]);
-    wait_until("the stop is seen", CONVERGE, || async {
-        let stack = api.stack(&app).await.expect("app");
-        let stopped = stack["services"]
+    api.wait_stack(&app, "the stop is seen", CONVERGE, |stack| {
+        stack["services"]
             .as_array()
             .into_iter()
             .flatten()
             .flat_map(|s| s["containers"].as_array().cloned().unwrap_or_default())
-            .any(|c| c["state"] == "exited");
-        if stopped {
-            Ok(())
-        } else {
-            Err(stack.to_string())
-        }
+            .any(|c| c["state"] == "exited")
     })
     .await;
     let (status, body) = apply(&api, &app, &changed["token"]).await;

@@ -12,8 +12,7 @@ use crate::require_docker;
 use crate::support::deployment::{CONVERGE, Deployment};
 use crate::support::docker::{TEST_IMAGE, docker_bin};
 use crate::support::process::DockerCd;
-use crate::support::repo::{TestRepo, compose};
-use crate::support::wait::wait_until;
+use crate::support::repo::TestRepo;
 use crate::support::webhook;
 
 const SECRET: &str = "real-inputs-secret";
@@ -42,9 +41,7 @@ fn push_headers(forge: &str, body: &[u8]) -> Vec<(&'static str, String)> {
 #[tokio::test]
 async fn published_push_payloads_refresh_for_the_tracked_branch_and_are_ignored_for_others() {
     // The payloads push to `master` (GitHub, GitLab) and `develop` (Gitea).
-    let repo = TestRepo::new();
-    repo.write("web/compose.yaml", &compose("busybox:1.36", &["web"]));
-    repo.commit("web");
+    let repo = TestRepo::with_stack("web", &["web"]);
     repo.git(&["branch", "master"]);
     repo.git(&["branch", "develop"]);
     let mut apps = Vec::new();
@@ -380,15 +377,11 @@ async fn deployed_published_stacks_have_an_empty_plan_right_after_the_apply() {
     let mut problems = Vec::new();
     for pick in picks {
         let stack = d.stack(pick);
-        let synced = wait_until(&format!("{pick} synced"), CONVERGE, || async {
-            let s = api.stack(&stack).await.unwrap_or_default();
-            match s["status"].as_str() {
-                Some("synced") => Ok(s),
-                Some("failed") => Ok(s),
-                _ => Err(s.to_string()),
-            }
-        })
-        .await;
+        let synced = api
+            .wait_stack(&stack, &format!("{pick} synced"), CONVERGE, |s| {
+                s["status"] == "synced" || s["status"] == "failed"
+            })
+            .await;
         if synced["status"] != "synced" {
             problems.push(format!("{pick}: {synced}"));
             continue;

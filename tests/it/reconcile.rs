@@ -74,13 +74,8 @@ async fn applies_labels_then_a_no_op_pass_runs_no_compose_and_one_change_touches
     d.write_stack("web", &["web"]);
     let second = d.repo.commit("web loses its sidecar");
     refresh(&api).await;
-    wait_until("web applied at the new revision", CONVERGE, || async {
-        let stack = api.stack(&web).await.expect("web");
-        if stack["status"] == "synced" && stack["synced_revision"] == second {
-            Ok(())
-        } else {
-            Err(stack.to_string())
-        }
+    api.wait_stack(&web, "web applied at the new revision", CONVERGE, |s| {
+        s["status"] == "synced" && s["synced_revision"] == second
     })
     .await;
     let rows = d.containers("web");
@@ -112,19 +107,14 @@ async fn an_env_change_redeploys_and_an_invalid_stack_fails_alone() {
     let commit = d.repo.commit(".env change and a broken stack");
     refresh(&api).await;
     let broken = d.stack("broken");
-    let failed = wait_until(
-        "the broken stack failed with its last result",
-        CONVERGE,
-        || async {
-            let stack = api.stack(&broken).await.unwrap_or_default();
-            if stack["status"] == "failed" && stack["last_result"].is_object() {
-                Ok(stack)
-            } else {
-                Err(stack.to_string())
-            }
-        },
-    )
-    .await;
+    let failed = api
+        .wait_stack(
+            &broken,
+            "the broken stack failed with its last result",
+            CONVERGE,
+            |s| s["status"] == "failed" && s["last_result"].is_object(),
+        )
+        .await;
     assert!(
         failed["error"]
             .as_str()
@@ -136,13 +126,8 @@ async fn an_env_change_redeploys_and_an_invalid_stack_fails_alone() {
         failed["last_result"]["error"], failed["error"],
         "a failure found at refresh is the last result too: {failed}"
     );
-    wait_until("app redeployed", CONVERGE, || async {
-        let stack = api.stack(&app).await.expect("app");
-        if stack["status"] == "synced" && stack["synced_revision"] == commit {
-            Ok(())
-        } else {
-            Err(stack.to_string())
-        }
+    api.wait_stack(&app, "app redeployed", CONVERGE, |s| {
+        s["status"] == "synced" && s["synced_revision"] == commit
     })
     .await;
     assert_ne!(

@@ -119,10 +119,24 @@ impl Api {
 
     /// Waits until stack `name` has `status`; returns the stack.
     pub async fn wait_status(&self, name: &str, status: &str, timeout: Duration) -> Value {
-        wait_until(&format!("{name} to be {status}"), timeout, || async {
+        let what = format!("{name} to be {status}");
+        self.wait_stack(name, &what, timeout, |stack| stack["status"] == status)
+            .await
+    }
+
+    /// Waits until stack `name` is known and `accept`s it; returns the stack.
+    pub async fn wait_stack(
+        &self,
+        name: &str,
+        what: &str,
+        timeout: Duration,
+        accept: impl Fn(&Value) -> bool,
+    ) -> Value {
+        wait_until(what, timeout, || async {
             match self.stack(name).await {
-                Some(stack) if stack["status"] == status => Ok(stack),
-                other => Err(format!("{other:?}")),
+                Some(stack) if accept(&stack) => Ok(stack),
+                Some(stack) => Err(stack.to_string()),
+                None => Err(format!("{name} is not known")),
             }
         })
         .await

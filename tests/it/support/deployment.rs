@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use super::api::Api;
-use super::docker::{Cleanup, TEST_IMAGE, docker_ok};
+use super::docker::{Cleanup, docker_ok};
 use super::process::DockerCd;
-use super::repo::{TestRepo, compose};
+use super::repo::TestRepo;
 use super::unique_name;
 
 /// How long a test waits for a stack to converge.
@@ -47,10 +47,7 @@ impl Deployment {
 
     /// Writes a stack with `services` into the work tree (not committed).
     pub fn write_stack(&self, short: &str, services: &[&str]) -> &Self {
-        self.repo.write(
-            &format!("{}/compose.yaml", self.stack(short)),
-            &compose(TEST_IMAGE, services),
-        );
+        self.repo.write_stack(&self.stack(short), services);
         self
     }
 
