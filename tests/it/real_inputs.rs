@@ -13,6 +13,7 @@ use crate::support::deployment::{CONVERGE, Deployment};
 use crate::support::docker::{TEST_IMAGE, docker_bin};
 use crate::support::process::DockerCd;
 use crate::support::repo::TestRepo;
+use crate::support::run_ok;
 use crate::support::webhook;
 
 const SECRET: &str = "real-inputs-secret";
@@ -137,21 +138,12 @@ fn copy_tree(from: &Path, to: &Path) {
 /// The services `compose up` starts in `dir`, as compose itself lists them
 /// (an oracle independent of docker-cd's own parser).
 fn started_services(dir: &Path) -> Vec<String> {
-    let out = Command::new(docker_bin())
-        .args(["compose", "config", "--services"])
-        .current_dir(dir)
-        .output()
-        .expect("docker compose");
-    assert!(
-        out.status.success(),
-        "compose config in {}: {}",
-        dir.display(),
-        String::from_utf8_lossy(&out.stderr)
+    let listed = run_ok(
+        Command::new(docker_bin())
+            .args(["compose", "config", "--services"])
+            .current_dir(dir),
     );
-    let mut names: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect();
+    let mut names: Vec<String> = listed.lines().map(str::to_string).collect();
     names.sort();
     names
 }

@@ -33,31 +33,29 @@ impl Api {
 
     /// `GET path` with headers → (status, JSON body or `null`).
     pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> (u16, Value) {
-        let mut request = self.client.get(format!("{}{path}", self.base));
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        let response = request
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
+        let request = self.client.get(self.url(path));
+        Self::send(request, headers, &format!("GET {path}")).await
     }
 
     /// `POST path` with headers and a raw body → (status, JSON body or `null`).
     pub async fn post(&self, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, Value) {
-        let mut request = self
-            .client
-            .post(format!("{}{path}", self.base))
-            .body(body.to_vec());
+        let request = self.client.post(self.url(path)).body(body.to_vec());
+        Self::send(request, headers, &format!("POST {path}")).await
+    }
+
+    /// Sends `request` with `headers`; a failure to get an answer fails the test.
+    async fn send(
+        mut request: reqwest::RequestBuilder,
+        headers: &[(&str, &str)],
+        what: &str,
+    ) -> (u16, Value) {
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
         let response = request
             .send()
             .await
-            .unwrap_or_else(|e| panic!("POST {path}: {e}"));
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(Value::Null))
     }

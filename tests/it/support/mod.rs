@@ -23,6 +23,21 @@ pub fn unique_name(label: &str) -> String {
     format!("t{}x{n}-{label}", std::process::id())
 }
 
+/// Runs `command`; panics naming it, with its stderr, unless it succeeds;
+/// returns its stdout, trimmed.
+pub fn run_ok(command: &mut std::process::Command) -> String {
+    let out = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{command:?} failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 /// True when running under CI: tests that need Docker must fail, not skip.
 pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")

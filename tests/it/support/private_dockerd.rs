@@ -129,17 +129,11 @@ impl PrivateDockerd {
 
     /// `docker -H <this engine> <args>`; panics unless it succeeds; trimmed stdout.
     pub fn docker_ok(&self, args: &[&str]) -> String {
-        let out = Command::new(docker_bin())
-            .args(["-H", &self.host()])
-            .args(args)
-            .output()
-            .expect("docker");
-        assert!(
-            out.status.success(),
-            "docker {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
+        super::run_ok(
+            Command::new(docker_bin())
+                .args(["-H", &self.host()])
+                .args(args),
+        )
     }
 }
 

@@ -97,33 +97,23 @@ impl Server {
     pub fn publish(&self, work_tree: &Path, name: &str) -> PathBuf {
         std::fs::create_dir_all(self.repos()).expect("repos dir");
         let target = self.repos().join(name);
-        let out = Command::new("git")
-            .args(["clone", "-q", "--bare"])
-            .arg(work_tree)
-            .arg(&target)
-            .output()
-            .expect("git clone --bare");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        super::run_ok(
+            Command::new("git")
+                .args(["clone", "-q", "--bare"])
+                .arg(work_tree)
+                .arg(&target),
         );
         target
     }
 
     /// Pushes `main` of `work_tree` to the published copy `name`.
     pub fn push(&self, work_tree: &Path, name: &str) {
-        let out = Command::new("git")
-            .args(["push", "-q", "--force"])
-            .arg(self.repos().join(name))
-            .arg("main")
-            .current_dir(work_tree)
-            .output()
-            .expect("git push");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        super::run_ok(
+            Command::new("git")
+                .args(["push", "-q", "--force"])
+                .arg(self.repos().join(name))
+                .arg("main")
+                .current_dir(work_tree),
         );
     }
 
@@ -241,15 +231,10 @@ http {{
         // sshd refuses to start without its privilege-separation folder.
         std::fs::create_dir_all("/run/sshd").expect("/run/sshd");
         for key in ["host_key", "client_key"] {
-            let out = Command::new("ssh-keygen")
-                .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-                .arg(dir.join(key))
-                .output()
-                .expect("ssh-keygen");
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
+            super::run_ok(
+                Command::new("ssh-keygen")
+                    .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+                    .arg(dir.join(key)),
             );
         }
         std::fs::copy(dir.join("client_key.pub"), dir.join("authorized_keys"))
