@@ -19,12 +19,7 @@ async fn a_vanished_git_remote_removes_nothing_even_with_removal_enabled() {
 
     let moved = d.repo.path().with_extension("gone");
     std::fs::rename(d.repo.path(), &moved).expect("take the remote away");
-    let (_, before) = api.get("/api/refresh").await;
-    let (status, _) = api.post("/api/refresh", &[], b"").await;
-    assert_eq!(status, 202);
-    let after = api
-        .refreshed_after(before["last"]["finished_at"].as_str())
-        .await;
+    let after = api.refresh().await;
     assert_eq!(after["last"]["outcome"], "failed", "{after}");
     // Reconcile both stacks again while the remote is gone: a wrong removal
     // would happen in these passes.

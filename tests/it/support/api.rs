@@ -100,6 +100,16 @@ impl Api {
         }
     }
 
+    /// `POST /api/refresh`, and waits until that refresh has finished, however
+    /// it ended; returns `GET /api/refresh`.
+    pub async fn refresh(&self) -> Value {
+        let (_, before) = self.get("/api/refresh").await;
+        let (status, body) = self.post("/api/refresh", &[], b"").await;
+        assert_eq!(status, 202, "POST /api/refresh: {body}");
+        self.refreshed_after(before["last"]["finished_at"].as_str())
+            .await
+    }
+
     /// Waits until the refresh that follows `after` (the `finished_at` seen before,
     /// or `None`) has finished; returns `GET /api/refresh`.
     pub async fn refreshed_after(&self, after: Option<&str>) -> Value {
