@@ -193,10 +193,7 @@ fn healthcheck_subcommand_probes_the_running_process() {
         .run_to_exit();
     assert_eq!(healthy.code, Some(0), "{}", healthy.stderr);
 
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("port")
-        .to_string();
+    let closed = format!("127.0.0.1:{}", support::free_port());
     let unhealthy = DockerCd::builder()
         .env("LISTEN_ADDR", &closed)
         .arg("healthcheck")

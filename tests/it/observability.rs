@@ -2,15 +2,14 @@
 //! metrics` clean, and a real Prometheus server scraping docker-cd.
 
 use std::io::Write as _;
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::support::process::{Builder, DockerCd};
 use crate::support::repo::TestRepo;
-use crate::support::servers::require_program;
+use crate::support::servers::{Server, require_program};
 use crate::support::wait::wait_until;
 
 const CONTRACT_SERIES: [&str; 14] = [
@@ -94,20 +93,6 @@ async fn every_contract_series_is_exposed_and_promtool_finds_nothing_to_say() {
     );
 }
 
-/// A Prometheus server in a temporary folder; killed on drop.
-struct Prometheus {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test]
 async fn a_real_prometheus_scrapes_docker_cd() {
     if !require_program("prometheus") {
@@ -119,35 +104,7 @@ async fn a_real_prometheus_scrapes_docker_cd() {
     api.refreshed_after(None).await;
     let target = app.base_url.trim_start_matches("http://").to_string();
 
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = format!(
-        "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: docker-cd\n    static_configs:\n      - targets: [\"{target}\"]\n"
-    );
-    std::fs::write(dir.path().join("prometheus.yml"), config).expect("config");
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("port");
-    let log = std::fs::File::create(dir.path().join("prometheus.log")).expect("log");
-    let child = Command::new("prometheus")
-        .arg(format!(
-            "--config.file={}",
-            dir.path().join("prometheus.yml").display()
-        ))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.path().join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .stdout(log.try_clone().expect("log"))
-        .stderr(log)
-        .spawn()
-        .expect("start prometheus");
-    let server = Prometheus {
-        child,
-        port,
-        _dir: dir,
-    };
+    let server = Server::prometheus(&target);
     let http = crate::support::http();
     let query = |q: &'static str| {
         let http = http.clone();

@@ -38,6 +38,14 @@ pub fn run_ok(command: &mut std::process::Command) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// A loopback port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
 /// True when running under CI: tests that need Docker must fail, not skip.
 pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")

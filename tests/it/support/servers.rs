@@ -1,12 +1,14 @@
-//! Real Git servers on loopback for transport tests: `git daemon`, `git
-//! http-backend` behind nginx + fcgiwrap with basic auth, and sshd with a key.
-//! Each runs in its own temporary folder on a free port and is killed on drop.
+//! Real servers on loopback: for the transport tests `git daemon`, `git
+//! http-backend` behind nginx + fcgiwrap with basic auth, and sshd with a key;
+//! for the metrics tests Prometheus. Each runs in its own temporary folder on
+//! a free port and is killed on drop.
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use super::free_port;
 use super::wait::wait_until_blocking;
 
 /// Whether `program` can be run; under CI a missing one fails the test.
@@ -25,13 +27,6 @@ pub fn require_program(program: &str) -> bool {
         eprintln!("skipped: {program} is not installed (tests/setup installs it)");
     }
     found
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
 }
 
 fn wait_for_port(port: u16, what: &str, log: &Path) {
@@ -219,6 +214,32 @@ http {{
         );
         server.children.push(nginx);
         wait_for_port(server.port, "nginx", &dir.join("error.log"));
+        server
+    }
+
+    /// Prometheus scraping `target` (`host:port`) every second:
+    /// `http://127.0.0.1:<port>`. Not awaited: a test waits for its queries.
+    pub fn prometheus(target: &str) -> Self {
+        let mut server = Self::new();
+        let dir = server.dir.path().to_path_buf();
+        let config = format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: docker-cd\n    static_configs:\n      - targets: [\"{target}\"]\n"
+        );
+        std::fs::write(dir.join("prometheus.yml"), config).expect("prometheus.yml");
+        let child = spawn(
+            Command::new("prometheus")
+                .arg(format!(
+                    "--config.file={}",
+                    dir.join("prometheus.yml").display()
+                ))
+                .arg(format!(
+                    "--storage.tsdb.path={}",
+                    dir.join("data").display()
+                ))
+                .arg(format!("--web.listen-address=127.0.0.1:{}", server.port)),
+            &dir.join("prometheus.log"),
+        );
+        server.children.push(child);
         server
     }
 
