@@ -5,25 +5,30 @@ use std::time::Duration;
 use rstest::rstest;
 
 use crate::support;
-use crate::support::process::{DockerCd, command};
+use crate::support::process::{DockerCd, Exit};
 
-/// Runs the binary with `envs` (plus a valid repo unless overridden) and returns
-/// (exit code, stderr).
-fn run_with(envs: &[(&str, &str)]) -> (Option<i32>, String) {
-    let mut all = vec![("GIT_REPO_URL", "."), ("LISTEN_ADDR", "127.0.0.1:0")];
-    all.extend_from_slice(envs);
-    let out = command(&all).output().expect("run docker-cd");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+/// Runs the binary with `envs` (plus a valid repo unless overridden) until it exits.
+fn run_with(envs: &[(&str, &str)]) -> Exit {
+    DockerCd::builder()
+        .env("GIT_REPO_URL", ".")
+        .env("LISTEN_ADDR", "127.0.0.1:0")
+        .envs(envs)
+        .run_to_exit()
+}
+
+/// docker-cd serving on a repository that is never read (`.`).
+fn serve(envs: &[(&str, &str)]) -> DockerCd {
+    DockerCd::builder()
+        .env("GIT_REPO_URL", ".")
+        .envs(envs)
+        .start()
 }
 
 #[test]
 fn missing_repo_url_exits_2_naming_it() {
-    let out = command(&[]).output().expect("run docker-cd");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2));
+    let out = DockerCd::builder().run_to_exit();
+    let stderr = out.stderr;
+    assert_eq!(out.code, Some(2));
     assert_eq!(stderr.lines().count(), 1, "one line, got {stderr:?}");
     assert!(stderr.contains("GIT_REPO_URL"), "{stderr}");
 }
@@ -52,7 +57,7 @@ fn missing_repo_url_exits_2_naming_it() {
 #[case("DOCKER_HOST", "/var/run/docker.sock")]
 #[case("RUST_LOG", "info,[")]
 fn bad_setting_exits_2_with_one_line_naming_it(#[case] setting: &str, #[case] value: &str) {
-    let (code, stderr) = run_with(&[(setting, value)]);
+    let Exit { code, stderr, .. } = run_with(&[(setting, value)]);
     assert_eq!(code, Some(2), "{setting}={value:?}: {stderr}");
     assert_eq!(
         stderr.lines().count(),
@@ -64,12 +69,11 @@ fn bad_setting_exits_2_with_one_line_naming_it(#[case] setting: &str, #[case] va
 
 #[test]
 fn bad_flag_value_names_the_setting_too() {
-    let out = command(&[])
-        .args(["--git-repo-url", ".", "--poll-interval", "banana"])
-        .output()
-        .expect("run docker-cd");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2));
+    let out = DockerCd::builder()
+        .args(&["--git-repo-url", ".", "--poll-interval", "banana"])
+        .run_to_exit();
+    let stderr = out.stderr;
+    assert_eq!(out.code, Some(2));
     assert!(
         stderr.contains("POLL_INTERVAL") && stderr.contains("banana"),
         "{stderr}"
@@ -78,15 +82,13 @@ fn bad_flag_value_names_the_setting_too() {
 
 #[test]
 fn secrets_are_not_echoed_in_help() {
-    let out = command(&[
-        ("GIT_ACCESS_TOKEN", "s3cr3t-token"),
-        ("API_TOKEN", "api-s3cr3t"),
-    ])
-    .arg("--help")
-    .output()
-    .expect("run docker-cd");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0));
+    let out = DockerCd::builder()
+        .env("GIT_ACCESS_TOKEN", "s3cr3t-token")
+        .env("API_TOKEN", "api-s3cr3t")
+        .arg("--help")
+        .run_to_exit();
+    let stdout = out.stdout;
+    assert_eq!(out.code, Some(0));
     assert!(
         stdout.contains("GIT_ACCESS_TOKEN"),
         "help lists every setting"
@@ -99,8 +101,7 @@ fn secrets_are_not_echoed_in_help() {
 
 #[test]
 fn help_lists_every_contract_setting() {
-    let out = command(&[]).arg("--help").output().expect("run docker-cd");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = DockerCd::builder().arg("--help").run_to_exit().stdout;
     for setting in [
         "GIT_REPO_URL",
         "GIT_REF",
@@ -129,9 +130,7 @@ fn help_lists_every_contract_setting() {
 
 #[tokio::test]
 async fn healthz_answers_then_sigterm_exits_0() {
-    let data = tempfile::tempdir().expect("tempdir");
-    let data_dir = data.path().to_string_lossy().into_owned();
-    let mut app = DockerCd::start(&[("GIT_REPO_URL", "."), ("DATA_DIR", &data_dir)]);
+    let mut app = serve(&[]);
     let response = support::http()
         .get(app.url("/healthz"))
         .send()
@@ -160,9 +159,7 @@ async fn healthz_answers_then_sigterm_exits_0() {
 
 #[tokio::test]
 async fn sigint_also_exits_0() {
-    let data = tempfile::tempdir().expect("tempdir");
-    let data_dir = data.path().to_string_lossy().into_owned();
-    let mut app = DockerCd::start(&[("GIT_REPO_URL", "."), ("DATA_DIR", &data_dir)]);
+    let mut app = serve(&[]);
     app.signal("INT");
     assert_eq!(
         app.wait_exit(Duration::from_secs(20)).code(),
@@ -174,13 +171,7 @@ async fn sigint_also_exits_0() {
 
 #[test]
 fn json_logs_are_one_object_per_line() {
-    let data = tempfile::tempdir().expect("tempdir");
-    let data_dir = data.path().to_string_lossy().into_owned();
-    let mut app = DockerCd::start(&[
-        ("GIT_REPO_URL", "."),
-        ("DATA_DIR", &data_dir),
-        ("LOG_FORMAT", "json"),
-    ]);
+    let mut app = serve(&[("LOG_FORMAT", "json")]);
     app.signal("TERM");
     app.wait_exit(Duration::from_secs(20));
     let logs = app.logs();
@@ -194,28 +185,19 @@ fn json_logs_are_one_object_per_line() {
 
 #[test]
 fn healthcheck_subcommand_probes_the_running_process() {
-    let data = tempfile::tempdir().expect("tempdir");
-    let data_dir = data.path().to_string_lossy().into_owned();
-    let app = DockerCd::start(&[("GIT_REPO_URL", "."), ("DATA_DIR", &data_dir)]);
+    let app = serve(&[]);
     let listen = app.base_url.trim_start_matches("http://").to_string();
-    let healthy = command(&[("LISTEN_ADDR", listen.as_str())])
+    let healthy = DockerCd::builder()
+        .env("LISTEN_ADDR", &listen)
         .arg("healthcheck")
-        .output()
-        .expect("run healthcheck");
-    assert!(
-        healthy.status.success(),
-        "{}",
-        String::from_utf8_lossy(&healthy.stderr)
-    );
+        .run_to_exit();
+    assert_eq!(healthy.code, Some(0), "{}", healthy.stderr);
 
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("port")
-        .to_string();
-    let unhealthy = command(&[("LISTEN_ADDR", closed.as_str())])
+    let closed = format!("127.0.0.1:{}", support::free_port());
+    let unhealthy = DockerCd::builder()
+        .env("LISTEN_ADDR", &closed)
         .arg("healthcheck")
-        .output()
-        .expect("run healthcheck");
-    assert_eq!(unhealthy.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&unhealthy.stderr).starts_with("unhealthy: "));
+        .run_to_exit();
+    assert_eq!(unhealthy.code, Some(1));
+    assert!(unhealthy.stderr.starts_with("unhealthy: "));
 }

@@ -10,6 +10,7 @@ use crate::require_docker;
 use crate::support::browser::Browser;
 use crate::support::deployment::{CONVERGE, Deployment};
 use crate::support::docker::TEST_IMAGE;
+use crate::support::wait::wait_until;
 
 const UI: Duration = Duration::from_secs(30);
 
@@ -138,14 +139,13 @@ async fn with_an_api_token_every_read_needs_it_and_the_dashboard_asks_once() {
     for path in ["/healthz", "/metrics", "/"] {
         assert_eq!(api.get(path).await.0, 200, "{path} stays open");
     }
-    let stack = api
-        .eventually("the stack known", CONVERGE, || async {
-            match api.get_with(&format!("/api/stacks/{db}"), &auth).await {
-                (200, body) if body["status"] == "missing" => Ok(body),
-                other => Err(format!("{other:?}")),
-            }
-        })
-        .await;
+    let stack = wait_until("the stack known", CONVERGE, || async {
+        match api.get_with(&format!("/api/stacks/{db}"), &auth).await {
+            (200, body) if body["status"] == "missing" => Ok(body),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
     assert_eq!(stack["desired"], true);
     let (status, compose) = api
         .get_with(&format!("/api/stacks/{db}/compose"), &auth)

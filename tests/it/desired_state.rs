@@ -7,50 +7,34 @@ use std::time::Duration;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
-use crate::support::api::Api;
-use crate::support::process::DockerCd;
+use crate::support::docker::TEST_IMAGE;
+use crate::support::process::{Builder, DockerCd};
 use crate::support::repo::{TestRepo, compose};
-use crate::support::webhook;
+use crate::support::wait::wait_until;
+use crate::support::webhook::{github, github_signature, push_body};
 
 const SECRET: &str = "webhook-test-secret";
 
 /// A repository with two stacks under `stacks/`.
 fn two_stacks() -> TestRepo {
     let repo = TestRepo::new();
-    repo.write(
-        "stacks/web/compose.yaml",
-        &compose("busybox:1.36", &["web"]),
-    )
-    .write(
-        "stacks/apps/Hello.v2/docker-compose.yml",
-        &compose("busybox:1.36", &["hello"]),
-    )
-    .write("README.md", "not a stack\n");
+    repo.write_stack("stacks/web", &["web"])
+        .write(
+            "stacks/apps/Hello.v2/docker-compose.yml",
+            &compose(TEST_IMAGE, &["hello"]),
+        )
+        .write("README.md", "not a stack\n");
     repo.commit("two stacks");
     repo
 }
 
-/// Starts docker-cd on `repo` with polling off and nothing applied.
-fn start(repo: &TestRepo, data: &tempfile::TempDir, extra: &[(&str, &str)]) -> DockerCd {
-    let url = repo.url();
-    let data_dir = data.path().to_string_lossy().into_owned();
-    let defaults = [
-        ("GIT_REPO_URL", url.as_str()),
-        ("DEPLOY_DIR", "stacks"),
-        ("POLL_INTERVAL", "0"),
-        ("RECONCILE_ENABLED", "false"),
-        ("WEBHOOK_SECRET", SECRET),
-        ("DATA_DIR", data_dir.as_str()),
-    ];
-    // `extra` overrides a default; an empty value leaves the setting unset.
-    let envs: Vec<(&str, &str)> = defaults
-        .iter()
-        .filter(|(k, _)| !extra.iter().any(|(e, _)| e == k))
-        .chain(extra.iter())
-        .filter(|(_, v)| !v.is_empty())
-        .copied()
-        .collect();
-    DockerCd::start(&envs)
+/// docker-cd on `repo`: stacks under `stacks/`, nothing applied, webhooks
+/// signed with `SECRET`.
+fn cd(repo: &TestRepo) -> Builder {
+    DockerCd::on(repo)
+        .env("DEPLOY_DIR", "stacks")
+        .env("RECONCILE_ENABLED", "false")
+        .env("WEBHOOK_SECRET", SECRET)
 }
 
 fn names(stacks: &Value) -> Vec<String> {
@@ -62,35 +46,11 @@ fn names(stacks: &Value) -> Vec<String> {
         .collect()
 }
 
-fn github_signature(body: &[u8]) -> String {
-    webhook::github_signature(SECRET, body)
-}
-
-/// `POST /api/webhook` as GitHub sends `event`, signed with `signature`.
-async fn github(api: &Api, event: &str, signature: &str, body: &[u8]) -> (u16, Value) {
-    api.post(
-        "/api/webhook",
-        &[
-            ("X-GitHub-Event", event),
-            ("X-Hub-Signature-256", signature),
-        ],
-        body,
-    )
-    .await
-}
-
-fn push_body(reference: &str, after: &str) -> Vec<u8> {
-    serde_json::json!({"ref": reference, "after": after, "repository": {"full_name": "t/t"}})
-        .to_string()
-        .into_bytes()
-}
-
 #[tokio::test]
 async fn startup_populates_stacks_with_names_hashes_and_missing_status() {
     let repo = two_stacks();
-    let data = tempfile::tempdir().expect("tempdir");
-    let app = start(&repo, &data, &[]);
-    let api = Api::new(&app.base_url);
+    let app = cd(&repo).start();
+    let api = app.api();
     let refresh = api.refreshed_after(None).await;
     assert_eq!(refresh["last"]["trigger"], "startup", "{refresh}");
     assert_eq!(refresh["last"]["outcome"], "completed", "{refresh}");
@@ -125,9 +85,8 @@ async fn startup_populates_stacks_with_names_hashes_and_missing_status() {
 async fn an_empty_deploy_dir_starts_fine() {
     let repo = TestRepo::new();
     repo.write("stacks/.keep", "").commit("empty");
-    let data = tempfile::tempdir().expect("tempdir");
-    let app = start(&repo, &data, &[]);
-    let api = Api::new(&app.base_url);
+    let app = cd(&repo).start();
+    let api = app.api();
     let refresh = api.refreshed_after(None).await;
     assert_eq!(refresh["last"]["outcome"], "completed", "{refresh}");
     assert_eq!(names(&api.stacks().await), Vec::<String>::new());
@@ -136,13 +95,12 @@ async fn an_empty_deploy_dir_starts_fine() {
 #[tokio::test]
 async fn manual_refresh_adds_changes_and_removes_stacks() {
     let repo = two_stacks();
-    let data = tempfile::tempdir().expect("tempdir");
-    let app = start(&repo, &data, &[]);
-    let api = Api::new(&app.base_url);
+    let app = cd(&repo).start();
+    let api = app.api();
     let first = api.refreshed_after(None).await;
     let web_before = api.stack("web").await.expect("web");
 
-    repo.write("stacks/db/compose.yaml", &compose("busybox:1.36", &["db"]))
+    repo.write_stack("stacks/db", &["db"])
         .write("stacks/web/.env", "PORT=8081\n")
         .remove("stacks/apps");
     let commit = repo.commit("add db, change web, remove hello");
@@ -179,13 +137,12 @@ async fn manual_refresh_adds_changes_and_removes_stacks() {
 #[tokio::test]
 async fn signed_webhook_refreshes_and_bad_signatures_are_rejected() {
     let repo = two_stacks();
-    let data = tempfile::tempdir().expect("tempdir");
-    let app = start(&repo, &data, &[]);
-    let api = Api::new(&app.base_url);
+    let app = cd(&repo).start();
+    let api = app.api();
     let first = api.refreshed_after(None).await;
     let finished = first["last"]["finished_at"].as_str().map(str::to_string);
 
-    repo.write("stacks/db/compose.yaml", &compose("busybox:1.36", &["db"]));
+    repo.write_stack("stacks/db", &["db"]);
     let commit = repo.commit("add db");
     let body = push_body("refs/heads/main", &commit);
 
@@ -203,7 +160,7 @@ async fn signed_webhook_refreshes_and_bad_signatures_are_rejected() {
     );
 
     let other = push_body("refs/heads/feature", &commit);
-    let signature = github_signature(&other);
+    let signature = github_signature(SECRET, &other);
     let (status, answer) = github(&api, "push", &signature, &other).await;
     assert_eq!(
         (status, answer["status"].as_str()),
@@ -212,7 +169,7 @@ async fn signed_webhook_refreshes_and_bad_signatures_are_rejected() {
     );
 
     let ping = br#"{"zen":"hi"}"#;
-    let signature = github_signature(ping);
+    let signature = github_signature(SECRET, ping);
     let (status, answer) = github(&api, "ping", &signature, ping).await;
     assert_eq!(
         (status, answer["status"].as_str()),
@@ -220,7 +177,7 @@ async fn signed_webhook_refreshes_and_bad_signatures_are_rejected() {
         "{answer}"
     );
 
-    let signature = github_signature(&body);
+    let signature = github_signature(SECRET, &body);
     let (status, answer) = github(&api, "push", &signature, &body).await;
     assert_eq!(status, 202, "{answer}");
     let refresh = api.refreshed_after(finished.as_deref()).await;
@@ -232,9 +189,8 @@ async fn signed_webhook_refreshes_and_bad_signatures_are_rejected() {
 #[tokio::test]
 async fn webhooks_without_a_configured_secret_are_forbidden() {
     let repo = two_stacks();
-    let data = tempfile::tempdir().expect("tempdir");
-    let app = start(&repo, &data, &[("WEBHOOK_SECRET", "")]);
-    let api = Api::new(&app.base_url);
+    let app = cd(&repo).env_remove("WEBHOOK_SECRET").start();
+    let api = app.api();
     let body = push_body("refs/heads/main", &repo.head());
     let (status, answer) = github(&api, "push", "sha256=00", &body).await;
     assert_eq!(status, 403, "{answer}");
@@ -244,19 +200,14 @@ async fn webhooks_without_a_configured_secret_are_forbidden() {
 #[tokio::test]
 async fn git_unreachable_fails_the_refresh_and_keeps_the_last_snapshot() {
     let repo = two_stacks();
-    let data = tempfile::tempdir().expect("tempdir");
-    let app = start(&repo, &data, &[]);
-    let api = Api::new(&app.base_url);
-    let first = api.refreshed_after(None).await;
+    let app = cd(&repo).start();
+    let api = app.api();
+    api.refreshed_after(None).await;
     let before = api.stacks().await;
 
     let moved = repo.path().with_extension("moved");
     std::fs::rename(repo.path(), &moved).expect("hide the repository");
-    let (status, _) = api.post("/api/refresh", &[], b"").await;
-    assert_eq!(status, 202);
-    let refresh = api
-        .refreshed_after(first["last"]["finished_at"].as_str())
-        .await;
+    let refresh = api.refresh().await;
     std::fs::rename(&moved, repo.path()).expect("restore the repository");
 
     assert_eq!(refresh["last"]["outcome"], "failed", "{refresh}");
@@ -279,12 +230,11 @@ async fn git_unreachable_fails_the_refresh_and_keeps_the_last_snapshot() {
 #[tokio::test]
 async fn readyz_turns_ready_after_the_first_refresh() {
     let repo = two_stacks();
-    let data = tempfile::tempdir().expect("tempdir");
-    let app = start(&repo, &data, &[]);
-    let api = Api::new(&app.base_url);
+    let app = cd(&repo).start();
+    let api = app.api();
     api.refreshed_after(None).await;
     if crate::support::docker::available() {
-        api.eventually("readyz 200", Duration::from_secs(20), || async {
+        wait_until("readyz 200", Duration::from_secs(20), || async {
             let (status, body) = api.get("/readyz").await;
             if status == 200 {
                 Ok(())
@@ -302,9 +252,8 @@ async fn readyz_turns_ready_after_the_first_refresh() {
 #[tokio::test]
 async fn events_stream_reports_refreshes_and_status_changes() {
     let repo = two_stacks();
-    let data = tempfile::tempdir().expect("tempdir");
-    let app = start(&repo, &data, &[]);
-    let api = Api::new(&app.base_url);
+    let app = cd(&repo).start();
+    let api = app.api();
     api.refreshed_after(None).await;
     let mut events = crate::support::http()
         .get(api.url("/api/events"))
@@ -317,7 +266,7 @@ async fn events_stream_reports_refreshes_and_status_changes() {
         Some("text/event-stream")
     );
 
-    repo.write("stacks/db/compose.yaml", &compose("busybox:1.36", &["db"]));
+    repo.write_stack("stacks/db", &["db"]);
     repo.commit("add db");
     let (status, _) = api.post("/api/refresh", &[], b"").await;
     assert_eq!(status, 202);
@@ -342,11 +291,10 @@ async fn events_stream_reports_refreshes_and_status_changes() {
 #[tokio::test]
 async fn an_oversized_webhook_body_is_refused_with_413() {
     let repo = two_stacks();
-    let data = tempfile::tempdir().expect("tempdir");
-    let app = start(&repo, &data, &[]);
-    let api = Api::new(&app.base_url);
+    let app = cd(&repo).start();
+    let api = app.api();
     let body = vec![b' '; 25 * 1024 * 1024 + 1];
-    let signature = github_signature(&body);
+    let signature = github_signature(SECRET, &body);
     let (status, answer) = github(&api, "push", &signature, &body).await;
     assert_eq!(status, 413, "{answer}");
 }
@@ -354,16 +302,15 @@ async fn an_oversized_webhook_body_is_refused_with_413() {
 #[tokio::test]
 async fn a_webhook_flood_is_limited_and_the_last_push_is_still_applied() {
     let repo = two_stacks();
-    let data = tempfile::tempdir().expect("tempdir");
-    let app = start(&repo, &data, &[]);
-    let api = Api::new(&app.base_url);
+    let app = cd(&repo).start();
+    let api = app.api();
     api.refreshed_after(None).await;
     let rss_before = app.rss_kib();
 
-    repo.write("stacks/db/compose.yaml", &compose("busybox:1.36", &["db"]));
+    repo.write_stack("stacks/db", &["db"]);
     let last = repo.commit("the last push");
     let body = push_body("refs/heads/main", &last);
-    let signature = github_signature(&body);
+    let signature = github_signature(SECRET, &body);
     let requests = (0..1000).map(|_| {
         let api = &api;
         let body = &body;
@@ -376,7 +323,7 @@ async fn a_webhook_flood_is_limited_and_the_last_push_is_still_applied() {
     assert_eq!(accepted + limited, 1000, "{statuses:?}");
     assert!(limited > 0, "a flood is rate limited: {statuses:?}");
 
-    api.eventually("the last push applied", Duration::from_secs(30), || async {
+    wait_until("the last push applied", Duration::from_secs(30), || async {
         let (_, refresh) = api.get("/api/refresh").await;
         if refresh["revision"] == last
             && refresh["state"] == "idle"

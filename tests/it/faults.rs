@@ -4,6 +4,7 @@
 
 use crate::require_docker;
 use crate::support::deployment::{CONVERGE, Deployment, refresh};
+use crate::support::wait::wait_until;
 
 #[tokio::test]
 async fn a_vanished_git_remote_removes_nothing_even_with_removal_enabled() {
@@ -18,12 +19,7 @@ async fn a_vanished_git_remote_removes_nothing_even_with_removal_enabled() {
 
     let moved = d.repo.path().with_extension("gone");
     std::fs::rename(d.repo.path(), &moved).expect("take the remote away");
-    let (_, before) = api.get("/api/refresh").await;
-    let (status, _) = api.post("/api/refresh", &[], b"").await;
-    assert_eq!(status, 202);
-    let after = api
-        .refreshed_after(before["last"]["finished_at"].as_str())
-        .await;
+    let after = api.refresh().await;
     assert_eq!(after["last"]["outcome"], "failed", "{after}");
     // Reconcile both stacks again while the remote is gone: a wrong removal
     // would happen in these passes.
@@ -34,7 +30,7 @@ async fn a_vanished_git_remote_removes_nothing_even_with_removal_enabled() {
             .await;
         assert_eq!(status, 202);
     }
-    api.eventually("both syncs reconciled", CONVERGE, || async {
+    wait_until("both syncs reconciled", CONVERGE, || async {
         let now = api.metric_sum("dockercd_reconcile_total{", &[]).await;
         if now >= reconciles + 2.0 {
             Ok(())
@@ -59,11 +55,8 @@ async fn killed_mid_apply_it_converges_after_a_restart_without_duplicates() {
     let api = d.start(&[]);
     let web = d.stack("web");
     // Kill as soon as the apply has started (compose is running).
-    api.eventually("the apply to start", CONVERGE, || async {
-        match api.stack(&web).await {
-            Some(s) if s["status"] == "syncing" || s["status"] == "synced" => Ok(()),
-            other => Err(format!("{other:?}")),
-        }
+    api.wait_stack(&web, "the apply to start", CONVERGE, |s| {
+        s["status"] == "syncing" || s["status"] == "synced"
     })
     .await;
     d.kill();

@@ -2,16 +2,15 @@
 //! metrics` clean, and a real Prometheus server scraping docker-cd.
 
 use std::io::Write as _;
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::api::Api;
-use crate::support::process::DockerCd;
-use crate::support::repo::{TestRepo, compose};
-use crate::support::servers::require_program;
+use crate::support::process::{Builder, DockerCd};
+use crate::support::repo::TestRepo;
+use crate::support::servers::{Server, require_program};
+use crate::support::wait::wait_until;
 
 const CONTRACT_SERIES: [&str; 14] = [
     "dockercd_workqueue_depth",
@@ -30,30 +29,16 @@ const CONTRACT_SERIES: [&str; 14] = [
     "dockercd_build_info",
 ];
 
-fn start(repo: &TestRepo, data: &tempfile::TempDir) -> DockerCd {
-    let url = repo.url();
-    let data_dir = data.path().to_string_lossy().into_owned();
-    DockerCd::start(&[
-        ("GIT_REPO_URL", url.as_str()),
-        ("POLL_INTERVAL", "0"),
-        ("RECONCILE_ENABLED", "false"),
-        ("DATA_DIR", data_dir.as_str()),
-    ])
-}
-
-fn repo() -> TestRepo {
-    let repo = TestRepo::new();
-    repo.write("web/compose.yaml", &compose("busybox:1.36", &["web"]));
-    repo.commit("web");
-    repo
+/// docker-cd on `repo`, nothing applied.
+fn cd(repo: &TestRepo) -> Builder {
+    DockerCd::on(repo).env("RECONCILE_ENABLED", "false")
 }
 
 #[tokio::test]
 async fn every_contract_series_is_exposed_and_promtool_finds_nothing_to_say() {
-    let repo = repo();
-    let data = tempfile::tempdir().expect("tempdir");
-    let app = start(&repo, &data);
-    let api = Api::new(&app.base_url);
+    let repo = TestRepo::with_stack("web", &["web"]);
+    let app = cd(&repo).start();
+    let api = app.api();
     api.refreshed_after(None).await;
     let text = api.metrics().await;
     for name in CONTRACT_SERIES {
@@ -108,61 +93,18 @@ async fn every_contract_series_is_exposed_and_promtool_finds_nothing_to_say() {
     );
 }
 
-/// A Prometheus server in a temporary folder; killed on drop.
-struct Prometheus {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test]
 async fn a_real_prometheus_scrapes_docker_cd() {
     if !require_program("prometheus") {
         return;
     }
-    let repo = repo();
-    let data = tempfile::tempdir().expect("tempdir");
-    let app = start(&repo, &data);
-    let api = Api::new(&app.base_url);
+    let repo = TestRepo::with_stack("web", &["web"]);
+    let app = cd(&repo).start();
+    let api = app.api();
     api.refreshed_after(None).await;
     let target = app.base_url.trim_start_matches("http://").to_string();
 
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = format!(
-        "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: docker-cd\n    static_configs:\n      - targets: [\"{target}\"]\n"
-    );
-    std::fs::write(dir.path().join("prometheus.yml"), config).expect("config");
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("port");
-    let log = std::fs::File::create(dir.path().join("prometheus.log")).expect("log");
-    let child = Command::new("prometheus")
-        .arg(format!(
-            "--config.file={}",
-            dir.path().join("prometheus.yml").display()
-        ))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.path().join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .stdout(log.try_clone().expect("log"))
-        .stderr(log)
-        .spawn()
-        .expect("start prometheus");
-    let server = Prometheus {
-        child,
-        port,
-        _dir: dir,
-    };
+    let server = Server::prometheus(&target);
     let http = crate::support::http();
     let query = |q: &'static str| {
         let http = http.clone();
@@ -181,21 +123,19 @@ async fn a_real_prometheus_scrapes_docker_cd() {
             }
         }
     };
-    let up = api
-        .eventually(
-            "Prometheus to scrape docker-cd",
-            Duration::from_secs(60),
-            || query("up"),
-        )
-        .await;
+    let up = wait_until(
+        "Prometheus to scrape docker-cd",
+        Duration::from_secs(60),
+        || query("up"),
+    )
+    .await;
     assert_eq!(up[0]["value"][1], "1", "{up:?}");
-    let stacks = api
-        .eventually(
-            "dockercd_stacks in Prometheus",
-            Duration::from_secs(30),
-            || query("dockercd_stacks"),
-        )
-        .await;
+    let stacks = wait_until(
+        "dockercd_stacks in Prometheus",
+        Duration::from_secs(30),
+        || query("dockercd_stacks"),
+    )
+    .await;
     let statuses: Vec<&str> = stacks
         .iter()
         .filter_map(|s| s["metric"]["status"].as_str())
@@ -328,18 +268,11 @@ async fn otlp_receiver() -> (String, Received) {
 async fn spans_are_exported_over_otlp_and_flushed_at_shutdown() {
     crate::require_docker!();
     let (endpoint, received) = otlp_receiver().await;
-    let repo = repo();
-    let data = tempfile::tempdir().expect("tempdir");
-    let url = repo.url();
-    let data_dir = data.path().to_string_lossy().into_owned();
-    let mut app = DockerCd::start(&[
-        ("GIT_REPO_URL", url.as_str()),
-        ("POLL_INTERVAL", "0"),
-        ("RECONCILE_ENABLED", "false"),
-        ("DATA_DIR", data_dir.as_str()),
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
-    ]);
-    let api = Api::new(&app.base_url);
+    let repo = TestRepo::with_stack("web", &["web"]);
+    let mut app = cd(&repo)
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)
+        .start();
+    let api = app.api();
     let refreshed = api.refreshed_after(None).await;
     api.wait_status("web", "missing", Duration::from_secs(30))
         .await;

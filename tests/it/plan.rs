@@ -8,6 +8,7 @@ use crate::support::api::Api;
 use crate::support::deployment::{CONVERGE, Deployment, refresh};
 use crate::support::docker::{TEST_IMAGE, docker_ok};
 use crate::support::repo::compose;
+use crate::support::wait::wait_until;
 
 const MANUAL: [(&str, &str); 1] = [("RECONCILE_ENABLED", "false")];
 
@@ -129,19 +130,13 @@ async fn image_change_added_and_removed_services_and_a_stale_token() {
     // The runtime changes after the plan: its token is stale.
     let (_, id, _) = d.containers("app").remove(0);
     docker_ok(&["stop", "-t", "1", &id]);
-    api.eventually("the stop is seen", CONVERGE, || async {
-        let stack = api.stack(&app).await.expect("app");
-        let stopped = stack["services"]
+    api.wait_stack(&app, "the stop is seen", CONVERGE, |stack| {
+        stack["services"]
             .as_array()
             .into_iter()
             .flatten()
             .flat_map(|s| s["containers"].as_array().cloned().unwrap_or_default())
-            .any(|c| c["state"] == "exited");
-        if stopped {
-            Ok(())
-        } else {
-            Err(stack.to_string())
-        }
+            .any(|c| c["state"] == "exited")
     })
     .await;
     let (status, body) = apply(&api, &app, &changed["token"]).await;
@@ -261,16 +256,15 @@ async fn secret_values_never_appear_in_a_plan_and_drift_shows_as_runtime() {
     api.wait_status(&app, "synced", CONVERGE).await;
     let (_, id, _) = d.containers("app").remove(0);
     docker_ok(&["stop", "-t", "1", &id]);
-    let drift = api
-        .eventually("a runtime change", CONVERGE, || async {
-            let p = plan(&api, &app).await;
-            if p["changes"].as_array().is_some_and(|c| !c.is_empty()) {
-                Ok(p)
-            } else {
-                Err(p.to_string())
-            }
-        })
-        .await;
+    let drift = wait_until("a runtime change", CONVERGE, || async {
+        let p = plan(&api, &app).await;
+        if p["changes"].as_array().is_some_and(|c| !c.is_empty()) {
+            Ok(p)
+        } else {
+            Err(p.to_string())
+        }
+    })
+    .await;
     assert_eq!(drift["changes"][0]["source"], "runtime", "{drift}");
     assert_eq!(
         drift["changes"][0]["fields"],

@@ -9,12 +9,12 @@ use std::process::Command;
 use serde_json::{Value, json};
 
 use crate::require_docker;
-use crate::support::api::Api;
 use crate::support::deployment::{CONVERGE, Deployment};
 use crate::support::docker::{TEST_IMAGE, docker_bin};
 use crate::support::process::DockerCd;
-use crate::support::repo::{TestRepo, compose};
-use crate::support::webhook::{github_signature, hmac_sha256_hex};
+use crate::support::repo::TestRepo;
+use crate::support::run_ok;
+use crate::support::webhook;
 
 const SECRET: &str = "real-inputs-secret";
 
@@ -27,57 +27,34 @@ fn payload(name: &str) -> Vec<u8> {
     std::fs::read(fixtures().join("webhooks").join(name)).expect("payload fixture")
 }
 
-/// How each forge sends a push: its event and signature headers.
-fn forge_headers(forge: &str, body: &[u8]) -> Vec<(&'static str, String)> {
-    match forge {
-        "github" => vec![
-            ("X-GitHub-Event", "push".into()),
-            ("X-Hub-Signature-256", github_signature(SECRET, body)),
-            ("Content-Type", "application/json".into()),
-        ],
-        "gitlab" => vec![
-            ("X-Gitlab-Event", "Push Hook".into()),
-            ("X-Gitlab-Token", SECRET.into()),
-            ("Content-Type", "application/json".into()),
-        ],
-        "gitea" => vec![
-            ("X-Gitea-Event", "push".into()),
-            ("X-Gitea-Signature", hmac_sha256_hex(SECRET, body)),
-            ("Content-Type", "application/json".into()),
-        ],
-        other => panic!("unknown forge {other}"),
-    }
-}
-
-async fn post_webhook(api: &Api, headers: &[(&str, String)], body: &[u8]) -> (u16, Value) {
-    let pairs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    api.post("/api/webhook", &pairs, body).await
+/// How `forge` sends a push of `body`, signed with `SECRET`, as JSON.
+fn push_headers(forge: &str, body: &[u8]) -> Vec<(&'static str, String)> {
+    let event = if forge == "gitlab" {
+        "Push Hook"
+    } else {
+        "push"
+    };
+    let mut headers = webhook::headers(forge, event, SECRET, body);
+    headers.push(("Content-Type", "application/json".into()));
+    headers
 }
 
 #[tokio::test]
 async fn published_push_payloads_refresh_for_the_tracked_branch_and_are_ignored_for_others() {
     // The payloads push to `master` (GitHub, GitLab) and `develop` (Gitea).
-    let repo = TestRepo::new();
-    repo.write("web/compose.yaml", &compose("busybox:1.36", &["web"]));
-    repo.commit("web");
+    let repo = TestRepo::with_stack("web", &["web"]);
     repo.git(&["branch", "master"]);
     repo.git(&["branch", "develop"]);
-    let url = repo.url();
     let mut apps = Vec::new();
     for branch in ["master", "develop"] {
-        let data = tempfile::tempdir().expect("tempdir");
-        let data_dir = data.path().to_string_lossy().into_owned();
-        let app = DockerCd::start(&[
-            ("GIT_REPO_URL", url.as_str()),
-            ("GIT_REF", branch),
-            ("POLL_INTERVAL", "0"),
-            ("RECONCILE_ENABLED", "false"),
-            ("WEBHOOK_SECRET", SECRET),
-            ("DATA_DIR", data_dir.as_str()),
-        ]);
-        let api = Api::new(&app.base_url);
+        let app = DockerCd::on(&repo)
+            .env("GIT_REF", branch)
+            .env("RECONCILE_ENABLED", "false")
+            .env("WEBHOOK_SECRET", SECRET)
+            .start();
+        let api = app.api();
         api.refreshed_after(None).await;
-        apps.push((branch, api, app, data));
+        apps.push((branch, api, app));
     }
 
     for (file, forge, pushed) in [
@@ -86,9 +63,9 @@ async fn published_push_payloads_refresh_for_the_tracked_branch_and_are_ignored_
         ("gitea-push.json", "gitea", "develop"),
     ] {
         let body = payload(file);
-        let headers = forge_headers(forge, &body);
-        for (branch, api, _, _) in &apps {
-            let (status, answer) = post_webhook(api, &headers, &body).await;
+        let headers = push_headers(forge, &body);
+        for (branch, api, _) in &apps {
+            let (status, answer) = webhook::post(api, &headers, &body).await;
             if *branch == pushed {
                 assert_eq!(status, 202, "{file} to a docker-cd on {branch}: {answer}");
                 assert!(
@@ -105,13 +82,10 @@ async fn published_push_payloads_refresh_for_the_tracked_branch_and_are_ignored_
         }
     }
 
-    let (_, master, _, _) = &apps[0];
+    let (_, master, _) = &apps[0];
     let ping = payload("github-ping.json");
-    let headers = [
-        ("X-GitHub-Event", "ping".to_string()),
-        ("X-Hub-Signature-256", github_signature(SECRET, &ping)),
-    ];
-    let (status, answer) = post_webhook(master, &headers, &ping).await;
+    let signature = webhook::github_signature(SECRET, &ping);
+    let (status, answer) = webhook::github(master, "ping", &signature, &ping).await;
     assert_eq!(
         (status, answer["status"].as_str()),
         (200, Some("pong")),
@@ -120,13 +94,12 @@ async fn published_push_payloads_refresh_for_the_tracked_branch_and_are_ignored_
 
     // `curl -d @push.json` sends JSON as application/x-www-form-urlencoded.
     let body = payload("github-push.json");
-    let mut headers = forge_headers("github", &body);
-    headers.retain(|(k, _)| *k != "Content-Type");
+    let mut headers = webhook::headers("github", "push", SECRET, &body);
     headers.push((
         "Content-Type",
         "application/x-www-form-urlencoded".to_string(),
     ));
-    let (status, answer) = post_webhook(master, &headers, &body).await;
+    let (status, answer) = webhook::post(master, &headers, &body).await;
     assert_eq!(status, 202, "JSON under a form content type: {answer}");
 }
 
@@ -165,21 +138,12 @@ fn copy_tree(from: &Path, to: &Path) {
 /// The services `compose up` starts in `dir`, as compose itself lists them
 /// (an oracle independent of docker-cd's own parser).
 fn started_services(dir: &Path) -> Vec<String> {
-    let out = Command::new(docker_bin())
-        .args(["compose", "config", "--services"])
-        .current_dir(dir)
-        .output()
-        .expect("docker compose");
-    assert!(
-        out.status.success(),
-        "compose config in {}: {}",
-        dir.display(),
-        String::from_utf8_lossy(&out.stderr)
+    let listed = run_ok(
+        Command::new(docker_bin())
+            .args(["compose", "config", "--services"])
+            .current_dir(dir),
     );
-    let mut names: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect();
+    let mut names: Vec<String> = listed.lines().map(str::to_string).collect();
     names.sort();
     names
 }
@@ -249,17 +213,11 @@ async fn published_compose_files_are_discovered_and_planned_without_leaking_secr
         copy_tree(dir, &repo.path().join("stacks").join(name));
     }
     repo.commit("published compose files");
-    let data = tempfile::tempdir().expect("tempdir");
-    let url = repo.url();
-    let data_dir = data.path().to_string_lossy().into_owned();
-    let app = DockerCd::start(&[
-        ("GIT_REPO_URL", url.as_str()),
-        ("DEPLOY_DIR", "stacks"),
-        ("POLL_INTERVAL", "0"),
-        ("RECONCILE_ENABLED", "false"),
-        ("DATA_DIR", data_dir.as_str()),
-    ]);
-    let api = Api::new(&app.base_url);
+    let app = DockerCd::on(&repo)
+        .env("DEPLOY_DIR", "stacks")
+        .env("RECONCILE_ENABLED", "false")
+        .start();
+    let api = app.api();
     api.refreshed_after(None).await;
     let listed = api.stacks().await;
     let known: Vec<&str> = listed["stacks"]
@@ -412,13 +370,8 @@ async fn deployed_published_stacks_have_an_empty_plan_right_after_the_apply() {
     for pick in picks {
         let stack = d.stack(pick);
         let synced = api
-            .eventually(&format!("{pick} synced"), CONVERGE, || async {
-                let s = api.stack(&stack).await.unwrap_or_default();
-                match s["status"].as_str() {
-                    Some("synced") => Ok(s),
-                    Some("failed") => Ok(s),
-                    _ => Err(s.to_string()),
-                }
+            .wait_stack(&stack, &format!("{pick} synced"), CONVERGE, |s| {
+                s["status"] == "synced" || s["status"] == "failed"
             })
             .await;
         if synced["status"] != "synced" {

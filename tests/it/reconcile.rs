@@ -11,6 +11,7 @@ use crate::support::deployment::{CONVERGE, Deployment, compose_runs, ids, refres
 use crate::support::docker::{TEST_IMAGE, docker, docker_ok};
 use crate::support::private_dockerd::PrivateDockerd;
 use crate::support::repo::compose;
+use crate::support::wait::{holds_for, wait_until};
 
 #[tokio::test]
 async fn applies_labels_then_a_no_op_pass_runs_no_compose_and_one_change_touches_one_stack() {
@@ -48,13 +49,20 @@ async fn applies_labels_then_a_no_op_pass_runs_no_compose_and_one_change_touches
     d.repo.write("README.md", "docs only\n");
     let docs = d.repo.commit("docs");
     refresh(&api).await;
-    tokio::time::sleep(Duration::from_secs(2)).await; // let any (wrong) reconcile start
-    assert_eq!(
-        compose_runs(&api).await,
-        runs,
-        "no-op pass ran compose:\n{}",
-        d.logs()
-    );
+    // A wrong reconcile gets two seconds to start.
+    holds_for(
+        "no compose run for a no-op pass",
+        Duration::from_secs(2),
+        || async {
+            let now = compose_runs(&api).await;
+            if now == runs {
+                Ok(())
+            } else {
+                Err(format!("{now} runs, {runs} before:\n{}", d.logs()))
+            }
+        },
+    )
+    .await;
     assert_eq!(
         d.label(id, "io.docker-cd.revision"),
         first,
@@ -66,13 +74,8 @@ async fn applies_labels_then_a_no_op_pass_runs_no_compose_and_one_change_touches
     d.write_stack("web", &["web"]);
     let second = d.repo.commit("web loses its sidecar");
     refresh(&api).await;
-    api.eventually("web applied at the new revision", CONVERGE, || async {
-        let stack = api.stack(&web).await.expect("web");
-        if stack["status"] == "synced" && stack["synced_revision"] == second {
-            Ok(())
-        } else {
-            Err(stack.to_string())
-        }
+    api.wait_stack(&web, "web applied at the new revision", CONVERGE, |s| {
+        s["status"] == "synced" && s["synced_revision"] == second
     })
     .await;
     let rows = d.containers("web");
@@ -105,17 +108,11 @@ async fn an_env_change_redeploys_and_an_invalid_stack_fails_alone() {
     refresh(&api).await;
     let broken = d.stack("broken");
     let failed = api
-        .eventually(
+        .wait_stack(
+            &broken,
             "the broken stack failed with its last result",
             CONVERGE,
-            || async {
-                let stack = api.stack(&broken).await.unwrap_or_default();
-                if stack["status"] == "failed" && stack["last_result"].is_object() {
-                    Ok(stack)
-                } else {
-                    Err(stack.to_string())
-                }
-            },
+            |s| s["status"] == "failed" && s["last_result"].is_object(),
         )
         .await;
     assert!(
@@ -129,13 +126,8 @@ async fn an_env_change_redeploys_and_an_invalid_stack_fails_alone() {
         failed["last_result"]["error"], failed["error"],
         "a failure found at refresh is the last result too: {failed}"
     );
-    api.eventually("app redeployed", CONVERGE, || async {
-        let stack = api.stack(&app).await.expect("app");
-        if stack["status"] == "synced" && stack["synced_revision"] == commit {
-            Ok(())
-        } else {
-            Err(stack.to_string())
-        }
+    api.wait_stack(&app, "app redeployed", CONVERGE, |s| {
+        s["status"] == "synced" && s["synced_revision"] == commit
     })
     .await;
     assert_ne!(
@@ -178,7 +170,7 @@ async fn killed_and_removed_containers_heal_from_the_event_stream() {
     // Killed: started again (same container).
     let (_, killed, _) = d.containers("web").remove(0);
     docker_ok(&["kill", &killed]);
-    api.eventually("killed container running again", CONVERGE, || {
+    wait_until("killed container running again", CONVERGE, || {
         healed(String::new())
     })
     .await;
@@ -186,7 +178,7 @@ async fn killed_and_removed_containers_heal_from_the_event_stream() {
     // Partly removed by hand: the missing service is created again.
     let (_, removed, _) = d.containers("web").remove(1);
     docker_ok(&["rm", "-f", &removed]);
-    api.eventually("removed container recreated", CONVERGE, || {
+    wait_until("removed container recreated", CONVERGE, || {
         healed(removed.clone())
     })
     .await;
@@ -247,7 +239,7 @@ async fn a_service_that_exits_0_when_stopped_is_started_again_and_finished_jobs_
         "0",
         "the test image exits 0 on stop"
     );
-    api.eventually("the stopped server running again", CONVERGE, || async {
+    wait_until("the stopped server running again", CONVERGE, || async {
         let rows = d.containers("app");
         let web_state = rows
             .iter()
@@ -285,7 +277,7 @@ async fn a_service_that_keeps_exiting_fails_naming_it_until_a_sync() {
         let api = &api;
         let app = &app;
         async move {
-            api.eventually("the crash loop given up", CONVERGE, || async {
+            wait_until("the crash loop given up", CONVERGE, || async {
                 let stack = api.stack(app).await.unwrap_or_default();
                 let error = stack["error"].as_str().unwrap_or_default().to_string();
                 let runs = compose_runs(api).await;
@@ -329,12 +321,19 @@ async fn flagged_drift_waits_for_ack() {
     let (_, id, _) = d.containers("web").remove(0);
     docker_ok(&["stop", "-t", "1", &id]);
     api.wait_status(&web, "drifted", CONVERGE).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(
-        d.containers("web")[0].2,
-        "exited",
-        "flag policy leaves it alone"
-    );
+    holds_for(
+        "the flag policy leaving it alone",
+        Duration::from_secs(2),
+        || async {
+            let rows = d.containers("web");
+            if rows[0].2 == "exited" {
+                Ok(())
+            } else {
+                Err(format!("{rows:?}"))
+            }
+        },
+    )
+    .await;
 
     let (status, body) = api.post(&format!("/api/stacks/{web}/ack"), &[], b"").await;
     assert_eq!(status, 202, "{body}");
@@ -367,7 +366,7 @@ async fn stacks_that_leave_git_are_orphaned_or_removed() {
 
     d.stop();
     let api = d.start(&[("RECONCILE_REMOVE_ENABLED", "true")]);
-    api.eventually("gone removed", CONVERGE, || async {
+    wait_until("gone removed", CONVERGE, || async {
         let rows = d.containers("gone");
         if rows.is_empty() {
             Ok(())
@@ -376,7 +375,7 @@ async fn stacks_that_leave_git_are_orphaned_or_removed() {
         }
     })
     .await;
-    api.eventually("gone no longer listed", CONVERGE, || async {
+    wait_until("gone no longer listed", CONVERGE, || async {
         match api.stack(&gone).await {
             None => Ok(()),
             Some(stack) if stack["status"] == "missing" && stack["desired"] == false => Ok(()),
@@ -475,7 +474,7 @@ async fn a_docker_outage_fails_the_apply_and_everything_recovers_when_it_is_back
     api.wait_status(&api_stack, "synced", CONVERGE).await;
 
     engine.stop();
-    api.eventually("readyz 503 while Docker is down", CONVERGE, || async {
+    wait_until("readyz 503 while Docker is down", CONVERGE, || async {
         let (status, body) = api.get("/readyz").await;
         if status == 503 {
             Ok(())
@@ -500,7 +499,7 @@ async fn a_docker_outage_fails_the_apply_and_everything_recovers_when_it_is_back
     // both stacks come back within 30 s of the engine answering: the changed
     // one at the new revision, the other one running again.
     engine.launch();
-    api.eventually(
+    wait_until(
         "both stacks synced and running after Docker came back",
         Duration::from_secs(30),
         || async {

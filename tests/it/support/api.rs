@@ -1,8 +1,10 @@
 //! The running binary's HTTP API, and waiting for it to reach a state.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
+
+use super::wait::wait_until;
 
 /// Calls the API of one `docker-cd`.
 pub struct Api {
@@ -31,31 +33,29 @@ impl Api {
 
     /// `GET path` with headers → (status, JSON body or `null`).
     pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> (u16, Value) {
-        let mut request = self.client.get(format!("{}{path}", self.base));
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        let response = request
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
+        let request = self.client.get(self.url(path));
+        Self::send(request, headers, &format!("GET {path}")).await
     }
 
     /// `POST path` with headers and a raw body → (status, JSON body or `null`).
     pub async fn post(&self, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, Value) {
-        let mut request = self
-            .client
-            .post(format!("{}{path}", self.base))
-            .body(body.to_vec());
+        let request = self.client.post(self.url(path)).body(body.to_vec());
+        Self::send(request, headers, &format!("POST {path}")).await
+    }
+
+    /// Sends `request` with `headers`; a failure to get an answer fails the test.
+    async fn send(
+        mut request: reqwest::RequestBuilder,
+        headers: &[(&str, &str)],
+        what: &str,
+    ) -> (u16, Value) {
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
         let response = request
             .send()
             .await
-            .unwrap_or_else(|e| panic!("POST {path}: {e}"));
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(Value::Null))
     }
@@ -100,29 +100,20 @@ impl Api {
         }
     }
 
-    /// Polls `probe` on the API until it returns `Some`, or panics after `timeout`
-    /// with the last value seen.
-    pub async fn eventually<T, F, Fut>(&self, what: &str, timeout: Duration, mut probe: F) -> T
-    where
-        F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = Result<T, String>>,
-    {
-        let deadline = Instant::now() + timeout;
-        loop {
-            match probe().await {
-                Ok(value) => return value,
-                Err(last) if Instant::now() >= deadline => {
-                    panic!("timed out after {timeout:?} waiting for {what}; last: {last}")
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-            }
-        }
+    /// `POST /api/refresh`, and waits until that refresh has finished, however
+    /// it ended; returns `GET /api/refresh`.
+    pub async fn refresh(&self) -> Value {
+        let (_, before) = self.get("/api/refresh").await;
+        let (status, body) = self.post("/api/refresh", &[], b"").await;
+        assert_eq!(status, 202, "POST /api/refresh: {body}");
+        self.refreshed_after(before["last"]["finished_at"].as_str())
+            .await
     }
 
     /// Waits until the refresh that follows `after` (the `finished_at` seen before,
     /// or `None`) has finished; returns `GET /api/refresh`.
     pub async fn refreshed_after(&self, after: Option<&str>) -> Value {
-        self.eventually("a refresh to finish", Duration::from_secs(30), || async {
+        wait_until("a refresh to finish", Duration::from_secs(30), || async {
             let (_, body) = self.get("/api/refresh").await;
             let finished = body["last"]["finished_at"].as_str();
             if finished.is_some() && finished != after && body["state"] == "idle" {
@@ -136,10 +127,24 @@ impl Api {
 
     /// Waits until stack `name` has `status`; returns the stack.
     pub async fn wait_status(&self, name: &str, status: &str, timeout: Duration) -> Value {
-        self.eventually(&format!("{name} to be {status}"), timeout, || async {
+        let what = format!("{name} to be {status}");
+        self.wait_stack(name, &what, timeout, |stack| stack["status"] == status)
+            .await
+    }
+
+    /// Waits until stack `name` is known and `accept`s it; returns the stack.
+    pub async fn wait_stack(
+        &self,
+        name: &str,
+        what: &str,
+        timeout: Duration,
+        accept: impl Fn(&Value) -> bool,
+    ) -> Value {
+        wait_until(what, timeout, || async {
             match self.stack(name).await {
-                Some(stack) if stack["status"] == status => Ok(stack),
-                other => Err(format!("{other:?}")),
+                Some(stack) if accept(&stack) => Ok(stack),
+                Some(stack) => Err(stack.to_string()),
+                None => Err(format!("{name} is not known")),
             }
         })
         .await

@@ -2,12 +2,13 @@
 //! HTTP: enough to open a page, find elements, click, read text and styles,
 //! and save a screenshot.
 
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine as _;
 use serde_json::{Value, json};
+
+use super::wait::wait_until;
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -39,10 +40,7 @@ impl Browser {
                 return None;
             }
         }
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("free port");
+        let port = super::free_port();
         let driver = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
             .stdin(Stdio::null())
@@ -52,11 +50,12 @@ impl Browser {
             .expect("start chromedriver");
         let base = format!("http://127.0.0.1:{port}");
         let http = super::http();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while http.get(format!("{base}/status")).send().await.is_err() {
-            assert!(Instant::now() < deadline, "chromedriver did not answer");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_until(
+            "chromedriver to answer",
+            Duration::from_secs(30),
+            || async { http.get(format!("{base}/status")).send().await.map(drop) },
+        )
+        .await;
         let profile = tempfile::tempdir().expect("profile dir");
         // The flags the machine notes ask for: no sandbox as root, and no
         // background networking on a machine without internet.
@@ -129,8 +128,7 @@ impl Browser {
 
     /// The element matching `css`, waiting for it up to `timeout`.
     pub async fn find(&self, css: &str, timeout: Duration) -> String {
-        let deadline = Instant::now() + timeout;
-        loop {
+        wait_until(&format!("element {css}"), timeout, || async {
             let found = self
                 .call(
                     reqwest::Method::POST,
@@ -138,12 +136,9 @@ impl Browser {
                     Some(json!({"using": "css selector", "value": css})),
                 )
                 .await;
-            if let Some(id) = found[ELEMENT].as_str() {
-                return id.to_string();
-            }
-            assert!(Instant::now() < deadline, "no element {css}: {found}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+            found[ELEMENT].as_str().map(str::to_string).ok_or(found)
+        })
+        .await
     }
 
     /// Clicks an element.
@@ -168,32 +163,29 @@ impl Browser {
 
     /// Waits until `script` returns `true`; panics with `what` and the page text after `timeout`.
     pub async fn wait_until(&self, what: &str, script: &str, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        while self.script(script, json!([])).await != Value::Bool(true) {
-            if Instant::now() > deadline {
-                let text = self
-                    .script("return document.body.innerText", json!([]))
-                    .await;
-                panic!(
-                    "timed out waiting for {what}; page:\n{}",
-                    text.as_str().unwrap_or_default()
-                );
+        wait_until(what, timeout, || async {
+            if self.script(script, json!([])).await == Value::Bool(true) {
+                return Ok(());
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+            let text = self
+                .script("return document.body.innerText", json!([]))
+                .await;
+            Err(format!("page:\n{}", text.as_str().unwrap_or_default()))
+        })
+        .await;
     }
 
     /// Waits for a `prompt()` to open, types `text` and accepts it.
     pub async fn answer_prompt(&self, text: &str, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        loop {
+        wait_until("a prompt", timeout, || async {
             let shown = self.call(reqwest::Method::GET, "/alert/text", None).await;
             if shown.is_string() {
-                break;
+                Ok(())
+            } else {
+                Err(shown)
             }
-            assert!(Instant::now() < deadline, "no prompt: {shown}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        })
+        .await;
         self.call(
             reqwest::Method::POST,
             "/alert/text",

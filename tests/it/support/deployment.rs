@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use super::api::Api;
-use super::docker::{Cleanup, TEST_IMAGE, docker_ok};
+use super::docker::{Cleanup, docker_ok};
 use super::process::DockerCd;
-use super::repo::{TestRepo, compose};
+use super::repo::TestRepo;
 use super::unique_name;
 
 /// How long a test waits for a stack to converge.
@@ -47,26 +47,18 @@ impl Deployment {
 
     /// Writes a stack with `services` into the work tree (not committed).
     pub fn write_stack(&self, short: &str, services: &[&str]) -> &Self {
-        self.repo.write(
-            &format!("{}/compose.yaml", self.stack(short)),
-            &compose(TEST_IMAGE, services),
-        );
+        self.repo.write_stack(&self.stack(short), services);
         self
     }
 
     /// Starts docker-cd (polling off) with `extra` settings.
     pub fn start(&mut self, extra: &[(&str, &str)]) -> Api {
-        let url = self.repo.url();
-        let data_dir = self.data.path().to_string_lossy().into_owned();
-        let mut envs = vec![
-            ("GIT_REPO_URL", url.as_str()),
-            ("POLL_INTERVAL", "0"),
-            ("INSTANCE_NAME", self.instance.as_str()),
-            ("DATA_DIR", data_dir.as_str()),
-        ];
-        envs.extend_from_slice(extra);
-        let app = DockerCd::start(&envs);
-        let api = Api::new(&app.base_url);
+        let app = DockerCd::on(&self.repo)
+            .env("INSTANCE_NAME", &self.instance)
+            .env("DATA_DIR", self.data.path())
+            .envs(extra)
+            .start();
+        let api = app.api();
         self.app = Some(app);
         api
     }
@@ -165,11 +157,6 @@ pub fn ids(rows: &[(String, String, String)]) -> Vec<String> {
 
 /// `POST /api/refresh` and wait until it completed.
 pub async fn refresh(api: &Api) {
-    let (_, before) = api.get("/api/refresh").await;
-    let (status, body) = api.post("/api/refresh", &[], b"").await;
-    assert_eq!(status, 202, "{body}");
-    let after = api
-        .refreshed_after(before["last"]["finished_at"].as_str())
-        .await;
+    let after = api.refresh().await;
     assert_eq!(after["last"]["outcome"], "completed", "{after}");
 }

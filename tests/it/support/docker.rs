@@ -29,13 +29,7 @@ pub fn docker(args: &[&str]) -> Output {
 
 /// Runs `docker <args>`, panics with stderr unless it succeeds, returns trimmed stdout.
 pub fn docker_ok(args: &[&str]) -> String {
-    let out = docker(args);
-    assert!(
-        out.status.success(),
-        "docker {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    super::run_ok(Command::new(docker_bin()).args(args))
 }
 
 /// Whether the engine answers and the test image exists (building it if needed).

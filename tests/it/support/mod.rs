@@ -10,6 +10,7 @@ pub mod private_dockerd;
 pub mod process;
 pub mod repo;
 pub mod servers;
+pub mod wait;
 pub mod webhook;
 
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -20,6 +21,29 @@ pub fn unique_name(label: &str) -> String {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     format!("t{}x{n}-{label}", std::process::id())
+}
+
+/// Runs `command`; panics naming it, with its stderr, unless it succeeds;
+/// returns its stdout, trimmed.
+pub fn run_ok(command: &mut std::process::Command) -> String {
+    let out = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{command:?} failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A loopback port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 /// True when running under CI: tests that need Docker must fail, not skip.

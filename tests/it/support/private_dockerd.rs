@@ -8,9 +8,10 @@
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::docker::{TEST_IMAGE, docker_bin};
+use super::wait::{poll_until_blocking, wait_until_blocking};
 
 /// A dockerd under a temporary folder; stopped (and its containers removed) on drop.
 pub struct PrivateDockerd {
@@ -86,27 +87,32 @@ impl PrivateDockerd {
             .spawn()
             .expect("start dockerd");
         self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !self.answers() {
-            assert!(
-                Instant::now() < deadline,
-                "private dockerd did not answer; log:\n{}",
-                std::fs::read_to_string(self.root("dockerd.log")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait_until_blocking(
+            "the private dockerd to answer",
+            Duration::from_secs(60),
+            || {
+                if self.answers() {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "no answer; log:\n{}",
+                        std::fs::read_to_string(self.root("dockerd.log")).unwrap_or_default()
+                    ))
+                }
+            },
+        );
     }
 
     /// Stops dockerd (SIGTERM, as an operator's `systemctl stop docker`) and waits.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = Command::new("kill").arg(child.id().to_string()).status();
-            let deadline = Instant::now() + Duration::from_secs(60);
-            while child.try_wait().ok().flatten().is_none() {
-                if Instant::now() > deadline {
-                    let _ = child.kill();
-                }
-                std::thread::sleep(Duration::from_millis(50));
+            let exited = poll_until_blocking(Duration::from_secs(60), || {
+                child.try_wait().ok().flatten().ok_or("running")
+            });
+            if exited.is_err() {
+                let _ = child.kill();
+                let _ = child.wait();
             }
         }
     }
@@ -123,17 +129,11 @@ impl PrivateDockerd {
 
     /// `docker -H <this engine> <args>`; panics unless it succeeds; trimmed stdout.
     pub fn docker_ok(&self, args: &[&str]) -> String {
-        let out = Command::new(docker_bin())
-            .args(["-H", &self.host()])
-            .args(args)
-            .output()
-            .expect("docker");
-        assert!(
-            out.status.success(),
-            "docker {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
+        super::run_ok(
+            Command::new(docker_bin())
+                .args(["-H", &self.host()])
+                .args(args),
+        )
     }
 }
 

@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use super::docker::TEST_IMAGE;
+
 /// A work tree on branch `main`; removed on drop.
 pub struct TestRepo {
     dir: tempfile::TempDir,
@@ -14,6 +16,14 @@ impl TestRepo {
         let dir = tempfile::tempdir().expect("tempdir");
         let repo = Self { dir };
         repo.git(&["init", "-q", "-b", "main"]);
+        repo
+    }
+
+    /// A repository whose one commit holds one stack at `folder` (see
+    /// [`TestRepo::write_stack`]).
+    pub fn with_stack(folder: &str, services: &[&str]) -> Self {
+        let repo = Self::new();
+        repo.write_stack(folder, services).commit(folder);
         repo
     }
 
@@ -29,29 +39,23 @@ impl TestRepo {
 
     /// Runs git in the work tree; panics with its output on failure.
     pub fn git(&self, args: &[&str]) -> String {
-        let out = Command::new("git")
-            .args([
-                "-c",
-                "user.name=test",
-                "-c",
-                "user.email=test@example.invalid",
-            ])
-            .args([
-                "-c",
-                "commit.gpgsign=false",
-                "-c",
-                "init.defaultBranch=main",
-            ])
-            .args(args)
-            .current_dir(self.path())
-            .output()
-            .expect("run git");
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
+        super::run_ok(
+            Command::new("git")
+                .args([
+                    "-c",
+                    "user.name=test",
+                    "-c",
+                    "user.email=test@example.invalid",
+                ])
+                .args([
+                    "-c",
+                    "commit.gpgsign=false",
+                    "-c",
+                    "init.defaultBranch=main",
+                ])
+                .args(args)
+                .current_dir(self.path()),
+        )
     }
 
     /// Writes `content` at `path` (folders created).
@@ -60,6 +64,15 @@ impl TestRepo {
         std::fs::create_dir_all(full.parent().expect("parent")).expect("mkdir");
         std::fs::write(full, content).expect("write");
         self
+    }
+
+    /// Writes `{folder}/compose.yaml` with one test-image service per name
+    /// (see [`compose`]; not committed).
+    pub fn write_stack(&self, folder: &str, services: &[&str]) -> &Self {
+        self.write(
+            &format!("{folder}/compose.yaml"),
+            &compose(TEST_IMAGE, services),
+        )
     }
 
     /// Deletes `path` (a file or a folder).

@@ -1,11 +1,15 @@
-//! Real Git servers on loopback for transport tests: `git daemon`, `git
-//! http-backend` behind nginx + fcgiwrap with basic auth, and sshd with a key.
-//! Each runs in its own temporary folder on a free port and is killed on drop.
+//! Real servers on loopback: for the transport tests `git daemon`, `git
+//! http-backend` behind nginx + fcgiwrap with basic auth, and sshd with a key;
+//! for the metrics tests Prometheus. Each runs in its own temporary folder on
+//! a free port and is killed on drop.
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use super::free_port;
+use super::wait::wait_until_blocking;
 
 /// Whether `program` can be run; under CI a missing one fails the test.
 pub fn require_program(program: &str) -> bool {
@@ -25,23 +29,18 @@ pub fn require_program(program: &str) -> bool {
     found
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
 fn wait_for_port(port: u16, what: &str, log: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "{what} did not listen on {port}; log:\n{}",
-            std::fs::read_to_string(log).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until_blocking(
+        &format!("{what} to listen on {port}"),
+        Duration::from_secs(20),
+        || match TcpStream::connect(("127.0.0.1", port)) {
+            Ok(_) => Ok(()),
+            Err(e) => Err(format!(
+                "{e}; log:\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            )),
+        },
+    );
 }
 
 fn spawn(command: &mut Command, log: &Path) -> Child {
@@ -93,33 +92,23 @@ impl Server {
     pub fn publish(&self, work_tree: &Path, name: &str) -> PathBuf {
         std::fs::create_dir_all(self.repos()).expect("repos dir");
         let target = self.repos().join(name);
-        let out = Command::new("git")
-            .args(["clone", "-q", "--bare"])
-            .arg(work_tree)
-            .arg(&target)
-            .output()
-            .expect("git clone --bare");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        super::run_ok(
+            Command::new("git")
+                .args(["clone", "-q", "--bare"])
+                .arg(work_tree)
+                .arg(&target),
         );
         target
     }
 
     /// Pushes `main` of `work_tree` to the published copy `name`.
     pub fn push(&self, work_tree: &Path, name: &str) {
-        let out = Command::new("git")
-            .args(["push", "-q", "--force"])
-            .arg(self.repos().join(name))
-            .arg("main")
-            .current_dir(work_tree)
-            .output()
-            .expect("git push");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        super::run_ok(
+            Command::new("git")
+                .args(["push", "-q", "--force"])
+                .arg(self.repos().join(name))
+                .arg("main")
+                .current_dir(work_tree),
         );
     }
 
@@ -164,14 +153,21 @@ impl Server {
             &fcgi_log,
         );
         server.children.push(fcgi);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !socket.exists() {
-            assert!(
-                Instant::now() < deadline,
-                "fcgiwrap did not create its socket"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_until_blocking(
+            "fcgiwrap to create its socket",
+            Duration::from_secs(20),
+            || {
+                if socket.exists() {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "no {}; log:\n{}",
+                        socket.display(),
+                        std::fs::read_to_string(&fcgi_log).unwrap_or_default()
+                    ))
+                }
+            },
+        );
         let d = dir.display();
         let config = format!(
             r#"daemon off;
@@ -221,6 +217,32 @@ http {{
         server
     }
 
+    /// Prometheus scraping `target` (`host:port`) every second:
+    /// `http://127.0.0.1:<port>`. Not awaited: a test waits for its queries.
+    pub fn prometheus(target: &str) -> Self {
+        let mut server = Self::new();
+        let dir = server.dir.path().to_path_buf();
+        let config = format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: docker-cd\n    static_configs:\n      - targets: [\"{target}\"]\n"
+        );
+        std::fs::write(dir.join("prometheus.yml"), config).expect("prometheus.yml");
+        let child = spawn(
+            Command::new("prometheus")
+                .arg(format!(
+                    "--config.file={}",
+                    dir.join("prometheus.yml").display()
+                ))
+                .arg(format!(
+                    "--storage.tsdb.path={}",
+                    dir.join("data").display()
+                ))
+                .arg(format!("--web.listen-address=127.0.0.1:{}", server.port)),
+            &dir.join("prometheus.log"),
+        );
+        server.children.push(child);
+        server
+    }
+
     /// sshd accepting the returned client key for root:
     /// `ssh://root@127.0.0.1:<port><absolute path>`.
     pub fn sshd() -> (Self, PathBuf) {
@@ -230,15 +252,10 @@ http {{
         // sshd refuses to start without its privilege-separation folder.
         std::fs::create_dir_all("/run/sshd").expect("/run/sshd");
         for key in ["host_key", "client_key"] {
-            let out = Command::new("ssh-keygen")
-                .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-                .arg(dir.join(key))
-                .output()
-                .expect("ssh-keygen");
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
+            super::run_ok(
+                Command::new("ssh-keygen")
+                    .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+                    .arg(dir.join(key)),
             );
         }
         std::fs::copy(dir.join("client_key.pub"), dir.join("authorized_keys"))
