@@ -7,7 +7,30 @@ use serde_json::{Value, json};
 
 use super::spec::ServiceSpec;
 
+use crate::named::named_enum;
 use crate::redact::{REDACTED, is_secret};
+
+named_enum! {
+    /// What an apply would do to a service; the symbols are what plans show.
+    pub enum Action {
+        /// Create it.
+        Add = "+",
+        /// Recreate it with other settings.
+        Change = "~",
+        /// Remove it.
+        Remove = "-",
+    }
+}
+
+named_enum! {
+    /// Why a service differs.
+    pub enum Source {
+        /// The desired state changed.
+        Git = "git",
+        /// The containers drifted from it.
+        Runtime = "runtime",
+    }
+}
 
 /// One changed field of a service.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -24,11 +47,11 @@ pub struct FieldChange {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Change {
     /// `+` add, `~` modify, `-` remove.
-    pub action: &'static str,
+    pub action: Action,
     /// Service name.
     pub service: String,
     /// `git` (the desired state changed) or `runtime` (the containers drifted).
-    pub source: &'static str,
+    pub source: Source,
     /// What differs (empty for `+` and `-`).
     pub fields: Vec<FieldChange>,
 }
@@ -54,9 +77,9 @@ pub fn diff(
     for (name, want) in desired {
         match actual.get(name) {
             None if required.contains(name) => changes.push(Change {
-                action: "+",
+                action: Action::Add,
                 service: name.clone(),
-                source: "git",
+                source: Source::Git,
                 fields: Vec::new(),
             }),
             None => {}
@@ -74,9 +97,13 @@ pub fn diff(
                 }
                 if !fields.is_empty() {
                     changes.push(Change {
-                        action: "~",
+                        action: Action::Change,
                         service: name.clone(),
-                        source: if from_git { "git" } else { "runtime" },
+                        source: if from_git {
+                            Source::Git
+                        } else {
+                            Source::Runtime
+                        },
                         fields,
                     });
                 }
@@ -85,13 +112,18 @@ pub fn diff(
     }
     for name in actual.keys().filter(|n| !desired.contains_key(*n)) {
         changes.push(Change {
-            action: "-",
+            action: Action::Remove,
             service: name.clone(),
-            source: "git",
+            source: Source::Git,
             fields: Vec::new(),
         });
     }
     changes
+}
+
+/// How many of `changes` are `action`s.
+pub fn count(changes: &[Change], action: Action) -> usize {
+    changes.iter().filter(|c| c.action == action).count()
 }
 
 fn short(hash: &str) -> String {
@@ -215,7 +247,13 @@ mod tests {
             .iter()
             .map(|c| (c.action, c.service.as_str(), c.source))
             .collect();
-        assert_eq!(actions, [("+", "db", "git"), ("+", "web", "git")]);
+        assert_eq!(
+            actions,
+            [
+                (Action::Add, "db", Source::Git),
+                (Action::Add, "web", Source::Git)
+            ]
+        );
     }
 
     #[test]
@@ -239,7 +277,7 @@ mod tests {
         assert_eq!(changes.len(), 3);
         assert_eq!(
             (changes[0].action, changes[0].service.as_str()),
-            ("+", "cache")
+            (Action::Add, "cache")
         );
         assert_eq!(
             (
@@ -247,7 +285,7 @@ mod tests {
                 changes[1].service.as_str(),
                 changes[1].source
             ),
-            ("~", "web", "git")
+            (Action::Change, "web", Source::Git)
         );
         assert_eq!(
             changes[1].fields,
@@ -255,7 +293,32 @@ mod tests {
         );
         assert_eq!(
             (changes[2].action, changes[2].service.as_str()),
-            ("-", "old")
+            (Action::Remove, "old")
+        );
+    }
+
+    #[test]
+    fn actions_and_sources_keep_their_json_names() {
+        let desired = BTreeMap::from([("web".into(), spec("nginx:1.27"))]);
+        let actual = BTreeMap::from([
+            ("web".into(), running(spec("nginx:1.26"), "h1")),
+            ("old".into(), running(spec("x"), "h1")),
+        ]);
+        let changes = diff(&desired, &required(&[]), "h1", &actual);
+        let json = serde_json::to_value(&changes).unwrap();
+        let shown: Vec<(&str, &str)> = json
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["action"].as_str().unwrap(), c["source"].as_str().unwrap()))
+            .collect();
+        assert_eq!(shown, [("~", "runtime"), ("-", "git")]);
+        assert_eq!(
+            (
+                count(&changes, Action::Change),
+                count(&changes, Action::Add)
+            ),
+            (1, 0)
         );
     }
 
@@ -266,7 +329,7 @@ mod tests {
         stopped.state = "exited".into();
         let actual = BTreeMap::from([("web".into(), running(stopped, "h1"))]);
         let changes = diff(&desired, &required(&["web"]), "h1", &actual);
-        assert_eq!(changes[0].source, "runtime");
+        assert_eq!(changes[0].source, Source::Runtime);
         assert_eq!(changes[0].fields, [field("state", "exited", "running")]);
     }
 
