@@ -126,7 +126,10 @@ impl AppMetrics {
 }
 
 /// Registers `collector` and hands it back.
-fn registered<C: Collector + Clone + 'static>(
+///
+/// # Errors
+/// When the name is already registered.
+pub fn registered<C: Collector + Clone + 'static>(
     registry: &Registry,
     collector: C,
 ) -> Result<C, prometheus::Error> {
@@ -135,7 +138,10 @@ fn registered<C: Collector + Clone + 'static>(
 }
 
 /// A registered counter with `labels`, each of `initial` label sets at 0.
-fn counters<'a, const N: usize>(
+///
+/// # Errors
+/// When the name is already registered or the labels do not fit.
+pub fn counters<'a, const N: usize>(
     registry: &Registry,
     opts: Opts,
     labels: [&str; N],
@@ -149,7 +155,7 @@ fn counters<'a, const N: usize>(
 }
 
 /// Every pair of one of `first` and one of `second`.
-fn pairs<'a>(first: &[&'a str], second: &[&'a str]) -> Vec<[&'a str; 2]> {
+pub fn pairs<'a>(first: &[&'a str], second: &[&'a str]) -> Vec<[&'a str; 2]> {
     first
         .iter()
         .flat_map(|a| second.iter().map(move |b| [*a, *b]))

@@ -4,6 +4,15 @@ use std::time::Duration;
 
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
 
+use crate::metrics::{counters, pairs, registered};
+
+/// The compose commands the runner runs (the `command` label).
+const COMMANDS: [&str; 3] = ["up", "down", "config"];
+/// The `outcome` of a run that exited 0.
+const SUCCESS: &str = "success";
+/// The `outcome` of any other run.
+const FAILURE: &str = "failure";
+
 /// Compose run counters and durations.
 #[derive(Clone)]
 pub struct ComposeMetrics {
@@ -17,28 +26,25 @@ impl ComposeMetrics {
     /// # Errors
     /// When the names are already registered.
     pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
-        let runs = IntCounterVec::new(
+        let runs = counters(
+            registry,
             Opts::new(
                 "compose_runs_total",
                 "Compose commands run, by command and outcome",
             ),
-            &["command", "outcome"],
+            ["command", "outcome"],
+            pairs(&COMMANDS, &[SUCCESS, FAILURE]),
         )?;
-        for command in ["up", "down", "config"] {
-            for outcome in ["success", "failure"] {
-                runs.with_label_values(&[command, outcome]).reset();
-            }
-        }
-        registry.register(Box::new(runs.clone()))?;
-        let duration = HistogramVec::new(
-            HistogramOpts::new("compose_duration_seconds", "Duration of compose commands").buckets(
-                vec![
-                    0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0,
-                ],
-            ),
-            &["command"],
+        let duration = registered(
+            registry,
+            HistogramVec::new(
+                HistogramOpts::new("compose_duration_seconds", "Duration of compose commands")
+                    .buckets(vec![
+                        0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0,
+                    ]),
+                &["command"],
+            )?,
         )?;
-        registry.register(Box::new(duration.clone()))?;
         Ok(Self { runs, duration })
     }
 
@@ -47,7 +53,7 @@ impl ComposeMetrics {
         self.duration
             .with_label_values(&[command])
             .observe(elapsed.as_secs_f64());
-        let outcome = if success { "success" } else { "failure" };
+        let outcome = if success { SUCCESS } else { FAILURE };
         self.runs.with_label_values(&[command, outcome]).inc();
     }
 }
