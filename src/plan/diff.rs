@@ -162,53 +162,52 @@ fn key_value_changes(
 /// Field by field; `None` on the desired side means "the image decides".
 fn compare(want: &ServiceSpec, have: &ServiceSpec) -> Vec<FieldChange> {
     let mut out = Vec::new();
-    if want.image.is_some() && want.image != have.image {
-        out.push(field("image", have.image.clone(), want.image.clone()));
-    }
-    if want.command.is_some() && want.command != have.command {
-        out.push(field("command", have.command.clone(), want.command.clone()));
-    }
-    if want.entrypoint.is_some() && want.entrypoint != have.entrypoint {
-        out.push(field(
-            "entrypoint",
-            have.entrypoint.clone(),
-            want.entrypoint.clone(),
-        ));
-    }
+    unless_left_to_image(&mut out, "image", &want.image, &have.image);
+    unless_left_to_image(&mut out, "command", &want.command, &have.command);
+    unless_left_to_image(&mut out, "entrypoint", &want.entrypoint, &have.entrypoint);
     key_value_changes(
         &mut out,
         "environment",
         &want.environment,
         &have.environment,
     );
-    if want.ports != have.ports {
-        out.push(field("ports", have.ports.clone(), want.ports.clone()));
-    }
-    if want.volumes != have.volumes {
-        out.push(field("volumes", have.volumes.clone(), want.volumes.clone()));
-    }
-    if want.networks != have.networks {
-        out.push(field(
-            "networks",
-            have.networks.clone(),
-            want.networks.clone(),
-        ));
-    }
+    differs(&mut out, "ports", &want.ports, &have.ports);
+    differs(&mut out, "volumes", &want.volumes, &have.volumes);
+    differs(&mut out, "networks", &want.networks, &have.networks);
     key_value_changes(&mut out, "labels", &want.labels, &have.labels);
-    if want.restart != have.restart {
-        out.push(field("restart", have.restart.clone(), want.restart.clone()));
-    }
-    if want.healthcheck.is_some() && want.healthcheck != have.healthcheck {
-        out.push(field(
-            "healthcheck",
-            have.healthcheck.clone(),
-            want.healthcheck.clone(),
-        ));
-    }
-    if want.state != have.state {
-        out.push(field("state", have.state.clone(), want.state.clone()));
-    }
+    differs(&mut out, "restart", &want.restart, &have.restart);
+    unless_left_to_image(
+        &mut out,
+        "healthcheck",
+        &want.healthcheck,
+        &have.healthcheck,
+    );
+    differs(&mut out, "state", &want.state, &have.state);
     out
+}
+
+/// A `name` change when the desired value differs from the running one.
+fn differs<T>(out: &mut Vec<FieldChange>, name: &str, want: &T, have: &T)
+where
+    T: PartialEq + Clone + Into<Value>,
+{
+    if want != have {
+        out.push(field(name, have.clone(), want.clone()));
+    }
+}
+
+/// Like [`differs`] when the service sets the field; `None` leaves it to the image.
+fn unless_left_to_image<T>(
+    out: &mut Vec<FieldChange>,
+    name: &str,
+    want: &Option<T>,
+    have: &Option<T>,
+) where
+    T: PartialEq + Clone + Into<Value>,
+{
+    if want.is_some() {
+        differs(out, name, want, have);
+    }
 }
 
 #[cfg(test)]
@@ -369,6 +368,25 @@ mod tests {
                 field("environment.MODE", "dev", "prod"),
                 field("environment.api_key", Value::Null, REDACTED),
             ]
+        );
+    }
+
+    #[test]
+    fn what_the_compose_file_leaves_out_is_not_compared() {
+        let want = spec("app");
+        let mut have = spec("app");
+        have.command = Some(vec!["run".into()]);
+        have.healthcheck = Some(vec!["CMD".into(), "true".into()]);
+        assert!(compare(&want, &have).is_empty());
+        let mut want = want;
+        want.healthcheck = Some(vec!["NONE".into()]);
+        assert_eq!(
+            compare(&want, &have),
+            [field(
+                "healthcheck",
+                json!(["CMD", "true"]),
+                json!(["NONE"])
+            )]
         );
     }
 
