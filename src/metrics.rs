@@ -2,27 +2,20 @@
 //! in the `controller` crate). Every label value is initialised at start, so
 //! dashboards show 0 rather than nothing.
 
+use prometheus::core::Collector;
 use prometheus::{
     Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
 };
+
+// The one import from the crate: the webhook's provider and outcome names are
+// written once, next to the enums the handler uses (`webhook` depends on
+// nothing but `config` and `named`, so this adds no cycle).
+use crate::webhook::{Outcome, Provider, UNKNOWN_PROVIDER};
 
 /// Refresh triggers.
 pub const TRIGGERS: [&str; 4] = ["startup", "poll", "webhook", "manual"];
 /// Refresh outcomes.
 pub const REFRESH_OUTCOMES: [&str; 2] = ["completed", "failed"];
-/// Webhook providers (`unknown`: no recognised signature header).
-pub const PROVIDERS: [&str; 5] = ["github", "gitea", "forgejo", "gitlab", "unknown"];
-/// Webhook verdicts.
-pub const WEBHOOK_OUTCOMES: [&str; 8] = [
-    "accepted",
-    "ignored",
-    "pong",
-    "unauthorized",
-    "forbidden",
-    "too_large",
-    "rate_limited",
-    "bad_request",
-];
 /// Docker container event actions that docker-cd reacts to (`other` for the rest).
 pub const DOCKER_ACTIONS: [&str; 8] = [
     "create",
@@ -74,72 +67,126 @@ impl AppMetrics {
         build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
             .set(1);
-        registry.register(Box::new(build_info))?;
+        registered(registry, build_info)?;
 
-        let stacks = IntGaugeVec::new(Opts::new("stacks", "Stacks by status"), &["status"])?;
-        registry.register(Box::new(stacks.clone()))?;
-
-        let refresh_total = IntCounterVec::new(
-            Opts::new("refresh_total", "Git refreshes by trigger and outcome"),
-            &["trigger", "outcome"],
-        )?;
-        for trigger in TRIGGERS {
-            for outcome in REFRESH_OUTCOMES {
-                refresh_total.with_label_values(&[trigger, outcome]).reset();
-            }
-        }
-        registry.register(Box::new(refresh_total.clone()))?;
-
-        let refresh_duration = Histogram::with_opts(
-            HistogramOpts::new(
-                "refresh_duration_seconds",
-                "Duration of Git refreshes (fetch, read, discover)",
-            )
-            .buckets(REFRESH_BUCKETS.to_vec()),
-        )?;
-        registry.register(Box::new(refresh_duration.clone()))?;
-
-        let webhook_requests = IntCounterVec::new(
-            Opts::new(
-                "webhook_requests_total",
-                "Webhook requests by provider and verdict",
-            ),
-            &["provider", "outcome"],
-        )?;
-        for provider in PROVIDERS {
-            for outcome in WEBHOOK_OUTCOMES {
-                webhook_requests
-                    .with_label_values(&[provider, outcome])
-                    .reset();
-            }
-        }
-        registry.register(Box::new(webhook_requests.clone()))?;
-
-        let docker_events = IntCounterVec::new(
-            Opts::new(
-                "docker_events_total",
-                "Docker container events about managed containers, by action",
-            ),
-            &["action"],
-        )?;
-        for action in DOCKER_ACTIONS {
-            docker_events.with_label_values(&[action]).reset();
-        }
-        registry.register(Box::new(docker_events.clone()))?;
-
-        let drift_corrections = IntCounter::new(
-            "drift_corrections_total",
-            "Reconciles that corrected runtime drift (containers stopped, removed or changed by hand)",
-        )?;
-        registry.register(Box::new(drift_corrections.clone()))?;
-
+        let providers: Vec<&str> = Provider::ALL
+            .iter()
+            .map(|p| p.as_str())
+            .chain([UNKNOWN_PROVIDER])
+            .collect();
+        let outcomes: Vec<&str> = Outcome::ALL.iter().map(|o| o.as_str()).collect();
         Ok(Self {
-            stacks,
-            refresh_total,
-            refresh_duration,
-            webhook_requests,
-            docker_events,
-            drift_corrections,
+            stacks: registered(
+                registry,
+                IntGaugeVec::new(Opts::new("stacks", "Stacks by status"), &["status"])?,
+            )?,
+            refresh_total: counters(
+                registry,
+                Opts::new("refresh_total", "Git refreshes by trigger and outcome"),
+                ["trigger", "outcome"],
+                pairs(&TRIGGERS, &REFRESH_OUTCOMES),
+            )?,
+            refresh_duration: registered(
+                registry,
+                Histogram::with_opts(
+                    HistogramOpts::new(
+                        "refresh_duration_seconds",
+                        "Duration of Git refreshes (fetch, read, discover)",
+                    )
+                    .buckets(REFRESH_BUCKETS.to_vec()),
+                )?,
+            )?,
+            webhook_requests: counters(
+                registry,
+                Opts::new(
+                    "webhook_requests_total",
+                    "Webhook requests by provider and verdict",
+                ),
+                ["provider", "outcome"],
+                pairs(&providers, &outcomes),
+            )?,
+            docker_events: counters(
+                registry,
+                Opts::new(
+                    "docker_events_total",
+                    "Docker container events about managed containers, by action",
+                ),
+                ["action"],
+                DOCKER_ACTIONS.map(|action| [action]),
+            )?,
+            drift_corrections: registered(
+                registry,
+                IntCounter::new(
+                    "drift_corrections_total",
+                    "Reconciles that corrected runtime drift (containers stopped, removed or changed by hand)",
+                )?,
+            )?,
         })
+    }
+}
+
+/// Registers `collector` and hands it back.
+///
+/// # Errors
+/// When the name is already registered.
+pub fn registered<C: Collector + Clone + 'static>(
+    registry: &Registry,
+    collector: C,
+) -> Result<C, prometheus::Error> {
+    registry.register(Box::new(collector.clone()))?;
+    Ok(collector)
+}
+
+/// A registered counter with `labels`, each of `initial` label sets at 0.
+///
+/// # Errors
+/// When the name is already registered or the labels do not fit.
+pub fn counters<'a, const N: usize>(
+    registry: &Registry,
+    opts: Opts,
+    labels: [&str; N],
+    initial: impl IntoIterator<Item = [&'a str; N]>,
+) -> Result<IntCounterVec, prometheus::Error> {
+    let counter = IntCounterVec::new(opts, &labels)?;
+    for values in initial {
+        counter.with_label_values(&values).reset();
+    }
+    registered(registry, counter)
+}
+
+/// Every pair of one of `first` and one of `second`.
+pub fn pairs<'a>(first: &[&'a str], second: &[&'a str]) -> Vec<[&'a str; 2]> {
+    first
+        .iter()
+        .flat_map(|a| second.iter().map(move |b| [*a, *b]))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_label_set_is_there_from_the_start() {
+        let registry = Registry::new();
+        AppMetrics::register(&registry).expect("register");
+        let series = |name: &str| {
+            registry
+                .gather()
+                .iter()
+                .find(|f| f.name() == name)
+                .map_or(0, |f| f.get_metric().len())
+        };
+        assert_eq!(series("refresh_total"), 4 * 2);
+        assert_eq!(series("webhook_requests_total"), 5 * 8);
+        assert_eq!(series("docker_events_total"), 8);
+        assert_eq!(series("build_info"), 1);
+        let text = prometheus::TextEncoder::new()
+            .encode_to_string(&registry.gather())
+            .expect("text");
+        assert!(
+            text.contains(r#"webhook_requests_total{outcome="too_large",provider="unknown"} 0"#),
+            "{text}"
+        );
     }
 }

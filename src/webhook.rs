@@ -9,32 +9,54 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use crate::config::Secret;
+use crate::named::named_enum;
 
 /// Largest body accepted; GitHub caps its payloads at 25 MB.
 pub const MAX_BODY_BYTES: usize = 25 * 1024 * 1024;
 
-/// The forge that sent a webhook, from its signature header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Provider {
-    /// `X-Hub-Signature-256: sha256=<hex>`.
-    GitHub,
-    /// `X-Gitea-Signature: <hex>`.
-    Gitea,
-    /// `X-Forgejo-Signature: <hex>`.
-    Forgejo,
-    /// `X-Gitlab-Token: <secret>`.
-    GitLab,
+/// The `provider` label of a request with no recognised signature header.
+pub const UNKNOWN_PROVIDER: &str = "unknown";
+
+named_enum! {
+    /// The forge that sent a webhook, from its signature header.
+    pub enum Provider {
+        /// `X-Hub-Signature-256: sha256=<hex>`.
+        GitHub = "github",
+        /// `X-Gitea-Signature: <hex>`.
+        Gitea = "gitea",
+        /// `X-Forgejo-Signature: <hex>`.
+        Forgejo = "forgejo",
+        /// `X-Gitlab-Token: <secret>`.
+        GitLab = "gitlab",
+    }
+}
+
+named_enum! {
+    /// How a webhook request ended: the `outcome` label of `webhook_requests_total`.
+    pub enum Outcome {
+        /// A tracked push: a refresh runs or is queued.
+        Accepted = "accepted",
+        /// Not a push, or a push to a ref docker-cd does not follow.
+        Ignored = "ignored",
+        /// The forge's set-up ping.
+        Pong = "pong",
+        /// The signature is missing, malformed or wrong.
+        Unauthorized = "unauthorized",
+        /// Webhooks are disabled (`WEBHOOK_SECRET` is not set).
+        Forbidden = "forbidden",
+        /// The body is over [`MAX_BODY_BYTES`].
+        TooLarge = "too_large",
+        /// More verified webhooks than the rate allows.
+        RateLimited = "rate_limited",
+        /// A push payload that cannot be read.
+        BadRequest = "bad_request",
+    }
 }
 
 impl Provider {
-    /// The metric label.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::GitHub => "github",
-            Self::Gitea => "gitea",
-            Self::Forgejo => "forgejo",
-            Self::GitLab => "gitlab",
-        }
+    /// The metric label and log value of a request's provider, if any.
+    pub fn label(provider: Option<Self>) -> &'static str {
+        provider.map_or(UNKNOWN_PROVIDER, Self::as_str)
     }
 
     /// Which provider's signature header is present. Forgejo and Gitea also send
@@ -84,13 +106,12 @@ pub fn verify(
             .and_then(|v| v.to_str().ok())
             .map(str::trim)
     };
+    let malformed = SignatureError::Malformed(provider.as_str());
     let ok = match provider {
         Provider::GitHub => {
-            let value = header("x-hub-signature-256").ok_or(SignatureError::Malformed("github"))?;
-            let hex_sig = value
-                .strip_prefix("sha256=")
-                .ok_or(SignatureError::Malformed("github"))?;
-            hmac_matches(secret, body, hex_sig).ok_or(SignatureError::Malformed("github"))?
+            let value = header("x-hub-signature-256").ok_or(malformed.clone())?;
+            let hex_sig = value.strip_prefix("sha256=").ok_or(malformed.clone())?;
+            hmac_matches(secret, body, hex_sig).ok_or(malformed)?
         }
         Provider::Gitea | Provider::Forgejo => {
             let name = if provider == Provider::Gitea {
@@ -98,14 +119,14 @@ pub fn verify(
             } else {
                 "x-forgejo-signature"
             };
-            let value = header(name).ok_or(SignatureError::Malformed(provider.as_str()))?;
-            hmac_matches(secret, body, value).ok_or(SignatureError::Malformed(provider.as_str()))?
+            let value = header(name).ok_or(malformed.clone())?;
+            hmac_matches(secret, body, value).ok_or(malformed)?
         }
         Provider::GitLab => {
             let value = headers
                 .get("x-gitlab-token")
                 .map(|v| v.as_bytes())
-                .ok_or(SignatureError::Malformed("gitlab"))?;
+                .ok_or(malformed)?;
             bool::from(value.ct_eq(secret.expose().as_bytes()))
         }
     };

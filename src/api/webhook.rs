@@ -16,8 +16,8 @@ use tracing::Instrument as _;
 use super::refresh::accepted;
 use super::{ApiError, AppState};
 use crate::config::Secret;
-use crate::git::refresh::Trigger;
-use crate::webhook::{self, MAX_BODY_BYTES, Provider, WebhookEvent};
+use crate::git::refresh::{Requested, Trigger};
+use crate::webhook::{self, MAX_BODY_BYTES, Outcome, Provider, SignatureError, WebhookEvent};
 
 /// Verified webhooks per second before 429: forges send a few per push; a
 /// thousand a second is a flood or a loop.
@@ -51,116 +51,167 @@ impl WebhookGuard {
 
 /// `POST /api/webhook`.
 pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    let provider = Provider::detect(&headers).map_or("unknown", Provider::as_str);
+    let provider = Provider::label(Provider::detect(&headers));
     let span = tracing::info_span!("webhook", provider);
-    verdict(state, headers, body, provider)
-        .instrument(span)
-        .await
+    async {
+        let verdict = judge(&state, &headers, body)
+            .await
+            .unwrap_or_else(|refusal| refusal);
+        verdict.answer(&state, provider)
+    }
+    .instrument(span)
+    .await
 }
 
-/// Checks, parses and acts on one webhook; every verdict is logged and counted.
-async fn verdict(
-    state: AppState,
-    headers: HeaderMap,
-    body: Body,
-    provider_label: &'static str,
-) -> Response {
-    let guard = state.webhook.clone();
-    let count = |outcome: &str| {
-        state
-            .metrics
-            .webhook_requests
-            .with_label_values(&[provider_label, outcome])
-            .inc();
-    };
+/// What became of one webhook request.
+enum Verdict {
+    /// `WEBHOOK_SECRET` is not set.
+    Disabled,
+    /// Shutdown has begun: no more bodies are read.
+    ShuttingDown,
+    /// The body is over [`MAX_BODY_BYTES`] or could not be read.
+    TooLarge(axum::Error),
+    /// The signature is missing, malformed or wrong.
+    BadSignature(SignatureError),
+    /// A push payload that cannot be read.
+    Unreadable(String),
+    /// The forge's set-up ping.
+    Pong,
+    /// An event other than a push, by name.
+    NotAPush(String),
+    /// A push to a ref docker-cd does not follow.
+    OtherRef(String),
+    /// Over the rate: the refresh was requested (coalesced) all the same.
+    RateLimited,
+    /// A tracked push; the refresh runs or waits.
+    Accepted {
+        /// The pushed ref.
+        pushed: String,
+        /// What the refresh request got.
+        requested: Requested,
+    },
+}
 
-    let Some(secret) = guard.secret.as_ref() else {
-        count("forbidden");
-        tracing::warn!(
-            provider = provider_label,
-            "webhook refused: WEBHOOK_SECRET is not set"
-        );
-        return ApiError::new(
-            StatusCode::FORBIDDEN,
-            "webhooks are disabled: set WEBHOOK_SECRET",
-        )
-        .into_response();
+/// Checks, parses and acts on one webhook; `Err` is a refusal before the end.
+async fn judge(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Verdict, Verdict> {
+    let guard = &state.webhook;
+    let secret = guard.secret.as_ref().ok_or(Verdict::Disabled)?;
+    let _permit = guard
+        .bodies
+        .acquire()
+        .await
+        .map_err(|_| Verdict::ShuttingDown)?;
+    let body = axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(Verdict::TooLarge)?;
+    let provider = webhook::verify(headers, &body, secret).map_err(Verdict::BadSignature)?;
+    let reference = match webhook::parse_event(provider, headers, &body) {
+        Ok(WebhookEvent::Push { reference }) => reference,
+        Ok(WebhookEvent::Ping) => return Ok(Verdict::Pong),
+        Ok(WebhookEvent::Other(kind)) => return Ok(Verdict::NotAPush(kind)),
+        Err(e) => return Err(Verdict::Unreadable(e)),
     };
+    let resolved = state.refresh.resolved_reference();
+    let configured = guard.configured_ref.as_deref();
+    if !webhook::push_is_tracked(&reference, configured, resolved.as_deref()) {
+        return Ok(Verdict::OtherRef(reference));
+    }
+    // A flood still ends in one refresh after the last push: the request is
+    // coalesced into the single waiting slot either way.
+    let requested = state.refresh.request(Trigger::Webhook);
+    if guard.limiter.check().is_err() {
+        return Err(Verdict::RateLimited);
+    }
+    Ok(Verdict::Accepted {
+        pushed: reference,
+        requested,
+    })
+}
 
-    let Ok(_permit) = guard.bodies.acquire().await else {
-        return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
-    };
-    let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
-        Ok(body) => body,
-        Err(e) => {
-            count("too_large");
-            tracing::warn!(provider = provider_label, error = %e, "webhook body refused");
-            return ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("body over {} MiB", MAX_BODY_BYTES / (1024 * 1024)),
-            )
-            .into_response();
+impl Verdict {
+    /// Counts the verdict under `provider`, logs it and answers the request.
+    fn answer(self, state: &AppState, provider: &'static str) -> Response {
+        let (outcome, response) = self.log_and_respond(provider);
+        if let Some(outcome) = outcome {
+            state
+                .metrics
+                .webhook_requests
+                .with_label_values(&[provider, outcome.as_str()])
+                .inc();
         }
-    };
+        response
+    }
 
-    let provider = match webhook::verify(&headers, &body, secret) {
-        Ok(provider) => provider,
-        Err(e) => {
-            count("unauthorized");
-            tracing::warn!(provider = provider_label, reason = %e, "webhook refused: bad signature");
-            return ApiError::new(StatusCode::UNAUTHORIZED, e.to_string()).into_response();
-        }
-    };
-
-    let event = match webhook::parse_event(provider, &headers, &body) {
-        Ok(event) => event,
-        Err(e) => {
-            count("bad_request");
-            tracing::warn!(provider = provider_label, error = %e, "webhook refused: unreadable payload");
-            return ApiError::new(StatusCode::BAD_REQUEST, e).into_response();
-        }
-    };
-
-    match event {
-        WebhookEvent::Ping => {
-            count("pong");
-            tracing::info!(provider = provider_label, "webhook ping");
-            (StatusCode::OK, Json(json!({ "status": "pong" }))).into_response()
-        }
-        WebhookEvent::Other(kind) => {
-            count("ignored");
-            tracing::info!(provider = provider_label, event = %kind, "webhook ignored: not a push");
-            (StatusCode::OK, Json(json!({ "status": "ignored" }))).into_response()
-        }
-        WebhookEvent::Push { reference } => {
-            let resolved = state.refresh.resolved_reference();
-            if !webhook::push_is_tracked(
-                &reference,
-                guard.configured_ref.as_deref(),
-                resolved.as_deref(),
-            ) {
-                count("ignored");
-                tracing::info!(provider = provider_label, pushed = %reference, "webhook ignored: push to another ref");
-                return (StatusCode::OK, Json(json!({ "status": "ignored" }))).into_response();
+    /// The metric outcome (none while shutting down) and the response.
+    fn log_and_respond(self, provider: &'static str) -> (Option<Outcome>, Response) {
+        match self {
+            Self::Disabled => {
+                tracing::warn!(provider, "webhook refused: WEBHOOK_SECRET is not set");
+                let message = "webhooks are disabled: set WEBHOOK_SECRET";
+                refusal(Outcome::Forbidden, StatusCode::FORBIDDEN, message)
             }
-            // A flood still ends in one refresh after the last push: the request is
-            // coalesced into the single waiting slot either way.
-            let requested = state.refresh.request(Trigger::Webhook);
-            if guard.limiter.check().is_err() {
-                count("rate_limited");
-                tracing::debug!(
-                    provider = provider_label,
-                    "webhook rate limited; refresh coalesced"
-                );
-                return ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "too many webhooks: a refresh is already queued",
+            Self::ShuttingDown => (
+                None,
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response(),
+            ),
+            Self::TooLarge(e) => {
+                tracing::warn!(provider, error = %e, "webhook body refused");
+                let message = format!("body over {} MiB", MAX_BODY_BYTES / (1024 * 1024));
+                refusal(Outcome::TooLarge, StatusCode::PAYLOAD_TOO_LARGE, message)
+            }
+            Self::BadSignature(e) => {
+                tracing::warn!(provider, reason = %e, "webhook refused: bad signature");
+                refusal(
+                    Outcome::Unauthorized,
+                    StatusCode::UNAUTHORIZED,
+                    e.to_string(),
                 )
-                .into_response();
             }
-            count("accepted");
-            tracing::info!(provider = provider_label, pushed = %reference, status = ?requested, "webhook accepted");
-            accepted(requested).into_response()
+            Self::Unreadable(e) => {
+                tracing::warn!(provider, error = %e, "webhook refused: unreadable payload");
+                refusal(Outcome::BadRequest, StatusCode::BAD_REQUEST, e)
+            }
+            Self::Pong => {
+                tracing::info!(provider, "webhook ping");
+                answered(Outcome::Pong, "pong")
+            }
+            Self::NotAPush(kind) => {
+                tracing::info!(provider, event = %kind, "webhook ignored: not a push");
+                answered(Outcome::Ignored, "ignored")
+            }
+            Self::OtherRef(pushed) => {
+                tracing::info!(provider, pushed = %pushed, "webhook ignored: push to another ref");
+                answered(Outcome::Ignored, "ignored")
+            }
+            Self::RateLimited => {
+                tracing::debug!(provider, "webhook rate limited; refresh coalesced");
+                let message = "too many webhooks: a refresh is already queued";
+                refusal(Outcome::RateLimited, StatusCode::TOO_MANY_REQUESTS, message)
+            }
+            Self::Accepted { pushed, requested } => {
+                tracing::info!(provider, pushed = %pushed, status = ?requested, "webhook accepted");
+                (Some(Outcome::Accepted), accepted(requested).into_response())
+            }
         }
     }
+}
+
+/// An error response counted as `outcome`.
+fn refusal(
+    outcome: Outcome,
+    status: StatusCode,
+    message: impl Into<String>,
+) -> (Option<Outcome>, Response) {
+    (
+        Some(outcome),
+        ApiError::new(status, message).into_response(),
+    )
+}
+
+/// `200 {"status": <status>}` counted as `outcome`.
+fn answered(outcome: Outcome, status: &'static str) -> (Option<Outcome>, Response) {
+    (
+        Some(outcome),
+        (StatusCode::OK, Json(json!({ "status": status }))).into_response(),
+    )
 }

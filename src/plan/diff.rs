@@ -7,7 +7,30 @@ use serde_json::{Value, json};
 
 use super::spec::ServiceSpec;
 
+use crate::named::named_enum;
 use crate::redact::{REDACTED, is_secret};
+
+named_enum! {
+    /// What an apply would do to a service; the symbols are what plans show.
+    pub enum Action {
+        /// Create it.
+        Add = "+",
+        /// Recreate it with other settings.
+        Change = "~",
+        /// Remove it.
+        Remove = "-",
+    }
+}
+
+named_enum! {
+    /// Why a service differs.
+    pub enum Source {
+        /// The desired state changed.
+        Git = "git",
+        /// The containers drifted from it.
+        Runtime = "runtime",
+    }
+}
 
 /// One changed field of a service.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -24,11 +47,11 @@ pub struct FieldChange {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Change {
     /// `+` add, `~` modify, `-` remove.
-    pub action: &'static str,
+    pub action: Action,
     /// Service name.
     pub service: String,
     /// `git` (the desired state changed) or `runtime` (the containers drifted).
-    pub source: &'static str,
+    pub source: Source,
     /// What differs (empty for `+` and `-`).
     pub fields: Vec<FieldChange>,
 }
@@ -54,9 +77,9 @@ pub fn diff(
     for (name, want) in desired {
         match actual.get(name) {
             None if required.contains(name) => changes.push(Change {
-                action: "+",
+                action: Action::Add,
                 service: name.clone(),
-                source: "git",
+                source: Source::Git,
                 fields: Vec::new(),
             }),
             None => {}
@@ -74,9 +97,13 @@ pub fn diff(
                 }
                 if !fields.is_empty() {
                     changes.push(Change {
-                        action: "~",
+                        action: Action::Change,
                         service: name.clone(),
-                        source: if from_git { "git" } else { "runtime" },
+                        source: if from_git {
+                            Source::Git
+                        } else {
+                            Source::Runtime
+                        },
                         fields,
                     });
                 }
@@ -85,13 +112,18 @@ pub fn diff(
     }
     for name in actual.keys().filter(|n| !desired.contains_key(*n)) {
         changes.push(Change {
-            action: "-",
+            action: Action::Remove,
             service: name.clone(),
-            source: "git",
+            source: Source::Git,
             fields: Vec::new(),
         });
     }
     changes
+}
+
+/// How many of `changes` are `action`s.
+pub fn count(changes: &[Change], action: Action) -> usize {
+    changes.iter().filter(|c| c.action == action).count()
 }
 
 fn short(hash: &str) -> String {
@@ -130,53 +162,52 @@ fn key_value_changes(
 /// Field by field; `None` on the desired side means "the image decides".
 fn compare(want: &ServiceSpec, have: &ServiceSpec) -> Vec<FieldChange> {
     let mut out = Vec::new();
-    if want.image.is_some() && want.image != have.image {
-        out.push(field("image", have.image.clone(), want.image.clone()));
-    }
-    if want.command.is_some() && want.command != have.command {
-        out.push(field("command", have.command.clone(), want.command.clone()));
-    }
-    if want.entrypoint.is_some() && want.entrypoint != have.entrypoint {
-        out.push(field(
-            "entrypoint",
-            have.entrypoint.clone(),
-            want.entrypoint.clone(),
-        ));
-    }
+    unless_left_to_image(&mut out, "image", &want.image, &have.image);
+    unless_left_to_image(&mut out, "command", &want.command, &have.command);
+    unless_left_to_image(&mut out, "entrypoint", &want.entrypoint, &have.entrypoint);
     key_value_changes(
         &mut out,
         "environment",
         &want.environment,
         &have.environment,
     );
-    if want.ports != have.ports {
-        out.push(field("ports", have.ports.clone(), want.ports.clone()));
-    }
-    if want.volumes != have.volumes {
-        out.push(field("volumes", have.volumes.clone(), want.volumes.clone()));
-    }
-    if want.networks != have.networks {
-        out.push(field(
-            "networks",
-            have.networks.clone(),
-            want.networks.clone(),
-        ));
-    }
+    differs(&mut out, "ports", &want.ports, &have.ports);
+    differs(&mut out, "volumes", &want.volumes, &have.volumes);
+    differs(&mut out, "networks", &want.networks, &have.networks);
     key_value_changes(&mut out, "labels", &want.labels, &have.labels);
-    if want.restart != have.restart {
-        out.push(field("restart", have.restart.clone(), want.restart.clone()));
-    }
-    if want.healthcheck.is_some() && want.healthcheck != have.healthcheck {
-        out.push(field(
-            "healthcheck",
-            have.healthcheck.clone(),
-            want.healthcheck.clone(),
-        ));
-    }
-    if want.state != have.state {
-        out.push(field("state", have.state.clone(), want.state.clone()));
-    }
+    differs(&mut out, "restart", &want.restart, &have.restart);
+    unless_left_to_image(
+        &mut out,
+        "healthcheck",
+        &want.healthcheck,
+        &have.healthcheck,
+    );
+    differs(&mut out, "state", &want.state, &have.state);
     out
+}
+
+/// A `name` change when the desired value differs from the running one.
+fn differs<T>(out: &mut Vec<FieldChange>, name: &str, want: &T, have: &T)
+where
+    T: PartialEq + Clone + Into<Value>,
+{
+    if want != have {
+        out.push(field(name, have.clone(), want.clone()));
+    }
+}
+
+/// Like [`differs`] when the service sets the field; `None` leaves it to the image.
+fn unless_left_to_image<T>(
+    out: &mut Vec<FieldChange>,
+    name: &str,
+    want: &Option<T>,
+    have: &Option<T>,
+) where
+    T: PartialEq + Clone + Into<Value>,
+{
+    if want.is_some() {
+        differs(out, name, want, have);
+    }
 }
 
 #[cfg(test)]
@@ -215,7 +246,13 @@ mod tests {
             .iter()
             .map(|c| (c.action, c.service.as_str(), c.source))
             .collect();
-        assert_eq!(actions, [("+", "db", "git"), ("+", "web", "git")]);
+        assert_eq!(
+            actions,
+            [
+                (Action::Add, "db", Source::Git),
+                (Action::Add, "web", Source::Git)
+            ]
+        );
     }
 
     #[test]
@@ -239,7 +276,7 @@ mod tests {
         assert_eq!(changes.len(), 3);
         assert_eq!(
             (changes[0].action, changes[0].service.as_str()),
-            ("+", "cache")
+            (Action::Add, "cache")
         );
         assert_eq!(
             (
@@ -247,7 +284,7 @@ mod tests {
                 changes[1].service.as_str(),
                 changes[1].source
             ),
-            ("~", "web", "git")
+            (Action::Change, "web", Source::Git)
         );
         assert_eq!(
             changes[1].fields,
@@ -255,7 +292,32 @@ mod tests {
         );
         assert_eq!(
             (changes[2].action, changes[2].service.as_str()),
-            ("-", "old")
+            (Action::Remove, "old")
+        );
+    }
+
+    #[test]
+    fn actions_and_sources_keep_their_json_names() {
+        let desired = BTreeMap::from([("web".into(), spec("nginx:1.27"))]);
+        let actual = BTreeMap::from([
+            ("web".into(), running(spec("nginx:1.26"), "h1")),
+            ("old".into(), running(spec("x"), "h1")),
+        ]);
+        let changes = diff(&desired, &required(&[]), "h1", &actual);
+        let json = serde_json::to_value(&changes).unwrap();
+        let shown: Vec<(&str, &str)> = json
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["action"].as_str().unwrap(), c["source"].as_str().unwrap()))
+            .collect();
+        assert_eq!(shown, [("~", "runtime"), ("-", "git")]);
+        assert_eq!(
+            (
+                count(&changes, Action::Change),
+                count(&changes, Action::Add)
+            ),
+            (1, 0)
         );
     }
 
@@ -266,7 +328,7 @@ mod tests {
         stopped.state = "exited".into();
         let actual = BTreeMap::from([("web".into(), running(stopped, "h1"))]);
         let changes = diff(&desired, &required(&["web"]), "h1", &actual);
-        assert_eq!(changes[0].source, "runtime");
+        assert_eq!(changes[0].source, Source::Runtime);
         assert_eq!(changes[0].fields, [field("state", "exited", "running")]);
     }
 
@@ -306,6 +368,25 @@ mod tests {
                 field("environment.MODE", "dev", "prod"),
                 field("environment.api_key", Value::Null, REDACTED),
             ]
+        );
+    }
+
+    #[test]
+    fn what_the_compose_file_leaves_out_is_not_compared() {
+        let want = spec("app");
+        let mut have = spec("app");
+        have.command = Some(vec!["run".into()]);
+        have.healthcheck = Some(vec!["CMD".into(), "true".into()]);
+        assert!(compare(&want, &have).is_empty());
+        let mut want = want;
+        want.healthcheck = Some(vec!["NONE".into()]);
+        assert_eq!(
+            compare(&want, &have),
+            [field(
+                "healthcheck",
+                json!(["CMD", "true"]),
+                json!(["NONE"])
+            )]
         );
     }
 

@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
-use self::diff::{Actual, Change};
+use self::diff::{Action, Actual, Change};
 use self::spec::{
     ImageDefaults, ServiceSpec, actual_service, desired_services, parse_env_file, without_inherited,
 };
@@ -159,9 +159,9 @@ impl Planner {
         let desired_hash = desired.map_or("", |d| d.stack_hash.as_str());
         let changes = diff::diff(&specs, &required, desired_hash, &actual);
         let summary = Summary {
-            add: changes.iter().filter(|c| c.action == "+").count(),
-            change: changes.iter().filter(|c| c.action == "~").count(),
-            remove: changes.iter().filter(|c| c.action == "-").count(),
+            add: diff::count(&changes, Action::Add),
+            change: diff::count(&changes, Action::Change),
+            remove: diff::count(&changes, Action::Remove),
         };
         Ok(Plan {
             stack: name.to_string(),
