@@ -88,13 +88,7 @@ impl<E: Executor> StackReconciler<E> {
         let containers = self.runtime.containers(name);
         let observed = labels::last_synced(containers.iter().map(|c| &c.labels));
         let desired = snapshot.stacks.get(name);
-        // What was last applied: the record survives a container's removal, the
-        // labels survive a restart of docker-cd.
-        let applied = self
-            .status
-            .get(name)
-            .and_then(|r| r.synced)
-            .or_else(|| observed.clone());
+        let applied = self.last_applied(name, observed.as_ref());
         let assessment = desired.filter(|d| d.error.is_none()).map(|d| {
             assess(
                 d,
@@ -124,13 +118,7 @@ impl<E: Executor> StackReconciler<E> {
                 error,
                 wait,
             } => {
-                self.status.update(name, |r| {
-                    r.status = status;
-                    r.error = error;
-                    if observed.is_some() {
-                        r.synced = observed;
-                    }
-                });
+                self.report(name, status, error, observed);
                 Ok(action(wait))
             }
             Step::Invalid(error) => {
@@ -155,6 +143,25 @@ impl<E: Executor> StackReconciler<E> {
             }
             Step::Remove => self.remove(name, &containers, held).await,
         }
+    }
+
+    /// What was last applied: the record survives a container's removal, the
+    /// labels survive a restart of docker-cd.
+    fn last_applied(&self, name: &str, observed: Option<&Synced>) -> Option<Synced> {
+        self.status
+            .get(name)
+            .and_then(|r| r.synced)
+            .or_else(|| observed.cloned())
+    }
+
+    fn report(&self, name: &str, status: Status, error: Option<String>, observed: Option<Synced>) {
+        self.status.update(name, |r| {
+            r.status = status;
+            r.error = error;
+            if observed.is_some() {
+                r.synced = observed;
+            }
+        });
     }
 
     /// The labels an apply writes. Re-applying what already runs (drift) keeps
