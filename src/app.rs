@@ -1,31 +1,32 @@
-//! Wiring: builds every component from the settings, runs them, and stops them in order.
+//! Wiring: starts every component from the settings, runs them, and stops them in order.
+//!
+//! ```text
+//!  informer::git ──┐                          ┌─▶ StackReconciler (compose, Docker)
+//!  informer::docker┼─▶ controller (WorkQueue) ┤
+//!  resync ─────────┘                          └─▶ status ─▶ API (HTTP, SSE, metrics)
+//! ```
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use controller::{Controller, ControllerMetrics, QueueMetrics, WorkQueue};
-use futures::stream::{self, Stream, StreamExt as _};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
-use tracing::Instrument as _;
 
 use crate::api::{self, AppState, WebhookGuard};
 use crate::compose::runner::{ComposeMetrics, ComposeRunner};
 use crate::config::Config;
-use crate::docker::informer::{self, DockerInformer};
+use crate::docker::DockerHandle;
 use crate::docker::state::RuntimeCache;
-use crate::events::EventBus;
-use crate::git::refresh::{self, RefreshHandle, Refresher};
 use crate::git::repository::{GitSettings, GitSource};
-use crate::git::snapshot::{SnapshotReader, SnapshotStore};
-use crate::metrics::AppMetrics;
+use crate::informer::git::{DeployFolder, RefreshHandle};
+use crate::informer::{self, Keys};
 use crate::plan::Planner;
-use crate::readiness::Readiness;
 use crate::reconcile::lock::{Grants, StackLocks};
 use crate::reconcile::{self as reconciling, StackReconciler};
+use crate::runtime::Runtime;
+use crate::stack::snapshot::SnapshotReader;
 use crate::status::StatusTable;
 
 /// Every known stack is reconciled again this often, whatever the informers say:
@@ -34,27 +35,69 @@ const RESYNC_INTERVAL: Duration = Duration::from_secs(300);
 
 /// Runs docker-cd until `shutdown` is cancelled, then stops gracefully.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let registry = Arc::new(
-        prometheus::Registry::new_custom(Some("dockercd".into()), None)
-            .context("creating the metrics registry")?,
+    let runtime = Runtime::new(shutdown).context("registering metrics")?;
+    let data_dir = data_dir(&config.data_dir).await?;
+    let git = informer::git::spawn(
+        deploy_folder(&config, &data_dir),
+        config.poll_interval,
+        &runtime,
     );
-    let metrics = AppMetrics::register(&registry).context("registering metrics")?;
-    let readiness = Readiness::new(&[refresh::READY_CONDITION, informer::READY_CONDITION]);
-    let events = EventBus::new();
-    let tracker = TaskTracker::new();
+    let docker = informer::docker::spawn(
+        config.docker_host.clone(),
+        config.instance_name.clone(),
+        &runtime,
+    );
+    let stores = Stores {
+        snapshots: git.snapshots,
+        refresh: git.refresh,
+        cache: docker.cache,
+        docker: docker.docker,
+    };
+    let reconciling = start_reconciler(&config, &data_dir, &stores, &runtime)?;
+    start_controller(
+        &reconciling,
+        [git.keys, docker.keys],
+        &stores,
+        config.concurrency,
+        &runtime,
+    )?;
+    start_api(&config, reconciling, stores, &runtime).await?;
+    runtime.stopped().await;
+    tracing::info!("stopped");
+    Ok(())
+}
 
-    tokio::fs::create_dir_all(&config.data_dir)
-        .await
-        .with_context(|| format!("DATA_DIR: cannot create {}", config.data_dir.display()))?;
-    // Absolute: compose runs in sub-folders and container labels record the path.
-    let data_dir = tokio::fs::canonicalize(&config.data_dir)
-        .await
-        .with_context(|| format!("DATA_DIR: cannot resolve {}", config.data_dir.display()))?;
+/// What the informers keep for everyone else to read.
+struct Stores {
+    snapshots: SnapshotReader,
+    refresh: RefreshHandle,
+    cache: RuntimeCache,
+    docker: DockerHandle,
+}
 
-    let (store, snapshots) = SnapshotStore::new();
-    let (git_keys, git_keys_rx) = mpsc::unbounded_channel::<String>();
-    let (docker_keys, docker_keys_rx) = mpsc::unbounded_channel::<String>();
-    let refresh_handle = RefreshHandle::new();
+/// The reconcile side: what the controller runs and the API shares.
+struct Reconciling {
+    reconciler: Arc<StackReconciler>,
+    planner: Arc<Planner>,
+    status: StatusTable,
+    grants: Grants,
+    locks: StackLocks,
+    queue: WorkQueue<String>,
+}
+
+/// `DATA_DIR`, created and made absolute: compose runs in sub-folders and
+/// container labels record the path.
+async fn data_dir(configured: &Path) -> anyhow::Result<PathBuf> {
+    tokio::fs::create_dir_all(configured)
+        .await
+        .with_context(|| format!("DATA_DIR: cannot create {}", configured.display()))?;
+    tokio::fs::canonicalize(configured)
+        .await
+        .with_context(|| format!("DATA_DIR: cannot resolve {}", configured.display()))
+}
+
+/// The deploy folder of the repository, mirrored under `DATA_DIR/git`.
+fn deploy_folder(config: &Config, data_dir: &Path) -> DeployFolder {
     let git = GitSource::new(
         GitSettings {
             url: config.repo_url.clone(),
@@ -65,65 +108,40 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         },
         data_dir.join("git"),
     );
-    let refresher = Refresher {
-        source: Arc::new(DeployFolder {
-            git,
-            deploy_dir: config.deploy_dir.clone(),
-        }),
-        store,
-        keys: git_keys,
-        handle: refresh_handle.clone(),
-        metrics: metrics.clone(),
-        events: events.clone(),
-        readiness: readiness.clone(),
-        poll_interval: config.poll_interval,
+    DeployFolder {
+        git,
         deploy_dir: config.deploy_dir.clone(),
-    };
-    tracker.spawn(
-        refresher
-            .run(shutdown.clone())
-            .instrument(tracing::info_span!("git")),
-    );
+    }
+}
 
-    let runtime = RuntimeCache::new();
-    let (docker_informer, docker) = DockerInformer::new(
-        config.docker_host.clone(),
-        config.instance_name.clone(),
-        runtime.clone(),
-        docker_keys,
-        metrics.clone(),
-        readiness.clone(),
-    );
-    tracker.spawn(
-        docker_informer
-            .run(shutdown.clone())
-            .instrument(tracing::info_span!("docker")),
-    );
-
-    let status = StatusTable::new(events.clone(), metrics.clone());
-    let grants = Grants::new();
-    let locks = StackLocks::new();
+/// Compose, the planner, the reconciler and the state they share.
+fn start_reconciler(
+    config: &Config,
+    data_dir: &Path,
+    stores: &Stores,
+    runtime: &Runtime,
+) -> anyhow::Result<Reconciling> {
     let compose = Arc::new(ComposeRunner::new(
         config.compose_command.clone(),
         config.docker_host.clone(),
-        ComposeMetrics::register(&registry).context("registering compose metrics")?,
+        ComposeMetrics::register(&runtime.registry).context("registering compose metrics")?,
     ));
     // Detect the compose command now rather than in the first apply: with
     // compose v1 that costs a Python start (~0.5 s), and a missing compose is
     // reported at start-up.
-    tracker.spawn({
-        let compose = compose.clone();
-        async move {
-            if let Err(e) = compose.cli().await {
-                tracing::warn!(error = %e, "no usable compose command yet; applies will fail until one works");
-            }
+    let detect = compose.clone();
+    runtime.spawn(tracing::info_span!("compose"), async move {
+        if let Err(e) = detect.cli().await {
+            tracing::warn!(error = %e, "no usable compose command yet; applies will fail until one works");
         }
     });
+    let status = StatusTable::new(runtime.events.clone(), runtime.metrics.clone());
+    let (grants, locks) = (Grants::new(), StackLocks::new());
     let planner = Arc::new(Planner::new(
         config.instance_name.clone(),
-        data_dir.clone(),
-        snapshots.clone(),
-        docker.clone(),
+        data_dir.to_path_buf(),
+        stores.snapshots.clone(),
+        stores.docker.clone(),
         compose.clone(),
     ));
     let reconciler = Arc::new(StackReconciler::new(reconciling::Parts {
@@ -132,44 +150,84 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             reconcile_enabled: config.reconcile_enabled,
             remove_enabled: config.remove_enabled,
             drift_policy: config.drift_policy,
-            data_dir: data_dir.clone(),
+            data_dir: data_dir.to_path_buf(),
         },
-        snapshots: snapshots.clone(),
-        runtime: runtime.clone(),
-        docker: docker.clone(),
+        snapshots: stores.snapshots.clone(),
+        runtime: stores.cache.clone(),
+        docker: stores.docker.clone(),
         compose,
         status: status.clone(),
         locks: locks.clone(),
         grants: grants.clone(),
-        metrics: metrics.clone(),
+        metrics: runtime.metrics.clone(),
     }));
     let queue = WorkQueue::with_limiter(
         controller::default_rate_limiter(),
-        Some(QueueMetrics::register(&registry).context("registering queue metrics")?),
+        Some(QueueMetrics::register(&runtime.registry).context("registering queue metrics")?),
     );
-    let ready = {
-        let mut snapshots = snapshots.clone();
-        let mut docker = docker.clone();
-        async move {
-            snapshots.wait_for_first().await;
-            docker.wait_connected().await;
-        }
-    };
-    let controller = Controller::new(
-        queue.clone(),
-        controller::Config::default().concurrency(config.concurrency),
-    )
-    .with_metrics(ControllerMetrics::register(&registry).context("registering reconcile metrics")?)
-    .with_source(receive(git_keys_rx))
-    .with_source(receive(docker_keys_rx))
-    .with_source(resync(snapshots.clone(), runtime.clone()))
-    .ready_when(ready);
-    tracker.spawn(
-        controller
-            .run(reconciler.clone(), shutdown.clone())
-            .instrument(tracing::info_span!("controller")),
-    );
+    Ok(Reconciling {
+        reconciler,
+        planner,
+        status,
+        grants,
+        locks,
+        queue,
+    })
+}
 
+/// The controller: informer keys and the periodic resync go into the queue (the
+/// only way in, besides the API's sync), workers run the reconciler once both
+/// stores are filled.
+fn start_controller(
+    reconciling: &Reconciling,
+    informers: [Keys; 2],
+    stores: &Stores,
+    concurrency: usize,
+    runtime: &Runtime,
+) -> anyhow::Result<()> {
+    let (snapshots, cache) = (stores.snapshots.clone(), stores.cache.clone());
+    let every_stack = move || {
+        let mut keys = cache.stack_names();
+        if let Some(snapshot) = snapshots.current() {
+            keys.extend(snapshot.stacks.keys().cloned());
+        }
+        keys.sort();
+        keys.dedup();
+        keys
+    };
+    let (mut snapshots, mut docker) = (stores.snapshots.clone(), stores.docker.clone());
+    let ready = async move {
+        snapshots.wait_for_first().await;
+        docker.wait_connected().await;
+    };
+    let metrics =
+        ControllerMetrics::register(&runtime.registry).context("registering reconcile metrics")?;
+    let [git_keys, docker_keys] = informers;
+    let controller = Controller::new(
+        reconciling.queue.clone(),
+        controller::Config::default().concurrency(concurrency),
+    )
+    .with_metrics(metrics)
+    .with_source(git_keys)
+    .with_source(docker_keys)
+    .with_source(controller::resync(RESYNC_INTERVAL, every_stack))
+    .ready_when(ready);
+    let reconciler = reconciling.reconciler.clone();
+    let shutdown = runtime.shutdown.clone();
+    runtime.spawn(
+        tracing::info_span!("controller"),
+        controller.run(reconciler, shutdown),
+    );
+    Ok(())
+}
+
+/// The HTTP server: binds `LISTEN_ADDR` now, so a bad address fails the start.
+async fn start_api(
+    config: &Config,
+    reconciling: Reconciling,
+    stores: Stores,
+    runtime: &Runtime,
+) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen_addr)
         .await
         .with_context(|| format!("LISTEN_ADDR: cannot listen on {}", config.listen_addr))?;
@@ -184,92 +242,31 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         "docker-cd {} listening",
         env!("CARGO_PKG_VERSION")
     );
-
     let state = AppState {
-        registry: registry.clone(),
-        metrics: metrics.clone(),
-        readiness: readiness.clone(),
-        snapshots,
-        refresh: refresh_handle,
-        status,
-        runtime,
-        events,
+        registry: runtime.registry.clone(),
+        metrics: runtime.metrics.clone(),
+        readiness: runtime.readiness.clone(),
+        snapshots: stores.snapshots,
+        refresh: stores.refresh,
+        status: reconciling.status,
+        runtime: stores.cache,
+        events: runtime.events.clone(),
         webhook: WebhookGuard::new(config.webhook_secret.clone(), config.git_ref.clone()),
         api_token: config.api_token.clone(),
-        queue,
-        grants,
-        locks,
-        planner,
-        reconciler,
+        queue: reconciling.queue,
+        grants: reconciling.grants,
+        locks: reconciling.locks,
+        planner: reconciling.planner,
+        reconciler: reconciling.reconciler,
         stacks_cache: Default::default(),
     };
-    let http_shutdown = shutdown.clone();
+    let shutdown = runtime.shutdown.clone();
     let server = axum::serve(listener, api::router(state))
-        .with_graceful_shutdown(async move { http_shutdown.cancelled().await });
-    tracker.spawn(
-        async move {
-            if let Err(e) = server.await {
-                tracing::error!(error = %e, "HTTP server failed");
-            }
+        .with_graceful_shutdown(async move { shutdown.cancelled().await });
+    runtime.spawn(tracing::info_span!("http"), async move {
+        if let Err(e) = server.await {
+            tracing::error!(error = %e, "HTTP server failed");
         }
-        .instrument(tracing::info_span!("http")),
-    );
-
-    shutdown.cancelled().await;
-    tracker.close();
-    tracker.wait().await;
-    tracing::info!("stopped");
+    });
     Ok(())
-}
-
-/// Keys from an informer's channel.
-fn receive(rx: mpsc::UnboundedReceiver<String>) -> impl Stream<Item = String> {
-    stream::unfold(
-        rx,
-        |mut rx| async move { rx.recv().await.map(|key| (key, rx)) },
-    )
-}
-
-/// Every stack in Git or on the host, every [`RESYNC_INTERVAL`].
-fn resync(snapshots: SnapshotReader, runtime: RuntimeCache) -> impl Stream<Item = String> {
-    let mut ticks = tokio::time::interval(RESYNC_INTERVAL);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    stream::unfold(ticks, |mut ticks| async move {
-        ticks.tick().await;
-        Some(((), ticks))
-    })
-    .skip(1)
-    .flat_map(move |()| {
-        let mut keys = runtime.stack_names();
-        if let Some(snapshot) = snapshots.current() {
-            keys.extend(snapshot.stacks.keys().cloned());
-        }
-        keys.sort();
-        keys.dedup();
-        stream::iter(keys)
-    })
-}
-
-/// The Git source narrowed to the deploy folder: what the refresher reads.
-struct DeployFolder {
-    git: GitSource,
-    deploy_dir: PathBuf,
-}
-
-impl refresh::DesiredSource for DeployFolder {
-    type Error = crate::git::repository::GitError;
-
-    fn fetch(
-        &self,
-        interrupt: &std::sync::atomic::AtomicBool,
-    ) -> Result<refresh::Resolved, Self::Error> {
-        self.git.fetch(interrupt).map(|f| refresh::Resolved {
-            commit: f.commit,
-            reference: f.reference,
-        })
-    }
-
-    fn read_tree(&self, commit: &str) -> Result<crate::git::tree::FileTree, Self::Error> {
-        self.git.read_tree(commit, &self.deploy_dir)
-    }
 }

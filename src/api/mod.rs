@@ -22,13 +22,13 @@ pub use webhook::WebhookGuard;
 use crate::config::Secret;
 use crate::docker::state::RuntimeCache;
 use crate::events::EventBus;
-use crate::git::refresh::RefreshHandle;
-use crate::git::snapshot::SnapshotReader;
+use crate::informer::git::RefreshHandle;
 use crate::metrics::AppMetrics;
 use crate::plan::Planner;
 use crate::readiness::Readiness;
 use crate::reconcile::StackReconciler;
 use crate::reconcile::lock::{Grants, StackLocks};
+use crate::stack::snapshot::SnapshotReader;
 use crate::status::StatusTable;
 
 /// What every handler can read.

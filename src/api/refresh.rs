@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use super::AppState;
-use crate::git::refresh::{RefreshStatus, Requested, Trigger};
+use crate::informer::git::{RefreshStatus, Requested, Trigger};
 
 /// `GET /api/refresh`.
 pub async fn status(State(state): State<AppState>) -> Json<RefreshStatus> {

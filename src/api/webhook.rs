@@ -16,7 +16,7 @@ use tracing::Instrument as _;
 use super::refresh::accepted;
 use super::{ApiError, AppState};
 use crate::config::Secret;
-use crate::git::refresh::Trigger;
+use crate::informer::git::Trigger;
 use crate::webhook::{self, MAX_BODY_BYTES, Provider, WebhookEvent};
 
 /// Verified webhooks per second before 429: forges send a few per push; a

@@ -1,5 +1,7 @@
-//! Actual state from Docker.
+//! Actual state from Docker: the API client, the connection handle and the runtime cache.
 
 pub mod client;
-pub mod informer;
+pub mod connection;
 pub mod state;
+
+pub use connection::DockerHandle;

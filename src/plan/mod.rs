@@ -24,12 +24,12 @@ use self::spec::{
 };
 use crate::compose::overlay::OVERRIDE_FILE;
 use crate::compose::runner::{self, ComposeError, ComposeRunner, Project};
+use crate::docker::DockerHandle;
 use crate::docker::client::{self, DockerError};
-use crate::docker::informer::DockerHandle;
 use crate::docker::state::ContainerInfo;
-use crate::git::snapshot::SnapshotReader;
 use crate::labels;
 use crate::stack::DesiredStack;
+use crate::stack::snapshot::SnapshotReader;
 
 /// A plan, as `POST /api/stacks/{name}/plan` returns it.
 #[derive(Debug, Clone, Serialize)]

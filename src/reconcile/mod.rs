@@ -22,14 +22,14 @@ use self::lock::{Grants, StackGuard, StackLocks};
 use crate::compose::overlay::{self, OVERRIDE_FILE, SyncLabels};
 use crate::compose::runner::{self, ComposeError, ComposeRunner, Project};
 use crate::config::DriftPolicy;
+use crate::docker::DockerHandle;
 use crate::docker::client::{self, DockerError};
-use crate::docker::informer::DockerHandle;
 use crate::docker::state::{ContainerInfo, RuntimeCache};
-use crate::git::snapshot::{Snapshot, SnapshotReader};
 use crate::labels;
 use crate::metrics::AppMetrics;
 use crate::stack::DesiredStack;
 use crate::stack::discover::COMPOSE_FILE_NAMES;
+use crate::stack::snapshot::{Snapshot, SnapshotReader};
 use crate::status::{LastResult, Status, StatusTable, Synced};
 
 /// How long an applied stack may take to become ready (healthchecks passing)
