@@ -19,8 +19,7 @@ use crate::compose::runner::{ComposeMetrics, ComposeRunner};
 use crate::config::Config;
 use crate::docker::DockerHandle;
 use crate::docker::state::RuntimeCache;
-use crate::git::repository::{GitSettings, GitSource};
-use crate::informer::git::{DeployFolder, RefreshHandle};
+use crate::informer::git::RefreshHandle;
 use crate::informer::{self, Keys};
 use crate::plan::Planner;
 use crate::reconcile::lock::{Grants, StackLocks};
@@ -36,17 +35,9 @@ const RESYNC_INTERVAL: Duration = Duration::from_secs(300);
 /// Runs docker-cd until `shutdown` is cancelled, then stops gracefully.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     let runtime = Runtime::new(shutdown).context("registering metrics")?;
-    let data_dir = data_dir(&config.data_dir).await?;
-    let git = informer::git::spawn(
-        deploy_folder(&config, &data_dir),
-        config.poll_interval,
-        &runtime,
-    );
-    let docker = informer::docker::spawn(
-        config.docker_host.clone(),
-        config.instance_name.clone(),
-        &runtime,
-    );
+    let data_dir = data_dir(&config.reconcile.data_dir).await?;
+    let git = informer::git::spawn(&config.git, &data_dir, &runtime);
+    let docker = informer::docker::spawn(&config.docker, &config.reconcile.instance_name, &runtime);
     let stores = Stores {
         snapshots: git.snapshots,
         refresh: git.refresh,
@@ -58,7 +49,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         &reconciling,
         [git.keys, docker.keys],
         &stores,
-        config.concurrency,
+        config.reconcile.concurrency(),
         &runtime,
     )?;
     start_api(&config, reconciling, stores, &runtime).await?;
@@ -96,24 +87,6 @@ async fn data_dir(configured: &Path) -> anyhow::Result<PathBuf> {
         .with_context(|| format!("DATA_DIR: cannot resolve {}", configured.display()))
 }
 
-/// The deploy folder of the repository, mirrored under `DATA_DIR/git`.
-fn deploy_folder(config: &Config, data_dir: &Path) -> DeployFolder {
-    let git = GitSource::new(
-        GitSettings {
-            url: config.repo_url.clone(),
-            reference: config.git_ref.clone(),
-            token: config.git_access_token.clone(),
-            username: config.git_username.clone(),
-            ssh_key_file: config.git_ssh_key_file.clone(),
-        },
-        data_dir.join("git"),
-    );
-    DeployFolder {
-        git,
-        deploy_dir: config.deploy_dir.clone(),
-    }
-}
-
 /// Compose, the planner, the reconciler and the state they share.
 fn start_reconciler(
     config: &Config,
@@ -122,8 +95,8 @@ fn start_reconciler(
     runtime: &Runtime,
 ) -> anyhow::Result<Reconciling> {
     let compose = Arc::new(ComposeRunner::new(
-        config.compose_command.clone(),
-        config.docker_host.clone(),
+        config.compose.command.clone(),
+        config.docker.host().map(str::to_string),
         ComposeMetrics::register(&runtime.registry).context("registering compose metrics")?,
     ));
     // Detect the compose command now rather than in the first apply: with
@@ -137,8 +110,9 @@ fn start_reconciler(
     });
     let status = StatusTable::new(runtime.events.clone(), runtime.metrics.clone());
     let (grants, locks) = (Grants::new(), StackLocks::new());
+    let instance = config.reconcile.instance_name.to_string();
     let planner = Arc::new(Planner::new(
-        config.instance_name.clone(),
+        instance.clone(),
         data_dir.to_path_buf(),
         stores.snapshots.clone(),
         stores.docker.clone(),
@@ -146,10 +120,10 @@ fn start_reconciler(
     ));
     let reconciler = Arc::new(StackReconciler::new(reconciling::Parts {
         settings: reconciling::Settings {
-            instance: config.instance_name.clone(),
-            reconcile_enabled: config.reconcile_enabled,
-            remove_enabled: config.remove_enabled,
-            drift_policy: config.drift_policy,
+            instance,
+            reconcile_enabled: config.reconcile.enabled,
+            remove_enabled: config.reconcile.remove_enabled,
+            drift_policy: config.reconcile.drift_policy,
             data_dir: data_dir.to_path_buf(),
         },
         snapshots: stores.snapshots.clone(),
@@ -228,17 +202,18 @@ async fn start_api(
     stores: Stores,
     runtime: &Runtime,
 ) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(config.listen_addr)
+    let addr = config.api.listen_addr.get();
+    let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .with_context(|| format!("LISTEN_ADDR: cannot listen on {}", config.listen_addr))?;
+        .with_context(|| format!("LISTEN_ADDR: cannot listen on {addr}"))?;
     let local = listener
         .local_addr()
         .context("reading the listen address")?;
     tracing::info!(
         addr = %local,
-        repo = %config.repo_url,
-        deploy_dir = %config.deploy_dir.display(),
-        instance = %config.instance_name,
+        repo = %config.git.repo_url,
+        deploy_dir = %config.git.deploy_dir.as_path().display(),
+        instance = %config.reconcile.instance_name,
         "docker-cd {} listening",
         env!("CARGO_PKG_VERSION")
     );
@@ -251,8 +226,11 @@ async fn start_api(
         status: reconciling.status,
         runtime: stores.cache,
         events: runtime.events.clone(),
-        webhook: WebhookGuard::new(config.webhook_secret.clone(), config.git_ref.clone()),
-        api_token: config.api_token.clone(),
+        webhook: WebhookGuard::new(
+            config.api.webhook_secret.clone(),
+            config.git.reference.as_ref().map(ToString::to_string),
+        ),
+        api_token: config.api.api_token.clone(),
         queue: reconciling.queue,
         grants: reconciling.grants,
         locks: reconciling.locks,

@@ -22,6 +22,8 @@ pub mod readiness;
 pub mod reconcile;
 pub mod redact;
 pub mod runtime;
+pub mod secret;
+pub mod setting;
 pub mod shutdown;
 pub mod stack;
 pub mod status;

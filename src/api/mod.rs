@@ -19,7 +19,6 @@ use axum::routing::{get, post};
 pub use error::ApiError;
 pub use webhook::WebhookGuard;
 
-use crate::config::Secret;
 use crate::docker::state::RuntimeCache;
 use crate::events::EventBus;
 use crate::informer::git::RefreshHandle;
@@ -28,6 +27,7 @@ use crate::plan::Planner;
 use crate::readiness::Readiness;
 use crate::reconcile::StackReconciler;
 use crate::reconcile::lock::{Grants, StackLocks};
+use crate::secret::Secret;
 use crate::stack::snapshot::SnapshotReader;
 use crate::status::StatusTable;
 

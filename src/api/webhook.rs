@@ -15,8 +15,8 @@ use tracing::Instrument as _;
 
 use super::refresh::accepted;
 use super::{ApiError, AppState};
-use crate::config::Secret;
 use crate::informer::git::Trigger;
+use crate::secret::Secret;
 use crate::webhook::{self, MAX_BODY_BYTES, Provider, WebhookEvent};
 
 /// Verified webhooks per second before 429: forges send a few per push; a

@@ -13,7 +13,7 @@ use tokio::process::Command;
 use tokio::sync::OnceCell;
 use tracing::Instrument as _;
 
-use crate::config::ComposeCommand;
+use crate::compose::command::ComposeCommand;
 
 /// Longest a compose command may run: image pulls over slow links take minutes;
 /// beyond this something hangs, and the stack is better failed and retried.

@@ -2,6 +2,8 @@
 
 pub mod client;
 pub mod connection;
+pub mod host;
 pub mod state;
 
 pub use connection::DockerHandle;
+pub use host::{DockerArgs, DockerHost, InstanceName};

@@ -3,5 +3,11 @@
 //! A pure source: it knows repositories, refs, trees and credentials, and nothing
 //! of stacks, snapshots or the controller above it.
 
+pub mod credentials;
+pub mod reference;
+pub mod repo_url;
 pub mod repository;
 pub mod tree;
+
+pub use reference::{DeployDir, GitRef};
+pub use repo_url::{RepoUrl, Transport};

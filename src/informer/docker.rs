@@ -18,10 +18,10 @@ use controller::Backoff;
 use futures::StreamExt as _;
 
 use super::{KeySender, Keys};
-use crate::docker::DockerHandle;
 use crate::docker::client::{self, DockerError};
 use crate::docker::connection::Connection;
 use crate::docker::state::{ContainerInfo, RuntimeCache, RuntimeStore};
+use crate::docker::{DockerArgs, DockerHandle, InstanceName};
 use crate::labels;
 use crate::metrics::AppMetrics;
 use crate::named::named_enum;
@@ -84,7 +84,7 @@ pub struct Handles {
 }
 
 /// Starts watching `DOCKER_HOST` for this instance's containers until shutdown.
-pub fn spawn(docker_host: Option<String>, instance: String, runtime: &Runtime) -> Handles {
+pub fn spawn(args: &DockerArgs, instance: &InstanceName, runtime: &Runtime) -> Handles {
     for action in Action::ALL {
         runtime
             .metrics
@@ -97,8 +97,8 @@ pub fn spawn(docker_host: Option<String>, instance: String, runtime: &Runtime) -
     let (connection, docker) = Connection::new();
     let (keys_tx, keys) = super::keys();
     let watcher = Watcher {
-        docker_host,
-        instance,
+        docker_host: args.host().map(str::to_string),
+        instance: instance.to_string(),
         store,
         connection,
         keys: keys_tx,

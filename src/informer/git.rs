@@ -7,9 +7,11 @@
 //! refresh changes nothing but its own status. Requests are queued by
 //! [`RefreshHandle`]: one refresh runs, at most one waits.
 
+mod args;
 mod requests;
 mod source;
 
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -18,12 +20,13 @@ use jiff::Timestamp;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
+pub use args::GitArgs;
 pub use requests::{LastRefresh, Outcome, RefreshHandle, RefreshStatus, Requested, Trigger};
 pub use source::{DeployFolder, DesiredSource};
 
 use super::{KeySender, Keys};
 use crate::events::{Event, EventBus};
-use crate::git::repository::Fetched;
+use crate::git::repository::{Fetched, GitSource};
 use crate::metrics::AppMetrics;
 use crate::readiness::Readiness;
 use crate::runtime::Runtime;
@@ -48,8 +51,18 @@ pub struct Handles {
     pub keys: Keys,
 }
 
-/// Starts refreshing from `source` at start, on request and every `poll_interval`.
-pub fn spawn<S: DesiredSource>(
+/// Starts refreshing the deploy folder of the repository (mirrored under
+/// `data_dir/git`) at start, on request and every poll interval.
+pub fn spawn(args: &GitArgs, data_dir: &Path, runtime: &Runtime) -> Handles {
+    let source = DeployFolder {
+        git: GitSource::new(args.source_settings(), data_dir.join("git")),
+        deploy_dir: args.deploy_path(),
+    };
+    start(source, args.poll(), runtime)
+}
+
+/// Starts refreshing from `source`.
+fn start<S: DesiredSource>(
     source: S,
     poll_interval: Option<Duration>,
     runtime: &Runtime,
