@@ -113,46 +113,51 @@ impl Config {
 
 /// Turns clap's multi-line report into one line naming the setting.
 fn one_line(err: &clap::Error) -> ConfigError {
-    match err.kind() {
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
-            return ConfigError::Info(err.render().to_string());
-        }
-        _ => {}
+    if matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+    ) {
+        return ConfigError::Info(err.render().to_string());
     }
-    let arg = match err.get(ContextKind::InvalidArg) {
-        Some(ContextValue::String(s)) => Some(s.clone()),
-        Some(ContextValue::Strings(v)) => v.first().cloned(),
-        _ => None,
+    match setting_of(err) {
+        Some(setting) => ConfigError::invalid(&setting, what_is_wrong(err)),
+        None => ConfigError::Other(first_line(err, "invalid arguments")),
+    }
+}
+
+/// The environment variable of the argument clap complains about.
+fn setting_of(err: &clap::Error) -> Option<String> {
+    let arg = match err.get(ContextKind::InvalidArg)? {
+        ContextValue::String(s) => s.clone(),
+        ContextValue::Strings(v) => v.first()?.clone(),
+        _ => return None,
     };
-    let setting = arg.as_deref().and_then(|a| {
-        let long = a.split_whitespace().next()?.trim_start_matches("--");
-        let command = Config::command();
-        let found = command
-            .get_arguments()
-            .find(|candidate| candidate.get_long() == Some(long))?;
-        found
-            .get_env()
-            .map(|env| env.to_string_lossy().into_owned())
-    });
-    let Some(setting) = setting else {
-        let text = err.render().to_string();
-        let first = text.lines().next().unwrap_or("invalid arguments");
-        return ConfigError::Other(first.trim_start_matches("error: ").to_string());
-    };
-    let message = match err.kind() {
+    let long = arg.split_whitespace().next()?.trim_start_matches("--");
+    let command = Config::command();
+    let found = command
+        .get_arguments()
+        .find(|candidate| candidate.get_long() == Some(long))?;
+    found
+        .get_env()
+        .map(|env| env.to_string_lossy().into_owned())
+}
+
+/// The message after the setting's name.
+fn what_is_wrong(err: &clap::Error) -> String {
+    // A component's own check: its message stands alone, without the value
+    // (which may be a token, or a URL with a password).
+    if let Some(refused) = refusal(err) {
+        return refused.to_string();
+    }
+    match err.kind() {
         ErrorKind::MissingRequiredArgument => "is required".to_string(),
-        // A component's own check: its message stands alone, without the value
-        // (which may be a token, or a URL with a password).
-        ErrorKind::ValueValidation if refusal(err).is_some() => {
-            refusal(err).map(ToString::to_string).unwrap_or_default()
-        }
         ErrorKind::InvalidValue | ErrorKind::ValueValidation => {
             let value = match err.get(ContextKind::InvalidValue) {
                 Some(ContextValue::String(v)) => v.clone(),
                 _ => String::new(),
             };
-            let reason = match (err.kind(), err.get(ContextKind::ValidValue)) {
-                (_, Some(ContextValue::Strings(valid))) => {
+            let reason = match err.get(ContextKind::ValidValue) {
+                Some(ContextValue::Strings(valid)) => {
                     format!("expected one of {}", valid.join(", "))
                 }
                 _ => std::error::Error::source(err)
@@ -161,16 +166,18 @@ fn one_line(err: &clap::Error) -> ConfigError {
             };
             format!("invalid value '{value}': {reason}")
         }
-        _ => {
-            let text = err.render().to_string();
-            text.lines()
-                .next()
-                .unwrap_or("invalid")
-                .trim_start_matches("error: ")
-                .to_string()
-        }
-    };
-    ConfigError::invalid(&setting, message)
+        _ => first_line(err, "invalid"),
+    }
+}
+
+/// The first line of clap's report, without its `error: ` prefix.
+fn first_line(err: &clap::Error, fallback: &str) -> String {
+    let text = err.render().to_string();
+    text.lines()
+        .next()
+        .unwrap_or(fallback)
+        .trim_start_matches("error: ")
+        .to_string()
 }
 
 /// The component's refusal behind a clap error, if a setting's own check failed.
