@@ -42,7 +42,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         snapshots: git.snapshots,
         refresh: git.refresh,
         cache: docker.cache,
-        docker: docker.docker,
+        docker: docker.client,
     };
     let reconciling = start_reconciler(&config, &data_dir, &stores, &runtime)?;
     start_controller(

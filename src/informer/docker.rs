@@ -78,7 +78,7 @@ pub struct Handles {
     /// The runtime cache it keeps.
     pub cache: RuntimeCache,
     /// The connected client, while Docker answers.
-    pub docker: DockerHandle,
+    pub client: DockerHandle,
     /// Keys of stacks whose containers changed.
     pub keys: Keys,
 }
@@ -94,7 +94,7 @@ pub fn spawn(args: &DockerArgs, instance: &InstanceName, runtime: &Runtime) -> H
     }
     runtime.readiness.set(READY_CONDITION, false);
     let (store, cache) = RuntimeStore::new();
-    let (connection, docker) = Connection::new();
+    let (connection, client) = Connection::new();
     let (keys_tx, keys) = super::keys();
     let watcher = Watcher {
         docker_host: args.host().map(str::to_string),
@@ -109,7 +109,7 @@ pub fn spawn(args: &DockerArgs, instance: &InstanceName, runtime: &Runtime) -> H
     runtime.spawn(tracing::info_span!("docker"), watcher.run(shutdown));
     Handles {
         cache,
-        docker,
+        client,
         keys,
     }
 }

@@ -258,3 +258,22 @@ async fn polling_asks_for_a_refresh_every_interval() {
     }
     shutdown.cancel();
 }
+
+#[tokio::test]
+async fn spawning_initialises_every_trigger_and_outcome_series() {
+    let runtime = Runtime::new(CancellationToken::new()).unwrap();
+    let source = FakeSource::default();
+    source.set("c1", &[]);
+    let _handles = super::start(source, None, &runtime);
+    let families = runtime.registry.gather();
+    let refreshes = families
+        .iter()
+        .find(|f| f.name() == "dockercd_refresh_total")
+        .expect("refresh_total");
+    assert_eq!(
+        refreshes.get_metric().len(),
+        Trigger::ALL.len() * Outcome::ALL.len()
+    );
+    assert_eq!(runtime.readiness.waiting(), vec![READY_CONDITION]);
+    runtime.shutdown.cancel();
+}
