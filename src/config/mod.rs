@@ -16,15 +16,15 @@ use clap::{CommandFactory, Parser};
 pub use api::{ApiArgs, ListenAddr};
 pub use reconcile::{DriftPolicy, ReconcileArgs};
 
-pub use crate::compose::command::{ComposeArgs, ComposeCommand};
-pub use crate::docker::DockerArgs;
-pub use crate::git::{RepoUrl, Transport};
-pub use crate::informer::git::GitArgs;
+// Their old home, kept for tests/it and the fuzz targets (not owned here).
+pub use crate::git::RepoUrl;
 pub use crate::secret::Secret;
-pub use crate::setting::parse_duration;
-pub use crate::telemetry::{LogFormat, TelemetryArgs};
 
+use crate::compose::command::ComposeArgs;
+use crate::docker::DockerArgs;
+use crate::informer::git::GitArgs;
 use crate::setting::Invalid;
+use crate::telemetry::TelemetryArgs;
 
 /// The whole command line: every component's settings. The display orders keep
 /// `--help` in the order operators know.
@@ -188,6 +188,7 @@ fn refusal(err: &clap::Error) -> Option<&Invalid> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::compose::command::ComposeCommand;
 
     #[test]
     fn defaults_fill_every_setting_but_the_repository() {
