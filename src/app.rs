@@ -66,6 +66,32 @@ struct Stores {
     docker: DockerHandle,
 }
 
+impl Stores {
+    /// Lists every stack in Git or on the host (what a resync wakes).
+    fn every_stack(&self) -> impl FnMut() -> Vec<String> + Send + 'static {
+        let (snapshots, cache) = (self.snapshots.clone(), self.cache.clone());
+        move || {
+            let mut keys = cache.stack_names();
+            if let Some(snapshot) = snapshots.current() {
+                keys.extend(snapshot.stacks.keys().cloned());
+            }
+            keys.sort();
+            keys.dedup();
+            keys
+        }
+    }
+
+    /// Completes once both stores are filled: no reconcile may judge a stack
+    /// against an empty desired or actual state.
+    fn filled(&self) -> impl Future<Output = ()> + Send + 'static {
+        let (mut snapshots, mut docker) = (self.snapshots.clone(), self.docker.clone());
+        async move {
+            snapshots.wait_for_first().await;
+            docker.wait_connected().await;
+        }
+    }
+}
+
 /// The reconcile side: what the controller runs and the API shares.
 struct Reconciling {
     reconciler: Arc<StackReconciler>,
@@ -159,21 +185,6 @@ fn start_controller(
     concurrency: usize,
     runtime: &Runtime,
 ) -> anyhow::Result<()> {
-    let (snapshots, cache) = (stores.snapshots.clone(), stores.cache.clone());
-    let every_stack = move || {
-        let mut keys = cache.stack_names();
-        if let Some(snapshot) = snapshots.current() {
-            keys.extend(snapshot.stacks.keys().cloned());
-        }
-        keys.sort();
-        keys.dedup();
-        keys
-    };
-    let (mut snapshots, mut docker) = (stores.snapshots.clone(), stores.docker.clone());
-    let ready = async move {
-        snapshots.wait_for_first().await;
-        docker.wait_connected().await;
-    };
     let metrics =
         ControllerMetrics::register(&runtime.registry).context("registering reconcile metrics")?;
     let [git_keys, docker_keys] = informers;
@@ -184,8 +195,8 @@ fn start_controller(
     .with_metrics(metrics)
     .with_source(git_keys)
     .with_source(docker_keys)
-    .with_source(controller::resync(RESYNC_INTERVAL, every_stack))
-    .ready_when(ready);
+    .with_source(controller::resync(RESYNC_INTERVAL, stores.every_stack()))
+    .ready_when(stores.filled());
     let reconciler = reconciling.reconciler.clone();
     let shutdown = runtime.shutdown.clone();
     runtime.spawn(
