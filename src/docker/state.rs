@@ -130,3 +130,35 @@ impl RuntimeCache {
         self.version.load(Ordering::Acquire)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn container(id: &str) -> ContainerInfo {
+        ContainerInfo {
+            id: id.into(),
+            name: id.into(),
+            service: "web".into(),
+            state: "running".into(),
+            health: None,
+            exit_code: None,
+            labels: HashMap::new(),
+        }
+    }
+
+    #[test]
+    fn readers_see_every_write_and_its_version() {
+        let (store, cache) = RuntimeStore::new();
+        let before = cache.version();
+        store.replace_all(BTreeMap::from([
+            ("a".to_string(), vec![container("1")]),
+            ("b".to_string(), vec![container("2")]),
+        ]));
+        assert_eq!(cache.stack_names(), vec!["a", "b"]);
+        store.set_stack("a", Vec::new());
+        assert_eq!(cache.stack_names(), vec!["b"], "an empty stack is gone");
+        assert_eq!(cache.containers("b"), vec![container("2")]);
+        assert_eq!(cache.version(), before + 2);
+    }
+}
