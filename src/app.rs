@@ -1,33 +1,33 @@
-//! Wiring: builds every component from the settings, runs them, and stops them in order.
+//! Wiring: starts every component from the settings, runs them, and stops them in order.
+//!
+//! ```text
+//!  informer::git ──┐                          ┌─▶ StackReconciler (compose, Docker)
+//!  informer::docker┼─▶ controller (WorkQueue) ┤
+//!  resync ─────────┘                          └─▶ status ─▶ API (HTTP, SSE, metrics)
+//! ```
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use controller::{Controller, ControllerMetrics, QueueMetrics, WorkQueue};
-use futures::stream::{self, Stream, StreamExt as _};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
-use tracing::Instrument as _;
 
 use crate::api::{self, ApiToken, AppState, Health, StackReads, WebhookGuard};
 use crate::commands::StackCommands;
 use crate::compose::runner::{ComposeMetrics, ComposeRunner};
 use crate::config::Config;
-use crate::docker::informer::{self, DockerInformer};
+use crate::docker::DockerHandle;
 use crate::docker::state::RuntimeCache;
-use crate::events::EventBus;
-use crate::git::refresh::{self, RefreshHandle, Refresher};
-use crate::git::repository::{GitSettings, GitSource};
-use crate::git::snapshot::{SnapshotReader, SnapshotStore};
-use crate::metrics::AppMetrics;
+use crate::informer::git::RefreshHandle;
+use crate::informer::{self, Keys};
 use crate::plan::Planner;
-use crate::readiness::Readiness;
 use crate::reconcile::decide::Policy;
 use crate::reconcile::memory::Memories;
 use crate::reconcile::{DockerExecutor, StackReconciler};
+use crate::runtime::Runtime;
+use crate::stack::snapshot::SnapshotReader;
 use crate::stack::workspace::Workspaces;
 use crate::status::StatusTable;
 
@@ -37,250 +37,235 @@ const RESYNC_INTERVAL: Duration = Duration::from_secs(300);
 
 /// Runs docker-cd until `shutdown` is cancelled, then stops gracefully.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let registry = Arc::new(
-        prometheus::Registry::new_custom(Some("dockercd".into()), None)
-            .context("creating the metrics registry")?,
-    );
-    let metrics = AppMetrics::register(&registry).context("registering metrics")?;
-    let readiness = Readiness::new(&[refresh::READY_CONDITION, informer::READY_CONDITION]);
-    let events = EventBus::new();
-    let tracker = TaskTracker::new();
-
-    tokio::fs::create_dir_all(&config.data_dir)
-        .await
-        .with_context(|| format!("DATA_DIR: cannot create {}", config.data_dir.display()))?;
-    // Absolute: compose runs in sub-folders and container labels record the path.
-    let data_dir = tokio::fs::canonicalize(&config.data_dir)
-        .await
-        .with_context(|| format!("DATA_DIR: cannot resolve {}", config.data_dir.display()))?;
-
-    let (store, snapshots) = SnapshotStore::new();
-    let (git_keys, git_keys_rx) = mpsc::unbounded_channel::<String>();
-    let (docker_keys, docker_keys_rx) = mpsc::unbounded_channel::<String>();
-    let refresh_handle = RefreshHandle::new();
-    let git = GitSource::new(
-        GitSettings {
-            url: config.repo_url.clone(),
-            reference: config.git_ref.clone(),
-            token: config.git_access_token.clone(),
-            username: config.git_username.clone(),
-            ssh_key_file: config.git_ssh_key_file.clone(),
-        },
-        data_dir.join("git"),
-    );
-    let refresher = Refresher {
-        source: Arc::new(DeployFolder {
-            git,
-            deploy_dir: config.deploy_dir.clone(),
-        }),
-        store,
-        keys: git_keys,
-        handle: refresh_handle.clone(),
-        metrics: metrics.clone(),
-        events: events.clone(),
-        readiness: readiness.clone(),
-        poll_interval: config.poll_interval,
-        deploy_dir: config.deploy_dir.clone(),
+    let runtime = Runtime::new(shutdown).context("registering metrics")?;
+    let data_dir = data_dir(&config.reconcile.data_dir).await?;
+    let git = informer::git::spawn(&config.git, &data_dir, &runtime);
+    let docker = informer::docker::spawn(&config.docker, &config.reconcile.instance_name, &runtime);
+    let stores = Stores {
+        snapshots: git.snapshots,
+        refresh: git.refresh,
+        cache: docker.cache,
+        docker: docker.client,
     };
-    tracker.spawn(
-        refresher
-            .run(shutdown.clone())
-            .instrument(tracing::info_span!("git")),
-    );
+    let reconciling = start_reconciler(&config, &data_dir, &stores, &runtime)?;
+    start_controller(
+        &reconciling,
+        [git.keys, docker.keys],
+        &stores,
+        config.reconcile.concurrency(),
+        &runtime,
+    )?;
+    start_api(&config, reconciling, stores, &runtime).await?;
+    runtime.stopped().await;
+    tracing::info!("stopped");
+    Ok(())
+}
 
-    let runtime = RuntimeCache::new();
-    let (docker_informer, docker) = DockerInformer::new(
-        config.docker_host.clone(),
-        config.instance_name.clone(),
-        runtime.clone(),
-        docker_keys,
-        metrics.clone(),
-        readiness.clone(),
-    );
-    tracker.spawn(
-        docker_informer
-            .run(shutdown.clone())
-            .instrument(tracing::info_span!("docker")),
-    );
+/// What the informers keep for everyone else to read.
+struct Stores {
+    snapshots: SnapshotReader,
+    refresh: RefreshHandle,
+    cache: RuntimeCache,
+    docker: DockerHandle,
+}
 
-    let status = StatusTable::new(events.clone(), metrics.clone());
-    let memories = Memories::new();
-    let compose = Arc::new(ComposeRunner::new(
-        config.compose_command.clone(),
-        config.docker_host.clone(),
-        ComposeMetrics::register(&registry).context("registering compose metrics")?,
-    ));
-    // Detect the compose command now rather than in the first apply: with
-    // compose v1 that costs a Python start (~0.5 s), and a missing compose is
-    // reported at start-up.
-    tracker.spawn({
-        let compose = compose.clone();
-        async move {
-            if let Err(e) = compose.cli().await {
-                tracing::warn!(error = %e, "no usable compose command yet; applies will fail until one works");
+impl Stores {
+    /// Lists every stack in Git or on the host (what a resync wakes).
+    fn every_stack(&self) -> impl FnMut() -> Vec<String> + Send + 'static {
+        let (snapshots, cache) = (self.snapshots.clone(), self.cache.clone());
+        move || {
+            let mut keys = cache.stack_names();
+            if let Some(snapshot) = snapshots.current() {
+                keys.extend(snapshot.stacks.keys().cloned());
             }
+            keys.sort();
+            keys.dedup();
+            keys
         }
-    });
-    let workspaces = Workspaces::new(data_dir.clone(), compose);
-    let planner = Arc::new(Planner::new(
-        config.instance_name.clone(),
-        workspaces.clone(),
-        snapshots.clone(),
-        docker.clone(),
-    ));
-    let reconciler = Arc::new(StackReconciler {
-        instance: config.instance_name.clone(),
-        policy: Policy {
-            reconcile_enabled: config.reconcile_enabled,
-            remove_enabled: config.remove_enabled,
-            drift_policy: config.drift_policy,
-        },
-        snapshots: snapshots.clone(),
-        runtime: runtime.clone(),
-        executor: DockerExecutor {
-            instance: config.instance_name.clone(),
-            docker: docker.clone(),
-            workspaces,
-        },
-        status: status.clone(),
-        memories: memories.clone(),
-        metrics: metrics.clone(),
-    });
-    let queue = WorkQueue::with_limiter(
-        controller::default_rate_limiter(),
-        Some(QueueMetrics::register(&registry).context("registering queue metrics")?),
-    );
-    let ready = {
-        let mut snapshots = snapshots.clone();
-        let mut docker = docker.clone();
+    }
+
+    /// Completes once both stores are filled: no reconcile may judge a stack
+    /// against an empty desired or actual state.
+    fn filled(&self) -> impl Future<Output = ()> + Send + 'static {
+        let (mut snapshots, mut docker) = (self.snapshots.clone(), self.docker.clone());
         async move {
             snapshots.wait_for_first().await;
             docker.wait_connected().await;
         }
-    };
-    let controller = Controller::new(
-        queue.clone(),
-        controller::Config::default().concurrency(config.concurrency),
-    )
-    .with_metrics(ControllerMetrics::register(&registry).context("registering reconcile metrics")?)
-    .with_source(receive(git_keys_rx))
-    .with_source(receive(docker_keys_rx))
-    .with_source(resync(snapshots.clone(), runtime.clone()))
-    .ready_when(ready);
-    tracker.spawn(
-        controller
-            .run(reconciler, shutdown.clone())
-            .instrument(tracing::info_span!("controller")),
-    );
+    }
+}
 
-    let listener = tokio::net::TcpListener::bind(config.listen_addr)
+/// The reconcile side: what the controller runs and the API shares.
+struct Reconciling {
+    reconciler: Arc<StackReconciler<DockerExecutor>>,
+    planner: Arc<Planner>,
+    status: StatusTable,
+    memories: Memories,
+    queue: WorkQueue<String>,
+}
+
+/// `DATA_DIR`, created and made absolute: compose runs in sub-folders and
+/// container labels record the path.
+async fn data_dir(configured: &Path) -> anyhow::Result<PathBuf> {
+    tokio::fs::create_dir_all(configured)
         .await
-        .with_context(|| format!("LISTEN_ADDR: cannot listen on {}", config.listen_addr))?;
+        .with_context(|| format!("DATA_DIR: cannot create {}", configured.display()))?;
+    tokio::fs::canonicalize(configured)
+        .await
+        .with_context(|| format!("DATA_DIR: cannot resolve {}", configured.display()))
+}
+
+/// Compose, the planner, the reconciler and the state they share.
+fn start_reconciler(
+    config: &Config,
+    data_dir: &Path,
+    stores: &Stores,
+    runtime: &Runtime,
+) -> anyhow::Result<Reconciling> {
+    let compose = Arc::new(ComposeRunner::new(
+        config.compose.command.clone(),
+        config.docker.host().map(str::to_string),
+        ComposeMetrics::register(&runtime.registry).context("registering compose metrics")?,
+    ));
+    // Detect the compose command now rather than in the first apply: with
+    // compose v1 that costs a Python start (~0.5 s), and a missing compose is
+    // reported at start-up.
+    let detect = compose.clone();
+    runtime.spawn(tracing::info_span!("compose"), async move {
+        if let Err(e) = detect.cli().await {
+            tracing::warn!(error = %e, "no usable compose command yet; applies will fail until one works");
+        }
+    });
+    let status = StatusTable::new(runtime.events.clone(), runtime.metrics.clone());
+    let memories = Memories::new();
+    let instance = config.reconcile.instance_name.to_string();
+    let workspaces = Workspaces::new(data_dir.to_path_buf(), compose);
+    let planner = Arc::new(Planner::new(
+        instance.clone(),
+        workspaces.clone(),
+        stores.snapshots.clone(),
+        stores.docker.clone(),
+    ));
+    let reconciler = Arc::new(StackReconciler {
+        instance: instance.clone(),
+        policy: Policy {
+            reconcile_enabled: config.reconcile.enabled,
+            remove_enabled: config.reconcile.remove_enabled,
+            drift_policy: config.reconcile.drift_policy,
+        },
+        snapshots: stores.snapshots.clone(),
+        runtime: stores.cache.clone(),
+        executor: DockerExecutor {
+            instance,
+            docker: stores.docker.clone(),
+            workspaces,
+        },
+        status: status.clone(),
+        memories: memories.clone(),
+        metrics: runtime.metrics.clone(),
+    });
+    let queue = WorkQueue::with_limiter(
+        controller::default_rate_limiter(),
+        Some(QueueMetrics::register(&runtime.registry).context("registering queue metrics")?),
+    );
+    Ok(Reconciling {
+        reconciler,
+        planner,
+        status,
+        memories,
+        queue,
+    })
+}
+
+/// The controller: informer keys and the periodic resync go into the queue (the
+/// only way in, besides the API's sync), workers run the reconciler once both
+/// stores are filled.
+fn start_controller(
+    reconciling: &Reconciling,
+    informers: [Keys; 2],
+    stores: &Stores,
+    concurrency: usize,
+    runtime: &Runtime,
+) -> anyhow::Result<()> {
+    let metrics =
+        ControllerMetrics::register(&runtime.registry).context("registering reconcile metrics")?;
+    let [git_keys, docker_keys] = informers;
+    let controller = Controller::new(
+        reconciling.queue.clone(),
+        controller::Config::default().concurrency(concurrency),
+    )
+    .with_metrics(metrics)
+    .with_source(git_keys)
+    .with_source(docker_keys)
+    .with_source(controller::resync(RESYNC_INTERVAL, stores.every_stack()))
+    .ready_when(stores.filled());
+    let reconciler = reconciling.reconciler.clone();
+    let shutdown = runtime.shutdown.clone();
+    runtime.spawn(
+        tracing::info_span!("controller"),
+        controller.run(reconciler, shutdown),
+    );
+    Ok(())
+}
+
+/// The HTTP server: binds `LISTEN_ADDR` now, so a bad address fails the start.
+async fn start_api(
+    config: &Config,
+    reconciling: Reconciling,
+    stores: Stores,
+    runtime: &Runtime,
+) -> anyhow::Result<()> {
+    let addr = config.api.listen_addr.get();
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("LISTEN_ADDR: cannot listen on {addr}"))?;
     let local = listener
         .local_addr()
         .context("reading the listen address")?;
     tracing::info!(
         addr = %local,
-        repo = %config.repo_url,
-        deploy_dir = %config.deploy_dir.display(),
-        instance = %config.instance_name,
+        repo = %config.git.repo_url,
+        deploy_dir = %config.git.deploy_dir.as_path().display(),
+        instance = %config.reconcile.instance_name,
         "docker-cd {} listening",
         env!("CARGO_PKG_VERSION")
     );
-
     let state = AppState {
         stacks: StackReads {
-            snapshots: snapshots.clone(),
-            status: status.clone(),
-            runtime: runtime.clone(),
+            snapshots: stores.snapshots.clone(),
+            status: reconciling.status.clone(),
+            runtime: stores.cache.clone(),
             list_cache: Default::default(),
         },
         commands: Arc::new(StackCommands {
-            snapshots,
-            status,
-            runtime,
-            memories,
-            queue,
-            planner,
-            shutdown: shutdown.clone(),
+            snapshots: stores.snapshots,
+            status: reconciling.status,
+            runtime: stores.cache,
+            memories: reconciling.memories,
+            queue: reconciling.queue,
+            planner: reconciling.planner,
+            shutdown: runtime.shutdown.clone(),
         }),
         health: Health {
-            registry: registry.clone(),
-            readiness: readiness.clone(),
+            registry: runtime.registry.clone(),
+            readiness: runtime.readiness.clone(),
         },
-        refresh: refresh_handle,
-        webhook: WebhookGuard::new(config.webhook_secret.clone(), config.git_ref.clone()),
-        metrics: metrics.clone(),
-        events,
-        api_token: ApiToken(config.api_token.clone()),
+        refresh: stores.refresh,
+        webhook: WebhookGuard::new(
+            config.api.webhook_secret.clone(),
+            config.git.reference.as_ref().map(ToString::to_string),
+        ),
+        metrics: runtime.metrics.clone(),
+        events: runtime.events.clone(),
+        api_token: ApiToken(config.api.api_token.clone()),
     };
-    let http_shutdown = shutdown.clone();
+    let shutdown = runtime.shutdown.clone();
     let server = axum::serve(listener, api::router(state))
-        .with_graceful_shutdown(async move { http_shutdown.cancelled().await });
-    tracker.spawn(
-        async move {
-            if let Err(e) = server.await {
-                tracing::error!(error = %e, "HTTP server failed");
-            }
+        .with_graceful_shutdown(async move { shutdown.cancelled().await });
+    runtime.spawn(tracing::info_span!("http"), async move {
+        if let Err(e) = server.await {
+            tracing::error!(error = %e, "HTTP server failed");
         }
-        .instrument(tracing::info_span!("http")),
-    );
-
-    shutdown.cancelled().await;
-    tracker.close();
-    tracker.wait().await;
-    tracing::info!("stopped");
+    });
     Ok(())
-}
-
-/// Keys from an informer's channel.
-fn receive(rx: mpsc::UnboundedReceiver<String>) -> impl Stream<Item = String> {
-    stream::unfold(
-        rx,
-        |mut rx| async move { rx.recv().await.map(|key| (key, rx)) },
-    )
-}
-
-/// Every stack in Git or on the host, every [`RESYNC_INTERVAL`].
-fn resync(snapshots: SnapshotReader, runtime: RuntimeCache) -> impl Stream<Item = String> {
-    let mut ticks = tokio::time::interval(RESYNC_INTERVAL);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    stream::unfold(ticks, |mut ticks| async move {
-        ticks.tick().await;
-        Some(((), ticks))
-    })
-    .skip(1)
-    .flat_map(move |()| {
-        let mut keys = runtime.stack_names();
-        if let Some(snapshot) = snapshots.current() {
-            keys.extend(snapshot.stacks.keys().cloned());
-        }
-        keys.sort();
-        keys.dedup();
-        stream::iter(keys)
-    })
-}
-
-/// The Git source narrowed to the deploy folder: what the refresher reads.
-struct DeployFolder {
-    git: GitSource,
-    deploy_dir: PathBuf,
-}
-
-impl refresh::DesiredSource for DeployFolder {
-    type Error = crate::git::repository::GitError;
-
-    fn fetch(
-        &self,
-        interrupt: &std::sync::atomic::AtomicBool,
-    ) -> Result<refresh::Resolved, Self::Error> {
-        self.git.fetch(interrupt).map(|f| refresh::Resolved {
-            commit: f.commit,
-            reference: f.reference,
-        })
-    }
-
-    fn read_tree(&self, commit: &str) -> Result<crate::git::tree::FileTree, Self::Error> {
-        self.git.read_tree(commit, &self.deploy_dir)
-    }
 }

@@ -9,9 +9,9 @@ use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 use crate::docker::state::RuntimeCache;
-use crate::git::snapshot::SnapshotReader;
 use crate::plan::{Plan, PlanError, Planner};
 use crate::reconcile::memory::{ApplyRequest, Memories};
+use crate::stack::snapshot::SnapshotReader;
 use crate::status::{Outcome, Status, StatusTable};
 
 /// Why a command was refused.

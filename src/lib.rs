@@ -3,6 +3,16 @@
 //! Informers (Git, Docker) emit stack keys into a deduplicating, rate-limited work
 //! queue; one worker (by default) runs a level-triggered reconcile per stack that
 //! makes the Docker host match the Git snapshot.
+//!
+//! | box of the picture | where |
+//! |---|---|
+//! | settings | each component's `*Args`, gathered by [`config::Config`] |
+//! | Git informer | [`informer::git`] over the pure source [`git`]; desired state in [`stack`] |
+//! | Docker informer | [`informer::docker`] over [`docker`] (client, connection, runtime cache) |
+//! | queue, workers, resync | the `controller` crate |
+//! | reconcile | [`reconcile`], [`plan`], [`compose`], [`labels`], [`status`] |
+//! | API | [`api`], [`webhook`], [`events`], [`metrics`], [`readiness`] |
+//! | wiring | [`app`] starts each of them into one [`runtime::Runtime`] |
 #![forbid(unsafe_code)]
 
 pub mod api;
@@ -14,6 +24,7 @@ pub mod docker;
 pub mod events;
 pub mod git;
 pub mod healthcheck;
+pub mod informer;
 pub mod labels;
 pub mod metrics;
 pub mod named;
@@ -21,6 +32,9 @@ pub mod plan;
 pub mod readiness;
 pub mod reconcile;
 pub mod redact;
+pub mod runtime;
+pub mod secret;
+pub mod setting;
 pub mod shutdown;
 pub mod stack;
 pub mod status;

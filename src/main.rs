@@ -21,14 +21,13 @@ fn main() -> ExitCode {
             return ExitCode::from(e.exit_code());
         }
     };
-    let telemetry =
-        match docker_cd::telemetry::init(config.log_format, config.otlp_endpoint.as_deref()) {
-            Ok(telemetry) => telemetry,
-            Err(e) => {
-                eprintln!("{e}");
-                return ExitCode::from(2);
-            }
-        };
+    let telemetry = match docker_cd::telemetry::init(&config.telemetry) {
+        Ok(telemetry) => telemetry,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("docker-cd")

@@ -2,6 +2,8 @@
 //! level (default `info`); with `OTEL_EXPORTER_OTLP_ENDPOINT`, spans are also
 //! exported over OTLP/HTTP (protobuf) and flushed at shutdown.
 
+use std::str::FromStr;
+
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{Protocol, WithExportConfig as _};
 use opentelemetry_sdk::Resource;
@@ -10,7 +12,69 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-use crate::config::LogFormat;
+use crate::setting::{Blankable, Invalid};
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// An OTLP/HTTP base URL (the exporter appends `/v1/traces`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtlpEndpoint(String);
+
+impl FromStr for OtlpEndpoint {
+    type Err = Invalid;
+
+    fn from_str(url: &str) -> Result<Self, Invalid> {
+        let rest = url
+            .strip_prefix("http://")
+            .or_else(|| url.strip_prefix("https://"))
+            .ok_or_else(|| Invalid::new("must be an http:// or https:// URL"))?;
+        if rest.split('/').next().unwrap_or_default().is_empty() {
+            return Err(Invalid::new("the URL has no host"));
+        }
+        Ok(Self(url.to_string()))
+    }
+}
+
+/// `LOG_FORMAT` and `OTEL_EXPORTER_OTLP_ENDPOINT` (the level is `RUST_LOG`'s, read at [`init`]).
+#[derive(Debug, Clone, clap::Args)]
+pub struct TelemetryArgs {
+    /// Log format; the level comes from RUST_LOG (default info).
+    #[arg(
+        long = "log-format",
+        env = "LOG_FORMAT",
+        value_name = "FORMAT",
+        default_value = "text",
+        ignore_case = true,
+        display_order = 18
+    )]
+    pub log_format: LogFormat,
+
+    /// OTLP/HTTP endpoint; when set, traces are exported.
+    #[arg(
+        long = "otel-exporter-otlp-endpoint",
+        env = "OTEL_EXPORTER_OTLP_ENDPOINT",
+        value_name = "URL",
+        display_order = 19
+    )]
+    otlp_endpoint: Option<Blankable<OtlpEndpoint>>,
+}
+
+impl TelemetryArgs {
+    /// The OTLP base URL; `None` (unset or blank) exports nothing.
+    pub fn otlp_endpoint(&self) -> Option<&str> {
+        self.otlp_endpoint
+            .as_ref()
+            .and_then(Blankable::as_option)
+            .map(|e| e.0.as_str())
+    }
+}
 
 /// Why logging could not start.
 #[derive(Debug, thiserror::Error)]
@@ -49,11 +113,12 @@ fn traces_url(base: &str) -> String {
     format!("{}/v1/traces", base.trim_end_matches('/'))
 }
 
-/// Installs the global subscriber, with OTLP export when `otlp_endpoint` is set.
+/// Installs the global subscriber, with OTLP export when an endpoint is set.
 ///
 /// # Errors
 /// A bad `RUST_LOG`, an exporter that cannot be built, or a second call.
-pub fn init(format: LogFormat, otlp_endpoint: Option<&str>) -> Result<Telemetry, TelemetryError> {
+pub fn init(args: &TelemetryArgs) -> Result<Telemetry, TelemetryError> {
+    let (format, otlp_endpoint) = (args.log_format, args.otlp_endpoint());
     let filter = match std::env::var("RUST_LOG") {
         Ok(value) if !value.trim().is_empty() => {
             EnvFilter::try_new(&value).map_err(|e| TelemetryError::Filter(e.to_string()))?

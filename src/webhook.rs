@@ -8,8 +8,8 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use crate::config::Secret;
 use crate::named::named_enum;
+use crate::secret::Secret;
 
 /// Largest body accepted; GitHub caps its payloads at 25 MB.
 pub const MAX_BODY_BYTES: usize = 25 * 1024 * 1024;

@@ -4,7 +4,7 @@
 //!  sources (streams of keys) ──add──▶ WorkQueue ──get──▶ workers ──▶ Reconciler::reconcile(key)
 //!        ▲                               ▲                  │
 //!        │                               └── add_after / add_rate_limited (per the result)
-//!   informers (Git, Docker, resync)
+//!   informers (Git, Docker), resync
 //! ```
 //!
 //! Informers only emit *keys*; the reconciler reads desired and actual state itself,
@@ -17,6 +17,7 @@ pub mod backoff;
 pub mod metrics;
 pub mod queue;
 pub mod reconcile;
+pub mod resync;
 pub mod worker;
 
 pub use backoff::Backoff;
@@ -27,4 +28,5 @@ pub use queue::rate_limit::{
     FastSlow, ItemExponential, MaxOf, RateLimiter, TokenBucket, WithMaxWait, default_rate_limiter,
 };
 pub use reconcile::{Action, ReconcileError, Reconciler};
+pub use resync::resync;
 pub use worker::{Config, Controller};

@@ -20,13 +20,13 @@ pub use error::ApiError;
 pub use webhook::WebhookGuard;
 
 use crate::commands::StackCommands;
-use crate::config::Secret;
 use crate::docker::state::RuntimeCache;
 use crate::events::EventBus;
-use crate::git::refresh::RefreshHandle;
-use crate::git::snapshot::SnapshotReader;
+use crate::informer::git::RefreshHandle;
 use crate::metrics::AppMetrics;
 use crate::readiness::Readiness;
+use crate::secret::Secret;
+use crate::stack::snapshot::SnapshotReader;
 use crate::status::StatusTable;
 
 /// What the handlers can reach, split by job: each handler takes only the part

@@ -5,8 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::git::refresh::RefreshHandle;
-use crate::git::refresh::{RefreshStatus, Requested, Trigger};
+use crate::informer::git::{RefreshHandle, RefreshStatus, Requested, Trigger};
 
 /// `GET /api/refresh`.
 pub async fn status(State(refresh): State<RefreshHandle>) -> Json<RefreshStatus> {

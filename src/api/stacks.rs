@@ -14,9 +14,9 @@ use serde_json::json;
 
 use super::{ApiError, StackReads};
 use crate::docker::state::ContainerInfo;
-use crate::git::snapshot::Snapshot;
 use crate::labels;
 use crate::stack::DesiredStack;
+use crate::stack::snapshot::Snapshot;
 use crate::status::{LastResult, StackRecord, Status};
 
 /// One container in a stack view.

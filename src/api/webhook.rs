@@ -15,8 +15,8 @@ use tracing::Instrument as _;
 
 use super::refresh::accepted;
 use super::{ApiError, AppState};
-use crate::config::Secret;
-use crate::git::refresh::{Requested, Trigger};
+use crate::informer::git::{Requested, Trigger};
+use crate::secret::Secret;
 use crate::webhook::{self, MAX_BODY_BYTES, Outcome, Provider, SignatureError, WebhookEvent};
 
 /// Verified webhooks per second before 429: forges send a few per push; a

@@ -18,7 +18,7 @@ use self::detect::detect;
 pub use self::detect::{ComposeCli, Flavor};
 pub use self::metrics::ComposeMetrics;
 use self::process::{RunError, base_command, run_to_end, tail};
-use crate::config::ComposeCommand;
+use crate::compose::command::ComposeCommand;
 
 /// Longest a compose command may run: image pulls over slow links take minutes;
 /// beyond this something hangs, and the stack is better failed and retried.

@@ -1,222 +1,59 @@
 //! Settings: every one is an environment variable with an equal command-line flag.
 //!
-//! A bad or missing setting is reported as one line naming it (see [`ConfigError`]);
-//! the binary then exits with status 2.
+//! Each component declares its own settings (`GitArgs`, `DockerArgs`, …) and
+//! checks them in the `FromStr` of the types they produce; [`Config`] only
+//! gathers them into one command line. A bad or missing setting is reported as
+//! one line naming it (see [`ConfigError`]); the binary then exits with status 2.
 
-mod duration;
-mod repo_url;
-mod secret;
+mod api;
+mod reconcile;
 
 use std::ffi::OsString;
-use std::fmt;
-use std::net::SocketAddr;
-use std::path::{Component, Path, PathBuf};
-use std::time::Duration;
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
-use clap::{CommandFactory, Parser, ValueEnum};
+use clap::{CommandFactory, Parser};
 
-pub use duration::parse_duration;
-pub use repo_url::{RepoUrl, Transport};
-pub use secret::Secret;
+pub use api::{ApiArgs, ListenAddr};
+pub use reconcile::{DriftPolicy, ReconcileArgs};
 
-/// What to do when the runtime differs from the desired state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum DriftPolicy {
-    /// Correct drift at once.
-    Revert,
-    /// Mark the stack `drifted` and leave it alone until acknowledged.
-    Flag,
-}
+// Their old home, kept for tests/it and the fuzz targets (not owned here).
+pub use crate::git::RepoUrl;
+pub use crate::secret::Secret;
 
-/// Log line format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line.
-    Json,
-}
+use crate::compose::command::ComposeArgs;
+use crate::docker::DockerArgs;
+use crate::informer::git::GitArgs;
+use crate::setting::Invalid;
+use crate::telemetry::TelemetryArgs;
 
-/// The raw command line and environment, as clap reads them.
-#[derive(Debug, Parser)]
+/// The whole command line: every component's settings. The display orders keep
+/// `--help` in the order operators know.
+#[derive(Debug, Clone, Parser)]
 #[command(
     name = "docker-cd",
     version,
     about = "GitOps continuous deployment for Docker Compose: keeps this Docker host matching the stacks in a Git repository.",
     after_help = "Every option can also be set by the environment variable shown beside it."
 )]
-struct Args {
-    /// Git repository with the stacks: https://, http://, ssh://, git://, user@host:path, file:// or a local path.
-    #[arg(long, env = "GIT_REPO_URL", value_name = "URL")]
-    git_repo_url: String,
-
-    /// Branch, tag or full commit id to deploy [default: the remote's HEAD branch].
-    #[arg(long, env = "GIT_REF", value_name = "REF")]
-    git_ref: Option<String>,
-
-    /// Token for HTTP(S) basic auth; never logged.
-    #[arg(
-        long,
-        env = "GIT_ACCESS_TOKEN",
-        value_name = "TOKEN",
-        hide_env_values = true
-    )]
-    git_access_token: Option<String>,
-
-    /// User name sent with the token.
-    #[arg(
-        long,
-        env = "GIT_USERNAME",
-        value_name = "NAME",
-        default_value = "x-access-token"
-    )]
-    git_username: String,
-
-    /// Private key for ssh URLs.
-    #[arg(long, env = "GIT_SSH_KEY_FILE", value_name = "PATH")]
-    git_ssh_key_file: Option<PathBuf>,
-
-    /// Folder inside the repository that holds the stacks.
-    #[arg(long, env = "DEPLOY_DIR", value_name = "PATH", default_value = ".")]
-    deploy_dir: String,
-
-    /// Periodic refresh (30s, 5m, …); 0 turns polling off.
-    #[arg(long, env = "POLL_INTERVAL", value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
-    poll_interval: Duration,
-
-    /// Secret for webhook signatures; unset refuses every webhook (403).
-    #[arg(
-        long,
-        env = "WEBHOOK_SECRET",
-        value_name = "SECRET",
-        hide_env_values = true
-    )]
-    webhook_secret: Option<String>,
-
-    /// Apply changes automatically; false: only report (plan/apply still work).
-    #[arg(long, env = "RECONCILE_ENABLED", value_name = "BOOL", default_value = "true", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::Set)]
-    reconcile_enabled: bool,
-
-    /// Remove running stacks that left the desired state.
-    #[arg(long, env = "RECONCILE_REMOVE_ENABLED", value_name = "BOOL", default_value = "false", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::Set)]
-    reconcile_remove_enabled: bool,
-
-    /// revert: correct runtime drift at once; flag: mark the stack drifted until acknowledged.
-    #[arg(
-        long,
-        env = "DRIFT_POLICY",
-        value_name = "POLICY",
-        default_value = "revert",
-        ignore_case = true
-    )]
-    drift_policy: DriftPolicy,
-
-    /// HTTP listen address.
-    #[arg(long, env = "LISTEN_ADDR", value_name = "ADDR", default_value = "0.0.0.0:8080", value_parser = parse_listen_addr)]
-    listen_addr: SocketAddr,
-
-    /// Git cache and the working folders compose runs in.
-    #[arg(long, env = "DATA_DIR", value_name = "PATH", default_value = "./data")]
-    data_dir: PathBuf,
-
-    /// Compose command: auto (docker compose, else docker-compose) or an explicit command.
-    #[arg(
-        long,
-        env = "COMPOSE_COMMAND",
-        value_name = "COMMAND",
-        default_value = "auto"
-    )]
-    compose_command: String,
-
-    /// Written to io.docker-cd.instance; an instance never touches another instance's containers.
-    #[arg(
-        long,
-        env = "INSTANCE_NAME",
-        value_name = "NAME",
-        default_value = "docker-cd"
-    )]
-    instance_name: String,
-
-    /// Reconcile workers.
-    #[arg(long, env = "RECONCILE_CONCURRENCY", value_name = "N", default_value = "1", value_parser = clap::value_parser!(u16).range(1..=64))]
-    reconcile_concurrency: u16,
-
-    /// When set, every POST except /api/webhook needs `Authorization: Bearer <token>`.
-    #[arg(long, env = "API_TOKEN", value_name = "TOKEN", hide_env_values = true)]
-    api_token: Option<String>,
-
-    /// Log format; the level comes from RUST_LOG (default info).
-    #[arg(
-        long,
-        env = "LOG_FORMAT",
-        value_name = "FORMAT",
-        default_value = "text",
-        ignore_case = true
-    )]
-    log_format: LogFormat,
-
-    /// OTLP/HTTP endpoint; when set, traces are exported.
-    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", value_name = "URL")]
-    otel_exporter_otlp_endpoint: Option<String>,
-
-    /// Docker daemon, for the API client and for compose [default: the local socket].
-    #[arg(long, env = "DOCKER_HOST", value_name = "URL")]
-    docker_host: Option<String>,
-}
-
-/// The compose command to run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ComposeCommand {
-    /// `docker compose` when that works, else `docker-compose`.
-    Auto,
-    /// Program and leading arguments, e.g. `["docker", "compose"]`.
-    Explicit(Vec<String>),
-}
-
-/// Validated settings.
-#[derive(Debug, Clone)]
 pub struct Config {
-    /// Where the stacks come from.
-    pub repo_url: RepoUrl,
-    /// Branch, tag or commit; `None` follows the remote's HEAD branch.
-    pub git_ref: Option<String>,
-    /// HTTP(S) token.
-    pub git_access_token: Option<Secret>,
-    /// User name sent with the token.
-    pub git_username: String,
-    /// Private key for ssh URLs.
-    pub git_ssh_key_file: Option<PathBuf>,
-    /// Folder inside the repository holding the stacks, normalised (`""` for the root).
-    pub deploy_dir: PathBuf,
-    /// Periodic refresh; `None` when polling is off.
-    pub poll_interval: Option<Duration>,
-    /// Webhook signature secret.
-    pub webhook_secret: Option<Secret>,
-    /// Apply automatically.
-    pub reconcile_enabled: bool,
-    /// Remove stacks that left the desired state.
-    pub remove_enabled: bool,
-    /// Drift handling.
-    pub drift_policy: DriftPolicy,
-    /// HTTP listen address.
-    pub listen_addr: SocketAddr,
-    /// Data folder.
-    pub data_dir: PathBuf,
-    /// Compose command.
-    pub compose_command: ComposeCommand,
-    /// This instance's name.
-    pub instance_name: String,
-    /// Reconcile workers (at least 1).
-    pub concurrency: usize,
-    /// Bearer token for POSTs.
-    pub api_token: Option<Secret>,
-    /// Log format.
-    pub log_format: LogFormat,
-    /// OTLP endpoint.
-    pub otlp_endpoint: Option<String>,
-    /// Docker daemon address.
-    pub docker_host: Option<String>,
+    /// The Git informer.
+    #[command(flatten)]
+    pub git: GitArgs,
+    /// The HTTP API.
+    #[command(flatten)]
+    pub api: ApiArgs,
+    /// The reconciler.
+    #[command(flatten)]
+    pub reconcile: ReconcileArgs,
+    /// Compose.
+    #[command(flatten)]
+    pub compose: ComposeArgs,
+    /// Logs and traces.
+    #[command(flatten)]
+    pub telemetry: TelemetryArgs,
+    /// The Docker daemon.
+    #[command(flatten)]
+    pub docker: DockerArgs,
 }
 
 /// Why the settings are unusable: one line naming the setting.
@@ -270,140 +107,57 @@ impl Config {
         I: IntoIterator<Item = T>,
         T: Into<OsString> + Clone,
     {
-        let args = Args::try_parse_from(args).map_err(|e| one_line(&e))?;
-        Self::validate(args)
-    }
-
-    fn validate(args: Args) -> Result<Self, ConfigError> {
-        // Destructured without `..` so a setting added to `Args` cannot be forgotten here.
-        let Args {
-            git_repo_url,
-            git_ref,
-            git_access_token,
-            git_username,
-            git_ssh_key_file,
-            deploy_dir,
-            poll_interval,
-            webhook_secret,
-            reconcile_enabled,
-            reconcile_remove_enabled,
-            drift_policy,
-            listen_addr,
-            data_dir,
-            compose_command,
-            instance_name,
-            reconcile_concurrency,
-            api_token,
-            log_format,
-            otel_exporter_otlp_endpoint,
-            docker_host,
-        } = args;
-
-        let repo_url =
-            RepoUrl::parse(&git_repo_url).map_err(|m| ConfigError::invalid("GIT_REPO_URL", m))?;
-        let git_ref = git_ref
-            .map(|r| validate_ref(&r).map(|()| r))
-            .transpose()
-            .map_err(|m| ConfigError::invalid("GIT_REF", m))?;
-        let git_access_token = secret(git_access_token, "GIT_ACCESS_TOKEN")?;
-        if git_username.trim().is_empty() || git_username.contains(':') {
-            return Err(ConfigError::invalid(
-                "GIT_USERNAME",
-                "must be a non-empty name without ':'",
-            ));
-        }
-        if let Some(path) = &git_ssh_key_file
-            && !path.is_file()
-        {
-            return Err(ConfigError::invalid(
-                "GIT_SSH_KEY_FILE",
-                format!("no readable file at {}", path.display()),
-            ));
-        }
-        let deploy_dir =
-            normalise_deploy_dir(&deploy_dir).map_err(|m| ConfigError::invalid("DEPLOY_DIR", m))?;
-        let webhook_secret = secret(webhook_secret, "WEBHOOK_SECRET")?;
-        if data_dir.as_os_str().is_empty() {
-            return Err(ConfigError::invalid("DATA_DIR", "must not be empty"));
-        }
-        let compose_command = parse_compose_command(&compose_command)
-            .map_err(|m| ConfigError::invalid("COMPOSE_COMMAND", m))?;
-        validate_instance_name(&instance_name)
-            .map_err(|m| ConfigError::invalid("INSTANCE_NAME", m))?;
-        let api_token = secret(api_token, "API_TOKEN")?;
-        let otlp_endpoint = otel_exporter_otlp_endpoint
-            .filter(|e| !e.trim().is_empty())
-            .map(|e| validate_http_url(&e).map(|()| e))
-            .transpose()
-            .map_err(|m| ConfigError::invalid("OTEL_EXPORTER_OTLP_ENDPOINT", m))?;
-        let docker_host = docker_host
-            .filter(|h| !h.trim().is_empty())
-            .map(|h| validate_docker_host(&h).map(|()| h))
-            .transpose()
-            .map_err(|m| ConfigError::invalid("DOCKER_HOST", m))?;
-
-        Ok(Self {
-            repo_url,
-            git_ref,
-            git_access_token,
-            git_username,
-            git_ssh_key_file,
-            deploy_dir,
-            poll_interval: (!poll_interval.is_zero()).then_some(poll_interval),
-            webhook_secret,
-            reconcile_enabled,
-            remove_enabled: reconcile_remove_enabled,
-            drift_policy,
-            listen_addr,
-            data_dir,
-            compose_command,
-            instance_name,
-            concurrency: usize::from(reconcile_concurrency),
-            api_token,
-            log_format,
-            otlp_endpoint,
-            docker_host,
-        })
+        Self::try_parse_from(args).map_err(|e| one_line(&e))
     }
 }
 
 /// Turns clap's multi-line report into one line naming the setting.
 fn one_line(err: &clap::Error) -> ConfigError {
-    match err.kind() {
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
-            return ConfigError::Info(err.render().to_string());
-        }
-        _ => {}
+    if matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+    ) {
+        return ConfigError::Info(err.render().to_string());
     }
-    let arg = match err.get(ContextKind::InvalidArg) {
-        Some(ContextValue::String(s)) => Some(s.clone()),
-        Some(ContextValue::Strings(v)) => v.first().cloned(),
-        _ => None,
+    match setting_of(err) {
+        Some(setting) => ConfigError::invalid(&setting, what_is_wrong(err)),
+        None => ConfigError::Other(first_line(err, "invalid arguments")),
+    }
+}
+
+/// The environment variable of the argument clap complains about.
+fn setting_of(err: &clap::Error) -> Option<String> {
+    let arg = match err.get(ContextKind::InvalidArg)? {
+        ContextValue::String(s) => s.clone(),
+        ContextValue::Strings(v) => v.first()?.clone(),
+        _ => return None,
     };
-    let setting = arg.as_deref().and_then(|a| {
-        let long = a.split_whitespace().next()?.trim_start_matches("--");
-        let command = Args::command();
-        let found = command
-            .get_arguments()
-            .find(|candidate| candidate.get_long() == Some(long))?;
-        found
-            .get_env()
-            .map(|env| env.to_string_lossy().into_owned())
-    });
-    let Some(setting) = setting else {
-        let text = err.render().to_string();
-        let first = text.lines().next().unwrap_or("invalid arguments");
-        return ConfigError::Other(first.trim_start_matches("error: ").to_string());
-    };
-    let message = match err.kind() {
+    let long = arg.split_whitespace().next()?.trim_start_matches("--");
+    let command = Config::command();
+    let found = command
+        .get_arguments()
+        .find(|candidate| candidate.get_long() == Some(long))?;
+    found
+        .get_env()
+        .map(|env| env.to_string_lossy().into_owned())
+}
+
+/// The message after the setting's name.
+fn what_is_wrong(err: &clap::Error) -> String {
+    // A component's own check: its message stands alone, without the value
+    // (which may be a token, or a URL with a password).
+    if let Some(refused) = refusal(err) {
+        return refused.to_string();
+    }
+    match err.kind() {
         ErrorKind::MissingRequiredArgument => "is required".to_string(),
         ErrorKind::InvalidValue | ErrorKind::ValueValidation => {
             let value = match err.get(ContextKind::InvalidValue) {
                 Some(ContextValue::String(v)) => v.clone(),
                 _ => String::new(),
             };
-            let reason = match (err.kind(), err.get(ContextKind::ValidValue)) {
-                (_, Some(ContextValue::Strings(valid))) => {
+            let reason = match err.get(ContextKind::ValidValue) {
+                Some(ContextValue::Strings(valid)) => {
                     format!("expected one of {}", valid.join(", "))
                 }
                 _ => std::error::Error::source(err)
@@ -412,186 +166,83 @@ fn one_line(err: &clap::Error) -> ConfigError {
             };
             format!("invalid value '{value}': {reason}")
         }
-        _ => {
-            let text = err.render().to_string();
-            text.lines()
-                .next()
-                .unwrap_or("invalid")
-                .trim_start_matches("error: ")
-                .to_string()
-        }
-    };
-    ConfigError::invalid(&setting, message)
-}
-
-fn secret(value: Option<String>, setting: &str) -> Result<Option<Secret>, ConfigError> {
-    match value {
-        None => Ok(None),
-        Some(v) if v.trim().is_empty() => Err(ConfigError::invalid(
-            setting,
-            "is set but empty: unset it or give a value",
-        )),
-        Some(v) => Ok(Some(Secret::new(v))),
+        _ => first_line(err, "invalid"),
     }
 }
 
-fn parse_listen_addr(text: &str) -> Result<SocketAddr, String> {
-    let text = text.trim();
-    // `:8080` is the common shorthand for every interface.
-    let full = if text.starts_with(':') {
-        format!("0.0.0.0{text}")
-    } else {
-        text.to_string()
-    };
-    full.parse()
-        .map_err(|_| "expected IP:PORT such as 0.0.0.0:8080 or [::1]:8080".to_string())
+/// The first line of clap's report, without its `error: ` prefix.
+fn first_line(err: &clap::Error, fallback: &str) -> String {
+    let text = err.render().to_string();
+    text.lines()
+        .next()
+        .unwrap_or(fallback)
+        .trim_start_matches("error: ")
+        .to_string()
 }
 
-/// The checks of `git check-ref-format` that matter for a user-typed ref.
-fn validate_ref(reference: &str) -> Result<(), String> {
-    let bad = reference.is_empty()
-        || reference.contains("..")
-        || reference.contains("@{")
-        || reference.starts_with('-')
-        || reference.starts_with('/')
-        || reference.ends_with('/')
-        || reference.ends_with(".lock")
-        || reference.ends_with('.')
-        || reference
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || "~^:?*[\\".contains(c));
-    if bad {
-        Err("not a valid branch, tag or commit name".into())
-    } else {
-        Ok(())
-    }
-}
-
-/// `DEPLOY_DIR` must stay inside the repository: relative, no `..`.
-fn normalise_deploy_dir(text: &str) -> Result<PathBuf, String> {
-    let path = Path::new(text.trim());
-    let mut out = PathBuf::new();
-    for component in path.components() {
-        match component {
-            Component::CurDir => {}
-            Component::Normal(part) => out.push(part),
-            Component::ParentDir => {
-                return Err("must stay inside the repository (no '..')".into());
-            }
-            Component::RootDir | Component::Prefix(_) => {
-                return Err("must be a path relative to the repository root".into());
-            }
-        }
-    }
-    if out.to_str().is_none() {
-        return Err("must be valid UTF-8".into());
-    }
-    Ok(out)
-}
-
-fn parse_compose_command(text: &str) -> Result<ComposeCommand, String> {
-    let text = text.trim();
-    if text.eq_ignore_ascii_case("auto") {
-        return Ok(ComposeCommand::Auto);
-    }
-    let words: Vec<String> = text.split_whitespace().map(str::to_string).collect();
-    if words.is_empty() {
-        return Err("must be 'auto' or a command such as 'docker compose'".into());
-    }
-    Ok(ComposeCommand::Explicit(words))
-}
-
-/// The name goes into a label and into compose project names of tests: keep it simple.
-fn validate_instance_name(name: &str) -> Result<(), String> {
-    let mut chars = name.chars();
-    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
-    let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
-    if first_ok && rest_ok && name.len() <= 63 {
-        Ok(())
-    } else {
-        Err("must be 1-63 characters of [A-Za-z0-9_.-], starting with a letter or digit".into())
-    }
-}
-
-fn validate_http_url(url: &str) -> Result<(), String> {
-    let rest = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"))
-        .ok_or("must be an http:// or https:// URL")?;
-    if rest.split('/').next().unwrap_or_default().is_empty() {
-        return Err("the URL has no host".into());
-    }
-    Ok(())
-}
-
-fn validate_docker_host(host: &str) -> Result<(), String> {
-    const SCHEMES: [&str; 5] = ["unix://", "tcp://", "http://", "https://", "npipe://"];
-    if SCHEMES.iter().any(|s| host.starts_with(s)) {
-        Ok(())
-    } else {
-        Err("must start with unix://, tcp://, http://, https:// or npipe://".into())
-    }
-}
-
-impl fmt::Display for DriftPolicy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Revert => "revert",
-            Self::Flag => "flag",
-        })
-    }
+/// The component's refusal behind a clap error, if a setting's own check failed.
+fn refusal(err: &clap::Error) -> Option<&Invalid> {
+    std::error::Error::source(err)?.downcast_ref::<Invalid>()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rstest::rstest;
+    use crate::compose::command::ComposeCommand;
 
-    #[rstest]
-    #[case("", Ok(""))]
-    #[case(".", Ok(""))]
-    #[case("./stacks/", Ok("stacks"))]
-    #[case("examples/stacks", Ok("examples/stacks"))]
-    #[case("../etc", Err(()))]
-    #[case("/etc", Err(()))]
-    #[case("a/../../b", Err(()))]
-    fn deploy_dir_stays_inside_the_repository(
-        #[case] text: &str,
-        #[case] expected: Result<&str, ()>,
-    ) {
-        let got = normalise_deploy_dir(text).map_err(|_| ());
-        assert_eq!(got, expected.map(PathBuf::from));
+    #[test]
+    fn defaults_fill_every_setting_but_the_repository() {
+        let config = Config::from_args(["docker-cd", "--git-repo-url", "."]).expect("valid");
+        assert_eq!(config.git.poll(), Some(std::time::Duration::from_secs(60)));
+        assert_eq!(config.git.username.as_str(), "x-access-token");
+        assert_eq!(config.api.listen_addr.get().to_string(), "0.0.0.0:8080");
+        assert_eq!(config.reconcile.concurrency(), 1);
+        assert_eq!(config.reconcile.drift_policy, DriftPolicy::Revert);
+        assert_eq!(config.compose.command, ComposeCommand::Auto);
     }
 
-    #[rstest]
-    #[case("main", true)]
-    #[case("release/v1.2", true)]
-    #[case("0123456789abcdef0123456789abcdef01234567", true)]
-    #[case("bad ref", false)]
-    #[case("a..b", false)]
-    #[case("-x", false)]
-    #[case("x.lock", false)]
-    fn git_ref_follows_check_ref_format(#[case] reference: &str, #[case] ok: bool) {
-        assert_eq!(validate_ref(reference).is_ok(), ok);
+    #[test]
+    fn blank_docker_host_and_otlp_endpoint_mean_unset() {
+        let config = Config::from_args([
+            "docker-cd",
+            "--git-repo-url",
+            ".",
+            "--docker-host",
+            " ",
+            "--otel-exporter-otlp-endpoint",
+            "",
+        ])
+        .expect("valid");
+        assert_eq!(config.docker.host(), None);
+        assert_eq!(config.telemetry.otlp_endpoint(), None);
     }
 
-    #[rstest]
-    #[case("auto", ComposeCommand::Auto)]
-    #[case("AUTO", ComposeCommand::Auto)]
-    #[case("docker compose", ComposeCommand::Explicit(vec!["docker".into(), "compose".into()]))]
-    #[case(" docker-compose ", ComposeCommand::Explicit(vec!["docker-compose".into()]))]
-    fn compose_command_is_auto_or_words(#[case] text: &str, #[case] expected: ComposeCommand) {
-        assert_eq!(parse_compose_command(text), Ok(expected));
+    #[test]
+    fn a_refused_value_is_named_but_not_echoed() {
+        let url = "https://user:hunter2@example.com/repo.git";
+        let err = Config::from_args(["docker-cd", "--git-repo-url", url]).expect_err("password");
+        let text = err.to_string();
+        assert!(
+            text.starts_with("error: GIT_REPO_URL (--git-repo-url): the URL carries a password"),
+            "{text}"
+        );
+        assert!(!text.contains("hunter2"), "{text}");
+        assert_eq!(err.exit_code(), 2);
     }
 
-    #[rstest]
-    #[case(":8080", "0.0.0.0:8080")]
-    #[case("127.0.0.1:0", "127.0.0.1:0")]
-    #[case("[::1]:9000", "[::1]:9000")]
-    fn listen_addr_accepts_the_port_shorthand(#[case] text: &str, #[case] expected: &str) {
+    #[test]
+    fn a_value_clap_refuses_is_echoed() {
+        let err = Config::from_args([
+            "docker-cd",
+            "--git-repo-url",
+            ".",
+            "--poll-interval",
+            "banana",
+        ])
+        .expect_err("bad duration");
         assert_eq!(
-            parse_listen_addr(text).map(|a| a.to_string()),
-            Ok(expected.to_string())
+            err.to_string(),
+            "error: POLL_INTERVAL (--poll-interval): invalid value 'banana': expected a duration such as 30s, 5m or 0"
         );
     }
 }

@@ -1,7 +1,8 @@
 //! The runtime cache: managed containers of this instance, grouped by stack.
 //!
-//! The Docker informer is its only writer (a full list replaces it, events patch
-//! it); the reconciler and the API read it.
+//! Split like kube's `reflector::store`: the Docker informer holds the only
+//! [`RuntimeStore`] (a full list replaces it, events patch it); the reconciler and
+//! the API hold [`RuntimeCache`] readers.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,7 +39,7 @@ impl ContainerInfo {
     }
 }
 
-/// Containers per stack name (the compose project).
+/// Containers per stack name (the compose project): the read side.
 #[derive(Debug, Clone, Default)]
 pub struct RuntimeCache {
     stacks: Arc<RwLock<BTreeMap<String, Vec<ContainerInfo>>>>,
@@ -46,12 +47,56 @@ pub struct RuntimeCache {
     version: Arc<AtomicU64>,
 }
 
-impl RuntimeCache {
-    /// An empty cache.
-    pub fn new() -> Self {
-        Self::default()
+/// The write side of the runtime cache; only the Docker informer has one.
+#[derive(Debug)]
+pub struct RuntimeStore {
+    cache: RuntimeCache,
+}
+
+impl RuntimeStore {
+    /// An empty cache: its writer and a reader.
+    pub fn new() -> (Self, RuntimeCache) {
+        let cache = RuntimeCache::default();
+        (
+            Self {
+                cache: cache.clone(),
+            },
+            cache,
+        )
     }
 
+    /// What the cache holds now (the informer compares a fresh list with it).
+    pub fn reader(&self) -> &RuntimeCache {
+        &self.cache
+    }
+
+    /// Replaces the containers of `name` (removing the stack when `containers` is empty).
+    pub fn set_stack(&self, name: &str, containers: Vec<ContainerInfo>) {
+        let mut stacks = self
+            .cache
+            .stacks
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        self.cache.version.fetch_add(1, Ordering::AcqRel);
+        if containers.is_empty() {
+            stacks.remove(name);
+        } else {
+            stacks.insert(name.to_string(), containers);
+        }
+    }
+
+    /// Replaces everything (after a full list).
+    pub fn replace_all(&self, all: BTreeMap<String, Vec<ContainerInfo>>) {
+        *self
+            .cache
+            .stacks
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = all;
+        self.cache.version.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+impl RuntimeCache {
     /// Containers of stack `name` (empty when none).
     pub fn containers(&self, name: &str) -> Vec<ContainerInfo> {
         self.stacks
@@ -72,26 +117,49 @@ impl RuntimeCache {
             .collect()
     }
 
+    /// Every stack's containers at once (one lock, a consistent view).
+    pub fn all(&self) -> BTreeMap<String, Vec<ContainerInfo>> {
+        self.stacks
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
     /// Changes with every write.
     pub fn version(&self) -> u64 {
         self.version.load(Ordering::Acquire)
     }
+}
 
-    /// Replaces the containers of `name` (removing the stack when `containers` is empty).
-    pub fn set_stack(&self, name: &str, containers: Vec<ContainerInfo>) {
-        let mut stacks = self.stacks.write().unwrap_or_else(PoisonError::into_inner);
-        self.version.fetch_add(1, Ordering::AcqRel);
-        if containers.is_empty() {
-            stacks.remove(name);
-        } else {
-            stacks.insert(name.to_string(), containers);
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn container(id: &str) -> ContainerInfo {
+        ContainerInfo {
+            id: id.into(),
+            name: id.into(),
+            service: "web".into(),
+            state: "running".into(),
+            health: None,
+            exit_code: None,
+            labels: HashMap::new(),
         }
     }
 
-    /// Replaces everything (after a full list).
-    pub fn replace_all(&self, all: BTreeMap<String, Vec<ContainerInfo>>) {
-        *self.stacks.write().unwrap_or_else(PoisonError::into_inner) = all;
-        self.version.fetch_add(1, Ordering::AcqRel);
+    #[test]
+    fn readers_see_every_write_and_its_version() {
+        let (store, cache) = RuntimeStore::new();
+        let before = cache.version();
+        store.replace_all(BTreeMap::from([
+            ("a".to_string(), vec![container("1")]),
+            ("b".to_string(), vec![container("2")]),
+        ]));
+        assert_eq!(cache.stack_names(), vec!["a", "b"]);
+        store.set_stack("a", Vec::new());
+        assert_eq!(cache.stack_names(), vec!["b"], "an empty stack is gone");
+        assert_eq!(cache.containers("b"), vec![container("2")]);
+        assert_eq!(cache.version(), before + 2);
     }
 }
 

@@ -13,12 +13,11 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use base64::Engine as _;
-use gix::bstr::ByteSlice as _;
 use sha2::{Digest as _, Sha256};
 
-use super::tree::{Entry, FileTree};
-use crate::config::{RepoUrl, Secret, Transport};
+use super::credentials::{basic_credentials, overrides};
+use super::repo_url::RepoUrl;
+use crate::secret::Secret;
 
 /// Where remote branches land in the mirror.
 const BRANCHES: &str = "refs/remotes/origin/";
@@ -355,97 +354,6 @@ impl GitSource {
         Err(not_found(wanted))
     }
 
-    /// The deploy folder (`""` for the root) at `commit`, paths relative to it.
-    ///
-    /// # Errors
-    /// When the commit or folder is missing, or objects cannot be read.
-    pub fn read_tree(&self, commit: &str, deploy_dir: &Path) -> Result<FileTree, GitError> {
-        let read = |message: String| GitError::Read {
-            commit: commit.to_string(),
-            message,
-        };
-        let repo = self
-            .open_mirror()
-            .ok_or_else(|| read("no local mirror yet".into()))?;
-        let id = gix::ObjectId::from_hex(commit.as_bytes()).map_err(|e| read(e.to_string()))?;
-        let root = repo
-            .find_object(id)
-            .map_err(|e| read(chain(&e)))?
-            .try_into_commit()
-            .map_err(|e| read(chain(&e)))?
-            .tree()
-            .map_err(|e| read(chain(&e)))?;
-        let dir = deploy_dir.to_string_lossy().replace('\\', "/");
-        let dir = dir.trim_matches('/');
-        let base = if dir.is_empty() || dir == "." {
-            root
-        } else {
-            let missing = || GitError::DeployDirMissing {
-                dir: dir.to_string(),
-                commit: commit.to_string(),
-            };
-            let entry = root
-                .lookup_entry_by_path(dir)
-                .map_err(|e| read(chain(&e)))?
-                .ok_or_else(missing)?;
-            if !entry.mode().is_tree() {
-                return Err(missing());
-            }
-            entry.object().map_err(|e| read(chain(&e)))?.into_tree()
-        };
-        let mut files = FileTree::new();
-        let mut todo = vec![(String::new(), base)];
-        while let Some((prefix, tree)) = todo.pop() {
-            for entry in tree.iter() {
-                let entry = entry.map_err(|e| read(chain(&e)))?;
-                let name = match entry.filename().to_str() {
-                    Ok(name) => name.to_string(),
-                    Err(_) => {
-                        let shown = entry.filename().to_str_lossy().into_owned();
-                        files.insert(
-                            format!("{prefix}{shown}"),
-                            Entry::Unsupported {
-                                reason: "file name is not UTF-8".into(),
-                            },
-                        );
-                        continue;
-                    }
-                };
-                let path = format!("{prefix}{name}");
-                let mode = entry.mode();
-                if mode.is_tree() {
-                    let sub = entry.object().map_err(|e| read(chain(&e)))?.into_tree();
-                    todo.push((format!("{path}/"), sub));
-                } else if mode.is_link() {
-                    let blob = entry.object().map_err(|e| read(chain(&e)))?;
-                    files.insert(
-                        path,
-                        Entry::Symlink {
-                            target: String::from_utf8_lossy(&blob.data).into_owned(),
-                        },
-                    );
-                } else if mode.is_blob() {
-                    let blob = entry.object().map_err(|e| read(chain(&e)))?;
-                    files.insert(
-                        path,
-                        Entry::File {
-                            data: blob.data.clone().into(),
-                            executable: mode.is_executable(),
-                        },
-                    );
-                } else {
-                    files.insert(
-                        path,
-                        Entry::Unsupported {
-                            reason: "a submodule cannot be deployed".into(),
-                        },
-                    );
-                }
-            }
-        }
-        Ok(files)
-    }
-
     /// Turns a gix error into [`GitError`]: authentication failures get their
     /// own variant, and the token is scrubbed from the message just in case.
     fn remote_error(&self, cloning: bool, error: &dyn StdError) -> GitError {
@@ -476,50 +384,6 @@ impl GitSource {
             GitError::Fetch { url, message }
         }
     }
-}
-
-/// The in-memory configuration for clones and fetches.
-fn overrides(settings: &GitSettings, cache_dir: &Path) -> Vec<String> {
-    let mut values = vec![
-        // Never wait for a human: there is no terminal.
-        "core.askPass=".to_string(),
-        "credential.helper=".to_string(),
-    ];
-    if let (Some(token), Transport::Http) = (&settings.token, settings.url.transport()) {
-        let encoded = basic_credentials(&settings.username, token);
-        values.push(format!("http.extraHeader=Authorization: Basic {encoded}"));
-    }
-    if settings.ssh_key_file.is_some() || settings.url.transport() == Transport::Ssh {
-        // BatchMode: ssh must fail rather than ask for a password or a host key
-        // confirmation; new hosts are trusted on first use and remembered in the cache.
-        let known_hosts = cache_dir.join("known_hosts");
-        let mut command = String::from("core.sshCommand=ssh");
-        if let Some(key) = &settings.ssh_key_file {
-            let _ = write!(
-                command,
-                " -i {} -o IdentitiesOnly=yes",
-                shell_quote(&key.to_string_lossy())
-            );
-        }
-        let _ = write!(
-            command,
-            " -o BatchMode=yes -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile={}",
-            shell_quote(&known_hosts.to_string_lossy()),
-        );
-        values.push(command);
-        values.push("ssh.variant=ssh".into());
-    }
-    values
-}
-
-/// base64 of `user:token`, the value of a Basic `Authorization` header.
-fn basic_credentials(username: &str, token: &Secret) -> String {
-    base64::engine::general_purpose::STANDARD.encode(format!("{username}:{}", token.expose()))
-}
-
-/// `'text'` for a POSIX shell.
-fn shell_quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', r"'\''"))
 }
 
 /// The branch the remote's HEAD points at, from the advertised refs.
@@ -558,5 +422,6 @@ fn chain(error: &dyn StdError) -> String {
     text
 }
 
+mod read;
 #[cfg(test)]
 mod tests;

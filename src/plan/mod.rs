@@ -22,12 +22,12 @@ use self::spec::{
     ImageDefaults, ServiceSpec, actual_service, desired_services, parse_env_file, without_inherited,
 };
 use crate::compose::runner::ComposeError;
+use crate::docker::DockerHandle;
 use crate::docker::client::{self, DockerError};
-use crate::docker::informer::DockerHandle;
 use crate::docker::state::ContainerInfo;
-use crate::git::snapshot::SnapshotReader;
 use crate::labels;
 use crate::stack::DesiredStack;
+use crate::stack::snapshot::SnapshotReader;
 use crate::stack::workspace::{WorkspaceError, Workspaces};
 
 /// A plan, as `POST /api/stacks/{name}/plan` returns it.

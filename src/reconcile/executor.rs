@@ -5,8 +5,8 @@ use std::future::Future;
 use std::path::Path;
 
 use super::ReconcileError;
+use crate::docker::DockerHandle;
 use crate::docker::client;
-use crate::docker::informer::DockerHandle;
 use crate::docker::state::ContainerInfo;
 use crate::labels::{self, StackLabels};
 use crate::stack::DesiredStack;

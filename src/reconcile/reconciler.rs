@@ -18,10 +18,10 @@ use super::decide::{self, Applied, Observation, Policy, Step, Wait, decide};
 use super::executor::Executor;
 use super::memory::{Memories, StackGuard};
 use crate::docker::state::{ContainerInfo, RuntimeCache};
-use crate::git::snapshot::{Snapshot, SnapshotReader};
 use crate::labels::{self, StackLabels, Synced};
 use crate::metrics::AppMetrics;
 use crate::stack::DesiredStack;
+use crate::stack::snapshot::{Snapshot, SnapshotReader};
 use crate::status::{LastResult, Outcome, Status, StatusTable};
 
 /// Retry delay while another session holds the stack's lock.

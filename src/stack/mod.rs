@@ -1,8 +1,10 @@
-//! Stacks as Git describes them: discovery under `DEPLOY_DIR`, names and hashes.
+//! Stacks as Git describes them: discovery under `DEPLOY_DIR`, names, hashes, and
+//! the snapshot of them all at one commit.
 
 pub mod discover;
 pub mod hash;
 pub mod name;
+pub mod snapshot;
 pub mod workdir;
 pub mod workspace;
 

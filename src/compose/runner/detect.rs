@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::ComposeError;
 use super::process::{RunError, base_command, run_to_end, tail};
-use crate::config::ComposeCommand;
+use crate::compose::command::ComposeCommand;
 
 /// How long version detection may take (v1 is a Python program: ~1 s to start).
 const DETECT_TIMEOUT: Duration = Duration::from_secs(30);

@@ -4,6 +4,7 @@ use std::process::Command;
 use std::sync::atomic::AtomicBool;
 
 use super::*;
+use crate::git::tree::Entry;
 
 static NO_INTERRUPT: AtomicBool = AtomicBool::new(false);
 

@@ -6,9 +6,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use super::*;
 use crate::config::DriftPolicy;
+use crate::docker::state::RuntimeStore;
 use crate::docker::state::fixtures::container;
 use crate::events::EventBus;
-use crate::git::snapshot::SnapshotStore;
+use crate::stack::snapshot::SnapshotStore;
 
 /// Records what it was asked to do and answers with scripted containers.
 #[derive(Default)]
@@ -91,6 +92,7 @@ impl Executor for FakeExecutor {
 struct Harness {
     reconciler: StackReconciler<FakeExecutor>,
     store: SnapshotStore,
+    containers: RuntimeStore,
 }
 
 fn desired_stack(name: &str, hash: &str, error: Option<&str>) -> DesiredStack {
@@ -102,6 +104,7 @@ fn desired_stack(name: &str, hash: &str, error: Option<&str>) -> DesiredStack {
 
 fn harness(policy: Policy, executor: FakeExecutor) -> Harness {
     let (store, snapshots) = SnapshotStore::new();
+    let (containers, runtime) = RuntimeStore::new();
     let registry = prometheus::Registry::new();
     let metrics = AppMetrics::register(&registry).expect("metrics register");
     Harness {
@@ -109,13 +112,14 @@ fn harness(policy: Policy, executor: FakeExecutor) -> Harness {
             instance: "me".into(),
             policy,
             snapshots,
-            runtime: RuntimeCache::new(),
+            runtime,
             executor,
             status: StatusTable::new(EventBus::new(), metrics.clone()),
             memories: Memories::new(),
             metrics,
         },
         store,
+        containers,
     }
 }
 
@@ -152,8 +156,7 @@ impl Harness {
             (labels::STACK_HASH, hash),
             (labels::SYNCED_AT, "2026-01-01T00:00:00Z"),
         ];
-        self.reconciler
-            .runtime
+        self.containers
             .set_stack(name, vec![container("a", "web", "running", &labels)]);
     }
 }
@@ -316,7 +319,7 @@ async fn a_drift_revert_keeps_the_labels_of_the_apply_it_repairs() {
     let mut stopped = h.reconciler.runtime.containers("web");
     stopped[0].state = "exited".into();
     stopped[0].exit_code = Some(0);
-    h.reconciler.runtime.set_stack("web", stopped);
+    h.containers.set_stack("web", stopped);
     h.pass("web").await.expect("reverted");
     assert_eq!(
         h.reconciler.executor.calls(),

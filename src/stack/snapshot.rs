@@ -1,6 +1,6 @@
 //! Immutable snapshots of the desired state, and the store that publishes them.
 //!
-//! The refresh coordinator is the store's only writer; everyone else holds a
+//! The Git informer is the store's only writer; everyone else holds a
 //! [`SnapshotReader`]. A failed refresh never replaces the last good snapshot.
 
 use std::collections::BTreeMap;
@@ -9,7 +9,7 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use tokio::sync::watch;
 
-use crate::stack::DesiredStack;
+use super::DesiredStack;
 
 /// The desired state at one commit.
 #[derive(Debug, Clone)]

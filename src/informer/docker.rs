@@ -4,7 +4,8 @@
 //! containers changed. Docker's event stream ends on any error and never
 //! reconnects by itself, and a hung daemon is never noticed by it, so this loop
 //! adds reconnection with backoff, a full re-list after every (re)connect, a
-//! periodic re-list, and a ping watchdog.
+//! periodic re-list that corrects the cache, and a ping watchdog. Waking every
+//! stack periodically is not its job: that is the controller's resync source.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::pin::pin;
@@ -15,20 +16,24 @@ use bollard::models::EventMessage;
 use bollard::query_parameters::EventsOptionsBuilder;
 use controller::Backoff;
 use futures::StreamExt as _;
-use tokio::sync::{mpsc, watch};
-use tokio_util::sync::CancellationToken;
 
-use super::client::{self, DockerError};
-use super::state::{ContainerInfo, RuntimeCache};
+use super::{KeySender, Keys};
+use crate::docker::client::{self, DockerError};
+use crate::docker::connection::Connection;
+use crate::docker::state::{ContainerInfo, RuntimeCache, RuntimeStore};
+use crate::docker::{DockerArgs, DockerHandle, InstanceName};
 use crate::labels;
-use crate::metrics::{AppMetrics, DOCKER_ACTIONS};
+use crate::metrics::AppMetrics;
+use crate::named::named_enum;
 use crate::readiness::Readiness;
+use crate::runtime::Runtime;
 
 /// Readiness condition: the daemon answered and the first list is in the cache.
 pub const READY_CONDITION: &str = "docker";
 
-/// Full re-list period: events are hints, this bounds the cost of a missed one.
-const RESYNC_PERIOD: Duration = Duration::from_secs(300);
+/// Full re-list period: events are hints, this bounds the life of a cache entry
+/// a missed event left wrong.
+const RELIST_PERIOD: Duration = Duration::from_secs(300);
 /// Ping period: the event stream has no idle timeout, so a hung daemon is only
 /// noticed by asking.
 const WATCHDOG_PERIOD: Duration = Duration::from_secs(30);
@@ -38,67 +43,101 @@ const PING_TIMEOUT: Duration = Duration::from_secs(10);
 /// between the list and the subscription is not lost (duplicates are harmless).
 const REPLAY_MARGIN_SECS: u64 = 2;
 
-/// Read side of the connected client: `None` while Docker is unreachable.
-#[derive(Debug, Clone)]
-pub struct DockerHandle {
-    receiver: watch::Receiver<Option<Docker>>,
+named_enum! {
+    /// The container event actions docker-cd counts (`docker_events_total{action}`).
+    pub enum Action {
+        /// A container was created.
+        Create = "create",
+        /// A container started.
+        Start = "start",
+        /// A container's main process ended.
+        Die = "die",
+        /// A container was stopped.
+        Stop = "stop",
+        /// A container was killed.
+        Kill = "kill",
+        /// A container was removed.
+        Destroy = "destroy",
+        /// A healthcheck changed its result.
+        HealthStatus = "health_status",
+        /// Any other action.
+        Other = "other",
+    }
 }
 
-impl DockerHandle {
-    /// The connected client, if Docker answers.
-    pub fn current(&self) -> Option<Docker> {
-        self.receiver.borrow().clone()
+impl Action {
+    /// The action of an event; `health_status: healthy` carries its result after a colon.
+    fn of(action: &str) -> Self {
+        let base = action.split(':').next().unwrap_or_default().trim();
+        base.parse().unwrap_or(Self::Other)
     }
+}
 
-    /// Waits until the first list is in the cache.
-    pub async fn wait_connected(&mut self) {
-        // An error means the informer is gone (shutdown): stop waiting.
-        let _ = self.receiver.wait_for(Option::is_some).await;
+/// What the Docker informer hands out.
+pub struct Handles {
+    /// The runtime cache it keeps.
+    pub cache: RuntimeCache,
+    /// The connected client, while Docker answers.
+    pub client: DockerHandle,
+    /// Keys of stacks whose containers changed.
+    pub keys: Keys,
+}
+
+/// Starts watching `DOCKER_HOST` for this instance's containers until shutdown.
+pub fn spawn(args: &DockerArgs, instance: &InstanceName, runtime: &Runtime) -> Handles {
+    for action in Action::ALL {
+        runtime
+            .metrics
+            .docker_events
+            .with_label_values(&[action.as_str()])
+            .reset();
     }
+    runtime.readiness.set(READY_CONDITION, false);
+    let (store, cache) = RuntimeStore::new();
+    let (connection, client) = Connection::new();
+    let (keys_tx, keys) = super::keys();
+    let watcher = Watcher {
+        docker_host: args.host().map(str::to_string),
+        instance: instance.to_string(),
+        store,
+        connection,
+        keys: keys_tx,
+        metrics: runtime.metrics.clone(),
+        readiness: runtime.readiness.clone(),
+    };
+    let shutdown = runtime.shutdown.clone();
+    runtime.spawn(tracing::info_span!("docker"), watcher.run(shutdown));
+    Handles {
+        cache,
+        client,
+        keys,
+    }
+}
+
+/// Which stacks a full re-list wakes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wake {
+    /// After a (re)connect: events may have been missed, wake every stack.
+    All,
+    /// The periodic correction: only stacks whose containers differ.
+    Changed,
 }
 
 /// The list+watch loop.
-pub struct DockerInformer {
-    /// `DOCKER_HOST`.
-    pub docker_host: Option<String>,
-    /// `INSTANCE_NAME`: only this instance's containers are watched.
-    pub instance: String,
-    /// The cache it writes.
-    pub cache: RuntimeCache,
-    /// Keys of stacks whose containers changed.
-    pub keys: mpsc::UnboundedSender<String>,
-    /// `docker_events_total`.
-    pub metrics: AppMetrics,
-    /// `/readyz`.
-    pub readiness: Readiness,
-    client: watch::Sender<Option<Docker>>,
+struct Watcher {
+    docker_host: Option<String>,
+    /// Only this instance's containers are watched.
+    instance: String,
+    store: RuntimeStore,
+    connection: Connection,
+    keys: KeySender,
+    metrics: AppMetrics,
+    readiness: Readiness,
 }
 
-impl DockerInformer {
-    /// An informer and the handle through which others reach the client.
-    pub fn new(
-        docker_host: Option<String>,
-        instance: String,
-        cache: RuntimeCache,
-        keys: mpsc::UnboundedSender<String>,
-        metrics: AppMetrics,
-        readiness: Readiness,
-    ) -> (Self, DockerHandle) {
-        let (client, receiver) = watch::channel(None);
-        let informer = Self {
-            docker_host,
-            instance,
-            cache,
-            keys,
-            metrics,
-            readiness,
-            client,
-        };
-        (informer, DockerHandle { receiver })
-    }
-
+impl Watcher {
     /// Watches until `shutdown`, reconnecting with backoff after every failure.
-    pub async fn run(self, shutdown: CancellationToken) {
+    async fn run(self, shutdown: tokio_util::sync::CancellationToken) {
         let mut backoff = Backoff::default();
         loop {
             let ended = tokio::select! {
@@ -109,7 +148,7 @@ impl DockerInformer {
                 ended = self.session() => ended,
             };
             self.readiness.set(READY_CONDITION, false);
-            self.client.send_replace(None);
+            self.connection.disconnected();
             let delay = backoff.next_delay();
             tracing::warn!(error = %ended, retry_in_ms = delay.as_millis() as u64, "Docker unreachable; will reconnect and re-list");
             tokio::select! {
@@ -131,10 +170,10 @@ impl DockerInformer {
             .map_or(0, |d| d.as_secs())
             .saturating_sub(REPLAY_MARGIN_SECS)
             .to_string();
-        if let Err(e) = self.resync(&docker).await {
+        if let Err(e) = self.relist(&docker, Wake::All).await {
             return SessionEnd::Docker(e);
         }
-        self.client.send_replace(Some(docker.clone()));
+        self.connection.connected(docker.clone());
         self.readiness.set(READY_CONDITION, true);
         tracing::info!("Docker connected; managed containers listed");
 
@@ -145,9 +184,9 @@ impl DockerInformer {
             .since(&since)
             .build();
         let mut events = pin!(docker.events(Some(options)));
-        let mut resync = tokio::time::interval(RESYNC_PERIOD);
-        resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        resync.tick().await; // immediate first tick: the list above was just made
+        let mut relist = tokio::time::interval(RELIST_PERIOD);
+        relist.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        relist.tick().await; // immediate first tick: the list above was just made
         let mut watchdog = tokio::time::interval(WATCHDOG_PERIOD);
         watchdog.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         watchdog.tick().await;
@@ -165,8 +204,8 @@ impl DockerInformer {
                     None => return SessionEnd::StreamClosed,
                 },
                 // Periodic full re-list: corrects anything an event missed.
-                _ = resync.tick() => {
-                    if let Err(e) = self.resync(&docker).await {
+                _ = relist.tick() => {
+                    if let Err(e) = self.relist(&docker, Wake::Changed).await {
                         return SessionEnd::Docker(e);
                     }
                 }
@@ -180,9 +219,8 @@ impl DockerInformer {
         }
     }
 
-    /// Lists everything, replaces the cache, and wakes every stack that has or
-    /// had containers.
-    async fn resync(&self, docker: &Docker) -> Result<(), DockerError> {
+    /// Lists everything, replaces the cache, and wakes the stacks `wake` says.
+    async fn relist(&self, docker: &Docker, wake: Wake) -> Result<(), DockerError> {
         let containers = client::list_managed(docker, &self.instance).await?;
         let mut by_stack: BTreeMap<String, Vec<_>> = BTreeMap::new();
         for container in containers {
@@ -190,10 +228,10 @@ impl DockerInformer {
                 by_stack.entry(project).or_default().push(container);
             }
         }
-        let mut keys: HashSet<String> = self.cache.stack_names().into_iter().collect();
-        keys.extend(by_stack.keys().cloned());
-        self.cache.replace_all(by_stack);
+        let keys = stacks_to_wake(&self.store.reader().all(), &by_stack, wake);
+        self.store.replace_all(by_stack);
         for key in keys {
+            // The controller is gone only during shutdown; nothing to wake then.
             let _ = self.keys.send(key);
         }
         Ok(())
@@ -205,8 +243,10 @@ impl DockerInformer {
         if action.starts_with("exec_") {
             return Ok(());
         }
-        let label = action_label(&action);
-        self.metrics.docker_events.with_label_values(&[label]).inc();
+        self.metrics
+            .docker_events
+            .with_label_values(&[Action::of(&action).as_str()])
+            .inc();
         let actor = event.actor.unwrap_or_default();
         let mut attributes = actor.attributes.unwrap_or_default();
         let Some(project) = attributes.remove(labels::COMPOSE_PROJECT) else {
@@ -217,10 +257,27 @@ impl DockerInformer {
         if let Some(id) = actor.id {
             apply_event(&mut containers, &id, &action, &attributes);
         }
-        self.cache.set_stack(&project, containers);
+        self.store.set_stack(&project, containers);
         let _ = self.keys.send(project);
         Ok(())
     }
+}
+
+/// The stacks a re-list from `old` to `new` wakes: with [`Wake::All`] every stack
+/// that has or had containers, with [`Wake::Changed`] those whose containers differ.
+fn stacks_to_wake(
+    old: &BTreeMap<String, Vec<ContainerInfo>>,
+    new: &BTreeMap<String, Vec<ContainerInfo>>,
+    wake: Wake,
+) -> Vec<String> {
+    let names: HashSet<&String> = old.keys().chain(new.keys()).collect();
+    let mut keys: Vec<String> = names
+        .into_iter()
+        .filter(|name| wake == Wake::All || old.get(*name) != new.get(*name))
+        .cloned()
+        .collect();
+    keys.sort();
+    keys
 }
 
 /// Applies what `action` says about container `id` on top of a fresh list.
@@ -253,17 +310,6 @@ fn apply_event(
         }
         _ => {}
     }
-}
-
-/// The `docker_events_total{action}` label for an event action.
-fn action_label(action: &str) -> &'static str {
-    // `health_status: healthy` carries its result after a colon.
-    let base = action.split(':').next().unwrap_or_default().trim();
-    DOCKER_ACTIONS
-        .iter()
-        .find(|a| **a == base)
-        .copied()
-        .unwrap_or("other")
 }
 
 /// Why a session ended.
@@ -333,6 +379,30 @@ mod tests {
     #[case("health_status: unhealthy", "health_status")]
     #[case("rename", "other")]
     fn actions_map_to_bounded_labels(#[case] action: &str, #[case] label: &str) {
-        assert_eq!(action_label(action), label);
+        assert_eq!(Action::of(action).as_str(), label);
+    }
+
+    #[test]
+    fn a_periodic_relist_wakes_only_stacks_that_changed() {
+        let old = BTreeMap::from([
+            ("same".to_string(), vec![container("a")]),
+            ("edited".to_string(), vec![container("b")]),
+            ("gone".to_string(), vec![container("c")]),
+        ]);
+        let mut stopped = container("b");
+        stopped.state = "exited".into();
+        let new = BTreeMap::from([
+            ("same".to_string(), vec![container("a")]),
+            ("edited".to_string(), vec![stopped]),
+            ("new".to_string(), vec![container("d")]),
+        ]);
+        assert_eq!(
+            stacks_to_wake(&old, &new, Wake::Changed),
+            vec!["edited", "gone", "new"]
+        );
+        assert_eq!(
+            stacks_to_wake(&old, &new, Wake::All),
+            vec!["edited", "gone", "new", "same"]
+        );
     }
 }

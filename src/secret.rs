@@ -1,6 +1,9 @@
 //! A string that never shows itself in logs, `Debug` output or API answers.
 
 use std::fmt;
+use std::str::FromStr;
+
+use crate::setting::Invalid;
 
 /// A secret setting (token, webhook secret). `Debug` and `Display` print `(redacted)`.
 #[derive(Clone, PartialEq, Eq)]
@@ -15,6 +18,20 @@ impl Secret {
     /// The secret itself: call only where it is sent or compared, never to log.
     pub fn expose(&self) -> &str {
         &self.0
+    }
+}
+
+impl FromStr for Secret {
+    type Err = Invalid;
+
+    /// A set but blank secret is refused: it is almost always a templating slip,
+    /// and an empty token or webhook secret would quietly weaken a check.
+    fn from_str(text: &str) -> Result<Self, Invalid> {
+        if text.trim().is_empty() {
+            Err(Invalid::new("is set but empty: unset it or give a value"))
+        } else {
+            Ok(Self::new(text))
+        }
     }
 }
 
@@ -39,5 +56,14 @@ mod tests {
         let secret = Secret::new("hunter2");
         assert_eq!(format!("{secret:?} {secret}"), "(redacted) (redacted)");
         assert_eq!(secret.expose(), "hunter2");
+    }
+
+    #[test]
+    fn a_blank_secret_is_refused() {
+        assert!(" ".parse::<Secret>().is_err());
+        assert_eq!(
+            "s".parse::<Secret>().map(|s| s.expose().to_string()),
+            Ok("s".into())
+        );
     }
 }

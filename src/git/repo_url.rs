@@ -2,6 +2,9 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::str::FromStr;
+
+use crate::setting::Invalid;
 
 /// How the repository is reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,10 +28,10 @@ pub struct RepoUrl {
 
 impl RepoUrl {
     /// Checks the form of `text`; the repository itself is only reached by a refresh.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, Invalid> {
         let raw = text.trim();
         if raw.is_empty() {
-            return Err("must not be empty".into());
+            return Err(Invalid::new("must not be empty"));
         }
         if let Some((scheme, rest)) = raw.split_once("://") {
             let transport = match scheme.to_ascii_lowercase().as_str() {
@@ -37,29 +40,28 @@ impl RepoUrl {
                 "git" => Transport::Git,
                 "file" => Transport::Local,
                 other => {
-                    return Err(format!(
+                    return Err(Invalid::new(format!(
                         "unsupported scheme '{other}': use https://, http://, ssh://, git://, file://, user@host:path or a local path"
-                    ));
+                    )));
                 }
             };
             if transport != Transport::Local {
                 let authority = rest.split('/').next().unwrap_or_default();
                 let host = authority.rsplit('@').next().unwrap_or_default();
                 if host.is_empty() || host.starts_with(':') {
-                    return Err("the URL has no host".into());
+                    return Err(Invalid::new("the URL has no host"));
                 }
                 if transport == Transport::Http
                     && authority
                         .rsplit_once('@')
                         .is_some_and(|(userinfo, _)| userinfo.contains(':'))
                 {
-                    return Err(
-                        "the URL carries a password: put the token in GIT_ACCESS_TOKEN instead, so it is never written to disk or logged"
-                            .into(),
-                    );
+                    return Err(Invalid::new(
+                        "the URL carries a password: put the token in GIT_ACCESS_TOKEN instead, so it is never written to disk or logged",
+                    ));
                 }
             } else if rest.is_empty() {
-                return Err("the file:// URL has no path".into());
+                return Err(Invalid::new("the file:// URL has no path"));
             }
             return Ok(Self {
                 raw: raw.to_string(),
@@ -113,6 +115,14 @@ fn is_scp_like(raw: &str) -> bool {
     head.contains('@') && host.len() > 1
 }
 
+impl FromStr for RepoUrl {
+    type Err = Invalid;
+
+    fn from_str(text: &str) -> Result<Self, Invalid> {
+        Self::parse(text)
+    }
+}
+
 impl fmt::Display for RepoUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.raw)
@@ -152,7 +162,7 @@ mod tests {
     #[case("https://user:pass@github.com/acme/stacks.git", "GIT_ACCESS_TOKEN")]
     #[case("file://", "no path")]
     fn refuses_bad_forms_with_a_reason(#[case] text: &str, #[case] reason: &str) {
-        let err = RepoUrl::parse(text).expect_err(text);
+        let err = RepoUrl::parse(text).expect_err(text).to_string();
         assert!(err.contains(reason), "{text:?} gave {err:?}");
         assert!(!err.contains("pass@"), "the error must not echo a password");
     }

@@ -1,0 +1,81 @@
+//! The reconciler's settings: whether and how it acts, how many stacks at once,
+//! and where it works.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use clap::ValueEnum;
+
+use crate::docker::InstanceName;
+
+/// What to do when the runtime differs from the desired state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DriftPolicy {
+    /// Correct drift at once.
+    Revert,
+    /// Mark the stack `drifted` and leave it alone until acknowledged.
+    Flag,
+}
+
+impl fmt::Display for DriftPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Revert => "revert",
+            Self::Flag => "flag",
+        })
+    }
+}
+
+/// `RECONCILE_*`, `DRIFT_POLICY`, `DATA_DIR` and `INSTANCE_NAME`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReconcileArgs {
+    /// Apply changes automatically; false: only report (plan/apply still work).
+    #[arg(long = "reconcile-enabled", env = "RECONCILE_ENABLED", value_name = "BOOL", default_value = "true", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::Set, display_order = 9)]
+    pub enabled: bool,
+
+    /// Remove running stacks that left the desired state.
+    #[arg(long = "reconcile-remove-enabled", env = "RECONCILE_REMOVE_ENABLED", value_name = "BOOL", default_value = "false", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::Set, display_order = 10)]
+    pub remove_enabled: bool,
+
+    /// revert: correct runtime drift at once; flag: mark the stack drifted until acknowledged.
+    #[arg(
+        long = "drift-policy",
+        env = "DRIFT_POLICY",
+        value_name = "POLICY",
+        default_value = "revert",
+        ignore_case = true,
+        display_order = 11
+    )]
+    pub drift_policy: DriftPolicy,
+
+    /// Git cache and the working folders compose runs in.
+    #[arg(
+        long = "data-dir",
+        env = "DATA_DIR",
+        value_name = "PATH",
+        default_value = "./data",
+        display_order = 13
+    )]
+    pub data_dir: PathBuf,
+
+    /// Written to io.docker-cd.instance; an instance never touches another instance's containers.
+    #[arg(
+        long = "instance-name",
+        env = "INSTANCE_NAME",
+        value_name = "NAME",
+        default_value = "docker-cd",
+        display_order = 15
+    )]
+    pub instance_name: InstanceName,
+
+    /// Reconcile workers.
+    #[arg(long = "reconcile-concurrency", env = "RECONCILE_CONCURRENCY", value_name = "N", default_value = "1", value_parser = clap::value_parser!(u16).range(1..=64), display_order = 16)]
+    concurrency: u16,
+}
+
+impl ReconcileArgs {
+    /// Reconcile workers (at least 1).
+    pub fn concurrency(&self) -> usize {
+        usize::from(self.concurrency)
+    }
+}
