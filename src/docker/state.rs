@@ -136,15 +136,7 @@ mod tests {
     use super::*;
 
     fn container(id: &str) -> ContainerInfo {
-        ContainerInfo {
-            id: id.into(),
-            name: id.into(),
-            service: "web".into(),
-            state: "running".into(),
-            health: None,
-            exit_code: None,
-            labels: HashMap::new(),
-        }
+        fixtures::container(id, "web", "running", &[])
     }
 
     #[test]

@@ -340,13 +340,8 @@ mod tests {
 
     fn container(id: &str) -> ContainerInfo {
         ContainerInfo {
-            id: id.into(),
-            name: format!("c-{id}"),
-            service: "web".into(),
-            state: "running".into(),
             health: Some("healthy".into()),
-            exit_code: None,
-            labels: HashMap::new(),
+            ..crate::docker::state::fixtures::container(id, "web", "running", &[])
         }
     }
 
