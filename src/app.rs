@@ -14,7 +14,7 @@ use anyhow::Context as _;
 use controller::{Controller, ControllerMetrics, QueueMetrics, WorkQueue};
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{self, ApiToken, AppState, Health, StackReads, WebhookGuard};
+use crate::api::{self, ApiToken, AppState, Health, StackReads, WebhookGuard, Webhooks};
 use crate::commands::StackCommands;
 use crate::compose::runner::{ComposeMetrics, ComposeRunner};
 use crate::config::Config;
@@ -250,12 +250,15 @@ async fn start_api(
             registry: runtime.registry.clone(),
             readiness: runtime.readiness.clone(),
         },
-        refresh: stores.refresh,
-        webhook: WebhookGuard::new(
-            config.api.webhook_secret.clone(),
-            config.git.reference.as_ref().map(ToString::to_string),
+        refresh: stores.refresh.clone(),
+        webhooks: Webhooks::new(
+            WebhookGuard::new(
+                config.api.webhook_secret.clone(),
+                config.git.reference.as_ref().map(ToString::to_string),
+            ),
+            stores.refresh,
+            runtime.metrics.clone(),
         ),
-        metrics: runtime.metrics.clone(),
         events: runtime.events.clone(),
         api_token: ApiToken(config.api.api_token.clone()),
     };

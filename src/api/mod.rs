@@ -1,6 +1,7 @@
 //! The HTTP API: JSON everywhere except `/` (the dashboard) and `/metrics`.
 
 mod actions;
+pub mod args;
 mod auth;
 mod dashboard;
 mod error;
@@ -41,10 +42,8 @@ pub struct AppState {
     pub health: Health,
     /// Refresh requests and status.
     pub refresh: RefreshHandle,
-    /// Webhook secret and flood protection.
-    pub webhook: Arc<WebhookGuard>,
-    /// Application series (webhook outcomes).
-    pub metrics: AppMetrics,
+    /// What a push webhook needs.
+    pub webhooks: Webhooks,
     /// SSE events.
     pub events: EventBus,
     /// `API_TOKEN`.
@@ -73,6 +72,18 @@ pub struct Health {
     pub readiness: Readiness,
 }
 
+/// A webhook's signature check, the refresh it asks for and its counter
+/// (see [`Webhooks::new`]).
+#[derive(Clone)]
+pub struct Webhooks {
+    /// Webhook secret and flood protection.
+    pub guard: Arc<WebhookGuard>,
+    /// Where an accepted push asks for a refresh.
+    pub refresh: RefreshHandle,
+    /// Application series (webhook outcomes).
+    pub metrics: AppMetrics,
+}
+
 /// The bearer token every `/api` route needs, when one is configured.
 #[derive(Clone)]
 pub struct ApiToken(pub Option<Secret>);
@@ -92,6 +103,7 @@ sub_state! {
     commands: Arc<StackCommands>,
     health: Health,
     refresh: RefreshHandle,
+    webhooks: Webhooks,
     events: EventBus,
     api_token: ApiToken,
 }

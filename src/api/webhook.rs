@@ -14,10 +14,13 @@ use tokio::sync::Semaphore;
 use tracing::Instrument as _;
 
 use super::refresh::accepted;
-use super::{ApiError, AppState};
-use crate::informer::git::{Requested, Trigger};
+use super::{ApiError, Webhooks};
+use crate::informer::git::{RefreshHandle, Requested, Trigger};
+use crate::metrics::{AppMetrics, pairs};
 use crate::secret::Secret;
-use crate::webhook::{self, MAX_BODY_BYTES, Outcome, Provider, SignatureError, WebhookEvent};
+use crate::webhook::{
+    self, MAX_BODY_BYTES, Outcome, Provider, SignatureError, UNKNOWN_PROVIDER, WebhookEvent,
+};
 
 /// Verified webhooks per second before 429: forges send a few per push; a
 /// thousand a second is a flood or a loop.
@@ -35,6 +38,26 @@ pub struct WebhookGuard {
     bodies: Semaphore,
 }
 
+impl Webhooks {
+    /// The webhook's parts; every provider × outcome series starts at 0.
+    pub fn new(guard: Arc<WebhookGuard>, refresh: RefreshHandle, metrics: AppMetrics) -> Self {
+        let providers: Vec<&str> = Provider::ALL
+            .iter()
+            .map(|p| p.as_str())
+            .chain([UNKNOWN_PROVIDER])
+            .collect();
+        let outcomes: Vec<&str> = Outcome::ALL.iter().map(|o| o.as_str()).collect();
+        for labels in pairs(&providers, &outcomes) {
+            metrics.webhook_requests.with_label_values(&labels).reset();
+        }
+        Self {
+            guard,
+            refresh,
+            metrics,
+        }
+    }
+}
+
 impl WebhookGuard {
     /// Guard for the given secret and `GIT_REF`.
     pub fn new(secret: Option<Secret>, configured_ref: Option<String>) -> Arc<Self> {
@@ -50,7 +73,7 @@ impl WebhookGuard {
 }
 
 /// `POST /api/webhook`.
-pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+pub async fn receive(State(state): State<Webhooks>, headers: HeaderMap, body: Body) -> Response {
     let provider = Provider::label(Provider::detect(&headers));
     let span = tracing::info_span!("webhook", provider);
     async {
@@ -93,8 +116,8 @@ enum Verdict {
 }
 
 /// Checks, parses and acts on one webhook; `Err` is a refusal before the end.
-async fn judge(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Verdict, Verdict> {
-    let guard = &state.webhook;
+async fn judge(state: &Webhooks, headers: &HeaderMap, body: Body) -> Result<Verdict, Verdict> {
+    let guard = &state.guard;
     let secret = guard.secret.as_ref().ok_or(Verdict::Disabled)?;
     let _permit = guard
         .bodies
@@ -130,7 +153,7 @@ async fn judge(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Verd
 
 impl Verdict {
     /// Counts the verdict under `provider`, logs it and answers the request.
-    fn answer(self, state: &AppState, provider: &'static str) -> Response {
+    fn answer(self, state: &Webhooks, provider: &'static str) -> Response {
         let (outcome, response) = self.log_and_respond(provider);
         if let Some(outcome) = outcome {
             state
@@ -214,4 +237,28 @@ fn answered(outcome: Outcome, status: &'static str) -> (Option<Outcome>, Respons
         Some(outcome),
         (StatusCode::OK, Json(json!({ "status": status }))).into_response(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_provider_and_outcome_series_starts_at_zero() {
+        let registry = prometheus::Registry::new();
+        let metrics = AppMetrics::register(&registry).expect("register");
+        Webhooks::new(WebhookGuard::new(None, None), RefreshHandle::new(), metrics);
+        let text = prometheus::TextEncoder::new()
+            .encode_to_string(&registry.gather())
+            .expect("text");
+        let series = text
+            .lines()
+            .filter(|l| l.starts_with("webhook_requests_total{"))
+            .count();
+        assert_eq!(series, (Provider::ALL.len() + 1) * Outcome::ALL.len());
+        assert!(
+            text.contains(r#"webhook_requests_total{outcome="too_large",provider="unknown"} 0"#),
+            "{text}"
+        );
+    }
 }

@@ -5,16 +5,13 @@
 //! gathers them into one command line. A bad or missing setting is reported as
 //! one line naming it (see [`ConfigError`]); the binary then exits with status 2.
 
-mod api;
-mod reconcile;
-
 use std::ffi::OsString;
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{CommandFactory, Parser};
 
-pub use api::{ApiArgs, ListenAddr};
-pub use reconcile::{DriftPolicy, ReconcileArgs};
+pub use crate::api::args::{ApiArgs, ListenAddr};
+pub use crate::reconcile::args::{DriftPolicy, ReconcileArgs};
 
 // Their old home, kept for tests/it and the fuzz targets (not owned here).
 pub use crate::git::RepoUrl;

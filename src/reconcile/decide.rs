@@ -4,9 +4,9 @@
 
 use std::time::{Duration, Instant};
 
+use super::args::DriftPolicy;
 use super::assess::{Cause, Verdict};
 use super::memory::{Memory, Settling};
-use crate::config::DriftPolicy;
 use crate::status::Status;
 
 /// How long an applied stack may take to become ready (healthchecks passing)

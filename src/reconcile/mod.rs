@@ -2,6 +2,7 @@
 //! against actual state (the runtime cache), a pure decision, effects through an
 //! executor, the result recorded in labels and the status table.
 
+pub mod args;
 pub mod assess;
 pub mod decide;
 pub mod executor;

@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::*;
-use crate::config::DriftPolicy;
 use crate::docker::state::RuntimeStore;
 use crate::docker::state::fixtures::container;
 use crate::events::EventBus;
+use crate::reconcile::args::DriftPolicy;
 use crate::stack::snapshot::SnapshotStore;
 
 /// Records what it was asked to do and answers with scripted containers.
