@@ -27,6 +27,7 @@ use crate::reconcile::decide::Policy;
 use crate::reconcile::memory::Memories;
 use crate::reconcile::{DockerExecutor, StackReconciler};
 use crate::runtime::Runtime;
+use crate::stack::StackName;
 use crate::stack::snapshot::SnapshotReader;
 use crate::stack::workspace::Workspaces;
 use crate::status::StatusTable;
@@ -71,10 +72,14 @@ struct Stores {
 
 impl Stores {
     /// Lists every stack in Git or on the host (what a resync wakes).
-    fn every_stack(&self) -> impl FnMut() -> Vec<String> + Send + 'static {
+    fn every_stack(&self) -> impl FnMut() -> Vec<StackName> + Send + 'static {
         let (snapshots, cache) = (self.snapshots.clone(), self.cache.clone());
         move || {
-            let mut keys = cache.stack_names();
+            let mut keys: Vec<StackName> = cache
+                .stack_names()
+                .iter()
+                .filter_map(|name| name.parse().ok())
+                .collect();
             if let Some(snapshot) = snapshots.current() {
                 keys.extend(snapshot.stacks.keys().cloned());
             }
@@ -101,7 +106,7 @@ struct Reconciling {
     planner: Arc<Planner>,
     status: StatusTable,
     memories: Memories,
-    queue: WorkQueue<String>,
+    queue: WorkQueue<StackName>,
 }
 
 /// `DATA_DIR`, created and made absolute: compose runs in sub-folders and

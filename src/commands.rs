@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::docker::state::RuntimeCache;
 use crate::plan::{Plan, PlanError, Planner};
 use crate::reconcile::memory::{ApplyRequest, Memories};
+use crate::stack::StackName;
 use crate::stack::snapshot::SnapshotReader;
 use crate::status::{Outcome, Status, StatusTable};
 
@@ -68,7 +69,7 @@ pub struct StackCommands {
     /// Grants, locks and waiting applies, shared with the reconciler.
     pub memories: Memories,
     /// The controller's queue.
-    pub queue: controller::WorkQueue<String>,
+    pub queue: controller::WorkQueue<StackName>,
     /// Plans and staleness tokens.
     pub planner: Arc<Planner>,
     /// Cancelled at shutdown: a waiting apply gives up.
@@ -80,10 +81,10 @@ impl StackCommands {
     ///
     /// # Errors
     /// [`CommandError::NotFound`] for an unknown stack.
-    pub fn sync(&self, name: &str) -> Result<(), CommandError> {
+    pub fn sync(&self, name: &StackName) -> Result<(), CommandError> {
         self.known(name)?;
         self.memories.grant(name);
-        self.queue.add(name.to_string());
+        self.queue.add(name.clone());
         tracing::info!(stack = %name, "sync requested");
         Ok(())
     }
@@ -92,7 +93,7 @@ impl StackCommands {
     ///
     /// # Errors
     /// When the stack is unknown or not drifted.
-    pub fn ack(&self, name: &str) -> Result<(), CommandError> {
+    pub fn ack(&self, name: &StackName) -> Result<(), CommandError> {
         self.known(name)?;
         let status = self.status.get(name).map(|r| r.status);
         if status != Some(Status::Drifted) {
@@ -102,7 +103,7 @@ impl StackCommands {
             });
         }
         self.memories.grant(name);
-        self.queue.add(name.to_string());
+        self.queue.add(name.clone());
         tracing::info!(stack = %name, "drift acknowledged; reverting");
         Ok(())
     }
@@ -111,7 +112,7 @@ impl StackCommands {
     ///
     /// # Errors
     /// When the plan cannot be made.
-    pub async fn plan(&self, name: &str) -> Result<Plan, CommandError> {
+    pub async fn plan(&self, name: &StackName) -> Result<Plan, CommandError> {
         let plan = self.planner.plan(name).await?;
         tracing::info!(
             stack = %name,
@@ -129,7 +130,7 @@ impl StackCommands {
     ///
     /// # Errors
     /// Locked, stale, or the token cannot be computed.
-    pub async fn apply(&self, name: &str, token: &str) -> Result<ApplyOutcome, CommandError> {
+    pub async fn apply(&self, name: &StackName, token: &str) -> Result<ApplyOutcome, CommandError> {
         let guard = self.memories.try_lock(name).ok_or(CommandError::Locked)?;
         if self.planner.current_token(name).await? != token {
             tracing::info!(stack = %name, "apply refused: the plan is stale");
@@ -142,7 +143,7 @@ impl StackCommands {
         let (reply, answer) = oneshot::channel();
         self.memories
             .request_apply(name, ApplyRequest { guard, reply });
-        self.queue.add(name.to_string());
+        self.queue.add(name.clone());
         let result = tokio::select! {
             answer = answer => answer.map_err(|_| CommandError::Stopped)?,
             () = self.shutdown.cancelled() => return Err(CommandError::Stopped),
@@ -161,7 +162,7 @@ impl StackCommands {
         })
     }
 
-    fn known(&self, name: &str) -> Result<(), CommandError> {
+    fn known(&self, name: &StackName) -> Result<(), CommandError> {
         let desired = self
             .snapshots
             .current()

@@ -3,18 +3,19 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use super::ApiError;
+use super::stack_path::StackPath;
 use crate::commands::StackCommands;
 
 /// `POST /api/stacks/{name}/sync`: 202, the stack is reconciled now, and applied
 /// once even when `RECONCILE_ENABLED=false` or its drift is flagged.
 pub async fn sync(
     State(commands): State<Arc<StackCommands>>,
-    Path(name): Path<String>,
+    StackPath(name): StackPath,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     commands.sync(&name)?;
     Ok(queued())
@@ -24,7 +25,7 @@ pub async fn sync(
 /// reverts the drift); 409 for any other status.
 pub async fn ack(
     State(commands): State<Arc<StackCommands>>,
-    Path(name): Path<String>,
+    StackPath(name): StackPath,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     commands.ack(&name)?;
     Ok(queued())

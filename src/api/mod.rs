@@ -9,6 +9,7 @@ mod events;
 mod health;
 mod plan;
 mod refresh;
+mod stack_path;
 pub mod stacks;
 mod webhook;
 

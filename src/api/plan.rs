@@ -3,12 +3,13 @@
 use std::sync::Arc;
 
 use axum::Json;
+use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::stack_path::StackPath;
 use super::{ApiError, StackReads};
 use crate::commands::{ApplyOutcome, CommandError, StackCommands};
 use crate::git::tree::Entry;
@@ -43,7 +44,7 @@ impl From<CommandError> for ApiError {
 /// `POST /api/stacks/{name}/plan`: what an apply would change, with its token.
 pub async fn plan(
     State(commands): State<Arc<StackCommands>>,
-    Path(name): Path<String>,
+    StackPath(name): StackPath,
 ) -> Result<Json<Plan>, ApiError> {
     Ok(Json(commands.plan(&name).await?))
 }
@@ -59,7 +60,7 @@ pub struct ApplyRequest {
 /// the plan; 409 when stale or when another apply or reconcile holds the stack.
 pub async fn apply(
     State(commands): State<Arc<StackCommands>>,
-    Path(name): Path<String>,
+    StackPath(name): StackPath,
     body: Result<Json<ApplyRequest>, JsonRejection>,
 ) -> Result<Json<ApplyOutcome>, ApiError> {
     let Json(request) = body.map_err(|e| {
@@ -78,7 +79,7 @@ pub async fn apply(
 /// revision, secret-looking values redacted.
 pub async fn compose_file(
     State(reads): State<StackReads>,
-    Path(name): Path<String>,
+    StackPath(name): StackPath,
 ) -> Result<Json<Value>, ApiError> {
     let snapshot = reads.snapshots.current().ok_or_else(|| {
         ApiError::new(

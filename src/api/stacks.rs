@@ -6,12 +6,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse as _, Response};
 use serde::Serialize;
 use serde_json::json;
 
+use super::stack_path::StackPath;
 use super::{ApiError, StackReads};
 use crate::docker::state::ContainerInfo;
 use crate::labels;
@@ -144,11 +145,11 @@ pub fn all_views(state: &StackReads) -> Vec<StackView> {
     let mut names: BTreeSet<String> = records.keys().cloned().collect();
     names.extend(state.runtime.stack_names());
     if let Some(s) = &snapshot {
-        names.extend(s.stacks.keys().cloned());
+        names.extend(s.stacks.keys().map(ToString::to_string));
     }
     let mut views = Vec::with_capacity(names.len());
     for name in names {
-        let desired = snapshot.as_ref().and_then(|s| s.stacks.get(&name));
+        let desired = snapshot.as_ref().and_then(|s| s.stacks.get(name.as_str()));
         let record = records.get(&name);
         let containers = state.runtime.containers(&name);
         views.push(stack_view(
@@ -241,7 +242,7 @@ impl ListCache {
 /// `GET /api/stacks/{name}`.
 pub async fn get_one(
     State(state): State<StackReads>,
-    Path(name): Path<String>,
+    StackPath(name): StackPath,
 ) -> Result<Json<StackView>, ApiError> {
     let snapshot = state.snapshots.current();
     let desired = snapshot.as_ref().and_then(|s| s.stacks.get(&name));

@@ -231,8 +231,7 @@ impl Watcher {
         let keys = stacks_to_wake(&self.store.reader().all(), &by_stack, wake);
         self.store.replace_all(by_stack);
         for key in keys {
-            // The controller is gone only during shutdown; nothing to wake then.
-            let _ = self.keys.send(key);
+            self.keys.wake_project(&key);
         }
         Ok(())
     }
@@ -258,7 +257,7 @@ impl Watcher {
             apply_event(&mut containers, &id, &action, &attributes);
         }
         self.store.set_stack(&project, containers);
-        let _ = self.keys.send(project);
+        self.keys.wake_project(&project);
         Ok(())
     }
 }

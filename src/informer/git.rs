@@ -245,8 +245,7 @@ impl<S: DesiredSource> Refresher<S> {
         self.store.publish(Arc::new(snapshot));
         let count = changed.len();
         for key in changed {
-            // The controller is gone only during shutdown; nothing to wake then.
-            let _ = self.keys.send(key);
+            self.keys.send(key);
         }
         Ok((resolved, count))
     }

@@ -19,23 +19,50 @@ use std::task::{Context, Poll};
 use futures::Stream;
 use tokio::sync::mpsc;
 
+use crate::stack::StackName;
+
 /// Where an informer sends the keys of stacks that changed.
-pub type KeySender = mpsc::UnboundedSender<String>;
+#[derive(Debug, Clone)]
+pub struct KeySender(mpsc::UnboundedSender<StackName>);
+
+#[cfg(test)]
+impl From<mpsc::UnboundedSender<StackName>> for KeySender {
+    fn from(sender: mpsc::UnboundedSender<StackName>) -> Self {
+        Self(sender)
+    }
+}
+
+impl KeySender {
+    /// Wakes the stack `name`.
+    pub fn send(&self, name: StackName) {
+        // The controller is gone only during shutdown; nothing to wake then.
+        let _ = self.0.send(name);
+    }
+
+    /// Wakes the stack a compose project label names; a name no stack can have
+    /// (a container labelled by hand) wakes nothing.
+    pub fn wake_project(&self, project: &str) {
+        match project.parse() {
+            Ok(name) => self.send(name),
+            Err(_) => tracing::debug!(project = ?project, "not a stack name; ignored"),
+        }
+    }
+}
 
 /// The stack keys an informer emits, as a stream for the controller.
 #[derive(Debug)]
-pub struct Keys(mpsc::UnboundedReceiver<String>);
+pub struct Keys(mpsc::UnboundedReceiver<StackName>);
 
 /// A connected sender and stream of stack keys.
 pub fn keys() -> (KeySender, Keys) {
     let (sender, receiver) = mpsc::unbounded_channel();
-    (sender, Keys(receiver))
+    (KeySender(sender), Keys(receiver))
 }
 
 impl Stream for Keys {
-    type Item = String;
+    type Item = StackName;
 
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<String>> {
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<StackName>> {
         self.0.poll_recv(cx)
     }
 }

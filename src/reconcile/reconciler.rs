@@ -20,8 +20,8 @@ use super::memory::{Memories, StackGuard};
 use crate::docker::state::{ContainerInfo, RuntimeCache};
 use crate::labels::{self, StackLabels, Synced};
 use crate::metrics::AppMetrics;
-use crate::stack::DesiredStack;
 use crate::stack::snapshot::{Snapshot, SnapshotReader};
+use crate::stack::{DesiredStack, StackName};
 use crate::status::{LastResult, Outcome, Status, StatusTable};
 
 /// Retry delay while another session holds the stack's lock.
@@ -49,10 +49,10 @@ pub struct StackReconciler<E> {
     pub metrics: AppMetrics,
 }
 
-impl<E: Executor> Reconciler<String> for StackReconciler<E> {
+impl<E: Executor> Reconciler<StackName> for StackReconciler<E> {
     type Error = ReconcileError;
 
-    async fn reconcile(&self, name: &String) -> Result<Action, ReconcileError> {
+    async fn reconcile(&self, name: &StackName) -> Result<Action, ReconcileError> {
         let request = self.memories.take_request(name);
         let span = tracing::info_span!("stack", stack = %name, revision = tracing::field::Empty);
         let (guard, reply) = match request {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use self::links::{check_symlink, resolve_file};
 use self::paths::{join, owner, parent, relative_to, split};
 use super::hash::{compose_hash, stack_hash};
-use super::name::{project_name_problem, stack_name};
+use super::name::{StackName, project_name_problem};
 use super::{DesiredStack, StackFile};
 use crate::compose;
 use crate::git::tree::{Entry, FileTree};
@@ -26,7 +26,7 @@ pub const COMPOSE_FILE_NAMES: [&str; 4] = [
 
 /// Every stack of `tree`, keyed by name, with its hashes, services and any
 /// error that makes it undeployable. One stack's problem never affects another's.
-pub fn discover(tree: &FileTree) -> BTreeMap<String, Arc<DesiredStack>> {
+pub fn discover(tree: &FileTree) -> BTreeMap<StackName, Arc<DesiredStack>> {
     let stack_dirs = find_stack_dirs(tree);
     let mut files: HashMap<&str, Vec<StackFile>> = stack_dirs
         .keys()
@@ -56,8 +56,8 @@ pub fn discover(tree: &FileTree) -> BTreeMap<String, Arc<DesiredStack>> {
 }
 
 /// The stacks by name; two folders with one name both fail, each naming the other.
-fn keyed_by_name(stacks: Vec<DesiredStack>) -> BTreeMap<String, Arc<DesiredStack>> {
-    let mut by_name: HashMap<String, Vec<String>> = HashMap::new();
+fn keyed_by_name(stacks: Vec<DesiredStack>) -> BTreeMap<StackName, Arc<DesiredStack>> {
+    let mut by_name: HashMap<StackName, Vec<String>> = HashMap::new();
     for stack in &stacks {
         by_name
             .entry(stack.name.clone())
@@ -125,7 +125,7 @@ fn build_stack(
     files: Vec<StackFile>,
 ) -> DesiredStack {
     let path = if dir.is_empty() { "." } else { dir }.to_string();
-    let name = stack_name(&path);
+    let name = StackName::for_path(&path);
     let mut error = project_name_problem(&name);
 
     for file in &files {

@@ -8,7 +8,7 @@ use super::DesiredStack;
 pub fn desired(name: &str, services: &[&str], stack_hash: &str) -> DesiredStack {
     let services: Vec<String> = services.iter().map(|s| (*s).to_string()).collect();
     DesiredStack {
-        name: name.into(),
+        name: name.parse().expect("a stack name"),
         path: name.into(),
         compose_file: "compose.yaml".into(),
         compose_hash: format!("c-{stack_hash}"),

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use crate::git::tree::Entry;
 
 pub use discover::discover;
-pub use name::stack_name;
+pub use name::{StackName, stack_name};
 
 /// One file of a stack, with its path relative to the stack folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,7 +31,7 @@ pub struct StackFile {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DesiredStack {
     /// Stack name: compose project name and work-queue key.
-    pub name: String,
+    pub name: StackName,
     /// Folder relative to `DEPLOY_DIR` (`.` for the deploy folder itself).
     pub path: String,
     /// The compose file's name inside the folder.

@@ -1,5 +1,87 @@
 //! Stack names: the stack path made into a compose project name.
 
+use std::borrow::Borrow;
+use std::fmt;
+use std::ops::Deref;
+use std::str::FromStr;
+use std::sync::Arc;
+
+/// A stack's name: its compose project name, the work queue's key and the
+/// `{name}` of the API. Only names [`stack_name`] can produce exist, so a
+/// request's name outside `[a-z0-9_-]` is refused before it reaches a log line,
+/// a lock or Docker.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StackName(Arc<str>);
+
+/// A name no stack can have.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a stack name is made of a-z, 0-9, '_' and '-' only")]
+pub struct NotAStackName;
+
+impl StackName {
+    /// The name of the stack at `path` (relative to `DEPLOY_DIR`).
+    pub fn for_path(path: &str) -> Self {
+        Self(stack_name(path).into())
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for StackName {
+    type Err = NotAStackName;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let allowed =
+            |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-';
+        if !text.is_empty() && text.chars().all(allowed) {
+            Ok(Self(text.into()))
+        } else {
+            Err(NotAStackName)
+        }
+    }
+}
+
+impl PartialEq<&str> for StackName {
+    fn eq(&self, other: &&str) -> bool {
+        &*self.0 == *other
+    }
+}
+
+impl Deref for StackName {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Borrow<str> for StackName {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for StackName {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for StackName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl serde::Serialize for StackName {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
 /// The stack name for a stack path: lower-cased, every character outside
 /// `[a-z0-9_-]` replaced by `-`; the deploy folder itself (`.`) is `root`.
 pub fn stack_name(path: &str) -> String {
@@ -45,6 +127,21 @@ mod tests {
     #[case("a b", "a-b")]
     fn names_follow_the_contract(#[case] path: &str, #[case] name: String) {
         assert_eq!(stack_name(path), name);
+    }
+
+    #[rstest]
+    #[case("apps-web", true)]
+    #[case("root", true)]
+    #[case("_private", true)]
+    #[case("", false)]
+    #[case("Web", false)]
+    #[case("alpha\r\nX-Injected:1", false)]
+    #[case("../etc", false)]
+    fn only_names_a_stack_can_have_parse(#[case] text: &str, #[case] ok: bool) {
+        assert_eq!(text.parse::<StackName>().is_ok(), ok);
+        if ok {
+            assert_eq!(StackName::for_path(text).as_str(), text);
+        }
     }
 
     #[rstest]

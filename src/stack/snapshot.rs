@@ -9,7 +9,7 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use tokio::sync::watch;
 
-use super::DesiredStack;
+use super::{DesiredStack, StackName};
 
 /// The desired state at one commit.
 #[derive(Debug, Clone)]
@@ -21,7 +21,7 @@ pub struct Snapshot {
     /// When this revision was last confirmed by a successful refresh.
     pub refreshed_at: Timestamp,
     /// Stacks by name.
-    pub stacks: BTreeMap<String, Arc<DesiredStack>>,
+    pub stacks: BTreeMap<StackName, Arc<DesiredStack>>,
 }
 
 impl Snapshot {
@@ -30,11 +30,11 @@ impl Snapshot {
     /// Records compare by what decides an apply (hashes, path, compose file,
     /// error), not by revision: a commit that does not change a stack does not
     /// wake its reconcile.
-    pub fn changed_keys(&self, previous: Option<&Snapshot>) -> Vec<String> {
+    pub fn changed_keys(&self, previous: Option<&Snapshot>) -> Vec<StackName> {
         let Some(previous) = previous else {
             return self.stacks.keys().cloned().collect();
         };
-        let mut keys: Vec<String> = self
+        let mut keys: Vec<StackName> = self
             .stacks
             .iter()
             .filter(|(name, stack)| {

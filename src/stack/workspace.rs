@@ -105,7 +105,7 @@ impl Workspaces {
         let scratch_root = self.data_dir.join("plans");
         tokio::fs::create_dir_all(&scratch_root).await?;
         let scratch = tempfile::tempdir_in(&scratch_root)?;
-        let scratch_dir = scratch.path().join(&desired.name);
+        let scratch_dir = scratch.path().join(desired.name.as_str());
         materialize(&scratch_dir, &desired.files, b"{}\n".to_vec()).await?;
         let files = [desired.compose_file.as_str()];
         let output = self

@@ -64,7 +64,7 @@ struct Harness {
     source: Arc<FakeSource>,
     handle: RefreshHandle,
     reader: SnapshotReader,
-    keys: mpsc::UnboundedReceiver<String>,
+    keys: mpsc::UnboundedReceiver<crate::stack::StackName>,
     events: tokio::sync::broadcast::Receiver<Event>,
     shutdown: CancellationToken,
     task: tokio::task::JoinHandle<()>,
@@ -83,7 +83,7 @@ fn start(source: FakeSource) -> Harness {
     let refresher = Refresher {
         source: source.clone(),
         store,
-        keys: keys_tx,
+        keys: keys_tx.into(),
         handle: handle.clone(),
         metrics: AppMetrics::register(&registry).unwrap(),
         events: bus,
@@ -241,7 +241,7 @@ async fn polling_asks_for_a_refresh_every_interval() {
     let refresher = Refresher {
         source: source.clone(),
         store,
-        keys,
+        keys: keys.into(),
         handle: handle.clone(),
         metrics: AppMetrics::register(&registry).unwrap(),
         events: bus,

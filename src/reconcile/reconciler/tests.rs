@@ -125,7 +125,7 @@ fn harness(policy: Policy, executor: FakeExecutor) -> Harness {
 
 impl Harness {
     fn publish(&self, revision: &str, stacks: Vec<DesiredStack>) {
-        let stacks: BTreeMap<String, Arc<DesiredStack>> = stacks
+        let stacks: BTreeMap<StackName, Arc<DesiredStack>> = stacks
             .into_iter()
             .map(|s| (s.name.clone(), Arc::new(s)))
             .collect();
@@ -138,7 +138,9 @@ impl Harness {
     }
 
     async fn pass(&self, name: &str) -> Result<Action, ReconcileError> {
-        self.reconciler.reconcile(&name.to_string()).await
+        self.reconciler
+            .reconcile(&name.parse().expect("stack name"))
+            .await
     }
 
     fn status(&self, name: &str) -> Option<Status> {
