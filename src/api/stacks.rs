@@ -14,7 +14,7 @@ use serde_json::json;
 
 use super::stack_path::StackPath;
 use super::{ApiError, StackReads};
-use crate::docker::state::ContainerInfo;
+use crate::docker::state::{ContainerInfo, ContainerState, Health};
 use crate::labels;
 use crate::stack::DesiredStack;
 use crate::stack::snapshot::Snapshot;
@@ -28,9 +28,9 @@ pub struct ContainerView {
     /// Container name.
     pub name: String,
     /// Docker state (`running`, `exited`, …).
-    pub state: String,
+    pub state: ContainerState,
     /// Health, where a healthcheck is defined.
-    pub health: Option<String>,
+    pub health: Option<Health>,
 }
 
 /// One service in a stack view.
@@ -109,8 +109,8 @@ pub fn stack_view(
                 .map(|c| ContainerView {
                     id: c.id.clone(),
                     name: c.name.clone(),
-                    state: c.state.clone(),
-                    health: c.health.clone(),
+                    state: c.state,
+                    health: c.health,
                 })
                 .collect(),
         })

@@ -9,7 +9,7 @@ use bollard::query_parameters::{
     ListContainersOptionsBuilder, ListNetworksOptionsBuilder, RemoveContainerOptionsBuilder,
 };
 
-use super::state::ContainerInfo;
+use super::state::{ContainerInfo, ContainerState, Health};
 use crate::labels;
 
 /// Why a Docker call failed.
@@ -196,7 +196,9 @@ fn container_info(summary: ContainerSummary) -> Option<ContainerInfo> {
             .get(labels::COMPOSE_SERVICE)
             .cloned()
             .unwrap_or_default(),
-        state: summary.state.map(|s| s.to_string()).unwrap_or_default(),
+        state: ContainerState::from_docker(
+            &summary.state.map(|s| s.to_string()).unwrap_or_default(),
+        ),
         health: health_from_status(&status),
         exit_code: exit_code_from_status(&status),
         id,
@@ -206,13 +208,13 @@ fn container_info(summary: ContainerSummary) -> Option<ContainerInfo> {
 
 /// The list API (at 1.41) has no health field; its status text carries it:
 /// `Up 5 seconds (healthy)`, `(unhealthy)`, `(health: starting)`.
-fn health_from_status(status: &str) -> Option<String> {
+fn health_from_status(status: &str) -> Option<Health> {
     if status.contains("(healthy)") {
-        Some("healthy".into())
+        Some(Health::Healthy)
     } else if status.contains("(unhealthy)") {
-        Some("unhealthy".into())
+        Some(Health::Unhealthy)
     } else if status.contains("(health: starting)") {
-        Some("starting".into())
+        Some(Health::Starting)
     } else {
         None
     }
@@ -236,7 +238,7 @@ mod tests {
     #[case("Up 3 hours", None)]
     #[case("Exited (0) 2 minutes ago", None)]
     fn health_is_read_from_the_status_text(#[case] status: &str, #[case] health: Option<&str>) {
-        assert_eq!(health_from_status(status).as_deref(), health);
+        assert_eq!(health_from_status(status).map(Health::as_str), health);
     }
 
     #[rstest]

@@ -8,6 +8,49 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
+use crate::named::named_enum;
+
+named_enum! {
+    /// A container's state, as Docker names it.
+    pub enum ContainerState {
+        /// Created, never started.
+        Created = "created",
+        /// Running (healthy or not).
+        Running = "running",
+        /// Paused.
+        Paused = "paused",
+        /// Being restarted by its restart policy.
+        Restarting = "restarting",
+        /// Being removed.
+        Removing = "removing",
+        /// Stopped; the exit code says how.
+        Exited = "exited",
+        /// Could not be stopped or removed.
+        Dead = "dead",
+        /// A state this version does not know (a newer engine).
+        Unknown = "unknown",
+    }
+}
+
+impl ContainerState {
+    /// The state Docker reports as `text`; one it does not know is [`Self::Unknown`].
+    pub fn from_docker(text: &str) -> Self {
+        text.parse().unwrap_or(Self::Unknown)
+    }
+}
+
+named_enum! {
+    /// A running container's healthcheck result.
+    pub enum Health {
+        /// The check is still in its start period or has not passed yet.
+        Starting = "starting",
+        /// Passing.
+        Healthy = "healthy",
+        /// Failing.
+        Unhealthy = "unhealthy",
+    }
+}
+
 /// What docker-cd knows about one managed container.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContainerInfo {
@@ -17,10 +60,10 @@ pub struct ContainerInfo {
     pub name: String,
     /// Compose service (`com.docker.compose.service`).
     pub service: String,
-    /// Docker state: `running`, `exited`, `created`, `restarting`, `paused`, `dead`, …
-    pub state: String,
-    /// `healthy`, `unhealthy` or `starting` when the container has a healthcheck.
-    pub health: Option<String>,
+    /// Docker state.
+    pub state: ContainerState,
+    /// The healthcheck's result, when the container has one.
+    pub health: Option<Health>,
     /// Exit code of a stopped container.
     pub exit_code: Option<i64>,
     /// Every label of the container.
@@ -35,7 +78,7 @@ impl ContainerInfo {
 
     /// Running, and healthy where a healthcheck is defined.
     pub fn is_ready(&self) -> bool {
-        self.state == "running" && self.health.as_deref().is_none_or(|h| h == "healthy")
+        self.state == ContainerState::Running && self.health.is_none_or(|h| h == Health::Healthy)
     }
 }
 
@@ -171,7 +214,7 @@ pub mod fixtures {
             id: id.into(),
             name: format!("{id}-1"),
             service: service.into(),
-            state: state.into(),
+            state: super::ContainerState::from_docker(state),
             health: None,
             exit_code: None,
             labels: labels

@@ -20,7 +20,7 @@ use futures::StreamExt as _;
 use super::{KeySender, Keys};
 use crate::docker::client::{self, DockerError};
 use crate::docker::connection::Connection;
-use crate::docker::state::{ContainerInfo, RuntimeCache, RuntimeStore};
+use crate::docker::state::{ContainerInfo, ContainerState, RuntimeCache, RuntimeStore};
 use crate::docker::{DockerArgs, DockerHandle, InstanceName};
 use crate::labels;
 use crate::metrics::AppMetrics;
@@ -298,14 +298,16 @@ fn apply_event(
     };
     match action.split(':').next().unwrap_or_default().trim() {
         "die" => {
-            container.state = "exited".into();
+            container.state = ContainerState::Exited;
             container.exit_code = attributes.get("exitCode").and_then(|c| c.parse().ok());
             container.health = None;
         }
-        "start" | "restart" | "unpause" => container.state = "running".into(),
-        "pause" => container.state = "paused".into(),
+        "start" | "restart" | "unpause" => container.state = ContainerState::Running,
+        "pause" => container.state = ContainerState::Paused,
         "health_status" => {
-            container.health = action.split_once(':').map(|(_, h)| h.trim().to_string());
+            container.health = action
+                .split_once(':')
+                .and_then(|(_, h)| h.trim().parse().ok());
         }
         _ => {}
     }
@@ -337,9 +339,11 @@ mod tests {
     use super::*;
     use rstest::rstest;
 
+    use crate::docker::state::Health;
+
     fn container(id: &str) -> ContainerInfo {
         ContainerInfo {
-            health: Some("healthy".into()),
+            health: Some(Health::Healthy),
             ..crate::docker::state::fixtures::container(id, "web", "running", &[])
         }
     }
@@ -350,18 +354,18 @@ mod tests {
         let mut list = vec![container("a"), container("b")];
         apply_event(&mut list, "a", "die", &attributes);
         assert_eq!(
-            (
-                list[0].state.as_str(),
-                list[0].exit_code,
-                list[0].health.as_deref()
-            ),
-            ("exited", Some(137), None)
+            (list[0].state, list[0].exit_code, list[0].health),
+            (ContainerState::Exited, Some(137), None)
         );
-        assert_eq!(list[1].state, "running", "other containers untouched");
+        assert_eq!(
+            list[1].state,
+            ContainerState::Running,
+            "other containers untouched"
+        );
         apply_event(&mut list, "a", "start", &HashMap::new());
-        assert_eq!(list[0].state, "running");
+        assert_eq!(list[0].state, ContainerState::Running);
         apply_event(&mut list, "b", "health_status: unhealthy", &HashMap::new());
-        assert_eq!(list[1].health.as_deref(), Some("unhealthy"));
+        assert_eq!(list[1].health, Some(Health::Unhealthy));
         apply_event(&mut list, "b", "destroy", &HashMap::new());
         assert_eq!(list.len(), 1);
     }
@@ -384,7 +388,7 @@ mod tests {
             ("gone".to_string(), vec![container("c")]),
         ]);
         let mut stopped = container("b");
-        stopped.state = "exited".into();
+        stopped.state = ContainerState::Exited;
         let new = BTreeMap::from([
             ("same".to_string(), vec![container("a")]),
             ("edited".to_string(), vec![stopped]),

@@ -296,7 +296,7 @@ pub fn token(
         hasher.update([1]);
         hasher.update(c.id.as_bytes());
         hasher.update([0]);
-        hasher.update(c.state.as_bytes());
+        hasher.update(c.state.as_str().as_bytes());
         let labels: BTreeMap<&String, &String> = c.labels.iter().collect();
         for (k, v) in labels {
             hasher.update([2]);

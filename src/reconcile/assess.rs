@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::docker::state::ContainerInfo;
+use crate::docker::state::{ContainerInfo, ContainerState, Health};
 use crate::labels;
 use crate::stack::DesiredStack;
 
@@ -168,18 +168,18 @@ fn service_state(containers: &[&ContainerInfo], stack_hash: &str, oneshot: bool)
     }
     let mut waiting = None;
     for c in containers {
-        match c.state.as_str() {
-            "running" => match c.health.as_deref() {
-                None | Some("healthy") => {}
+        match c.state {
+            ContainerState::Running => match c.health {
+                None | Some(Health::Healthy) => {}
                 Some(health) => waiting = Some(format!("container {} is {health}", c.name)),
             },
             // A job that finished. Any other service that exited 0 was stopped
             // (`docker stop`, an engine restart): real servers exit 0 on TERM.
-            "exited" if oneshot && c.exit_code == Some(0) => {}
-            "exited" | "created" | "dead" => {
+            ContainerState::Exited if oneshot && c.exit_code == Some(0) => {}
+            ContainerState::Exited | ContainerState::Created | ContainerState::Dead => {
                 let how = c
                     .exit_code
-                    .map_or_else(|| c.state.clone(), |code| format!("exited ({code})"));
+                    .map_or_else(|| c.state.to_string(), |code| format!("exited ({code})"));
                 return ServiceState::Stopped(format!("container {} {how}", c.name));
             }
             other => waiting = Some(format!("container {} is {other}", c.name)),
@@ -310,7 +310,7 @@ mod tests {
     fn health_starting_or_unhealthy_and_restarting_are_settling_not_applies() {
         let d = desired(&["a", "b"], "h1");
         let mut starting = container("a", "running", "h1");
-        starting.health = Some("starting".into());
+        starting.health = Some(Health::Starting);
         let restarting = container("b", "restarting", "h1");
         match assess(&d, &[starting, restarting], Some("h1")).verdict {
             Verdict::Settling { detail } => {

@@ -319,7 +319,7 @@ async fn a_drift_revert_keeps_the_labels_of_the_apply_it_repairs() {
     h.running("web", "h1");
     // The container stopped: drift of what r1 applied.
     let mut stopped = h.reconciler.runtime.containers("web");
-    stopped[0].state = "exited".into();
+    stopped[0].state = crate::docker::state::ContainerState::Exited;
     stopped[0].exit_code = Some(0);
     h.containers.set_stack("web", stopped);
     h.pass("web").await.expect("reverted");
