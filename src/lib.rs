@@ -4,13 +4,16 @@
 //! queue; one worker (by default) runs a level-triggered reconcile per stack that
 //! makes the Docker host match the Git snapshot.
 //!
+//! The README's "Layout" names the file of each box.
+//!
 //! | box of the picture | where |
 //! |---|---|
 //! | settings | each component's `*Args`, gathered by [`config::Config`] |
 //! | Git informer | [`informer::git`] over the pure source [`git`]; desired state in [`stack`] |
 //! | Docker informer | [`informer::docker`] over [`docker`] (client, connection, runtime cache) |
 //! | queue, workers, resync | the `controller` crate |
-//! | reconcile | [`reconcile`], [`plan`], [`compose`], [`labels`], [`status`] |
+//! | reconcile | [`reconcile`] (pure `assess` and `decide`, effects behind `executor`), [`compose`], [`labels`], [`status`] |
+//! | commands | [`commands`]: sync, ack, plan, apply, all through the work queue; [`plan`] |
 //! | API | [`api`], [`webhook`], [`events`], [`metrics`], [`readiness`] |
 //! | wiring | [`app`] starts each of them into one [`runtime::Runtime`] |
 #![forbid(unsafe_code)]

@@ -1,5 +1,5 @@
 //! One reconcile pass of one stack: read desired state (the Git snapshot) and
-//! actual state (the runtime cache), let [`decide`] pick the step, run it
+//! actual state (the runtime cache), let [`decide()`] pick the step, run it
 //! through the [`Executor`], record the result.
 //!
 //! A no-op pass reads two in-memory caches and runs nothing. Only a changed
