@@ -15,7 +15,7 @@ use controller::{Controller, ControllerMetrics, QueueMetrics, WorkQueue};
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, ApiToken, AppState, Health, StackReads, WebhookGuard, Webhooks};
-use crate::commands::StackCommands;
+use crate::commands::{self, StackCommands};
 use crate::compose::runner::{ComposeMetrics, ComposeRunner};
 use crate::config::Config;
 use crate::docker::DockerHandle;
@@ -183,8 +183,8 @@ fn start_reconciler(
 }
 
 /// The controller: informer keys and the periodic resync go into the queue (the
-/// only way in, besides the API's sync), workers run the reconciler once both
-/// stores are filled.
+/// only other way in is a command of the API: sync, ack, apply), workers run the
+/// reconciler once both stores are filled.
 fn start_controller(
     reconciling: &Reconciling,
     informers: [Keys; 2],
@@ -242,7 +242,7 @@ async fn start_api(
             runtime: stores.cache.clone(),
             list_cache: Default::default(),
         },
-        commands: Arc::new(StackCommands {
+        commands: Arc::new(StackCommands::new(commands::Parts {
             snapshots: stores.snapshots,
             status: reconciling.status,
             runtime: stores.cache,
@@ -250,7 +250,7 @@ async fn start_api(
             queue: reconciling.queue,
             planner: reconciling.planner,
             shutdown: runtime.shutdown.clone(),
-        }),
+        })),
         health: Health {
             registry: runtime.registry.clone(),
             readiness: runtime.readiness.clone(),

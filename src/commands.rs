@@ -1,6 +1,10 @@
 //! What operators may ask of a stack (sync, acknowledge drift, plan, apply a
 //! plan), as typed calls the API makes. Every change goes through the work
-//! queue and the worker, like any reconcile: the API never runs compose itself.
+//! queue and the worker, like any reconcile: the API never runs `compose up` or
+//! `down` itself (a plan runs only `compose config`, in a scratch folder).
+//!
+//! An apply waits for the worker: with one worker (the default) it waits
+//! behind another stack's apply, holding its own stack's lock meanwhile.
 
 use std::sync::Arc;
 
@@ -60,6 +64,17 @@ pub struct ApplyOutcome {
 
 /// The commands, over the controller's queue and the reconciler's memory.
 pub struct StackCommands {
+    snapshots: SnapshotReader,
+    status: StatusTable,
+    runtime: RuntimeCache,
+    memories: Memories,
+    queue: controller::WorkQueue<StackName>,
+    planner: Arc<Planner>,
+    shutdown: CancellationToken,
+}
+
+/// What [`StackCommands`] works over.
+pub struct Parts {
     /// Desired state (to know a stack exists).
     pub snapshots: SnapshotReader,
     /// Statuses (for `ack` and the apply's answer).
@@ -77,6 +92,28 @@ pub struct StackCommands {
 }
 
 impl StackCommands {
+    /// Commands over `parts`; the API reaches the queue and the memory only through them.
+    pub fn new(parts: Parts) -> Self {
+        let Parts {
+            snapshots,
+            status,
+            runtime,
+            memories,
+            queue,
+            planner,
+            shutdown,
+        } = parts;
+        Self {
+            snapshots,
+            status,
+            runtime,
+            memories,
+            queue,
+            planner,
+            shutdown,
+        }
+    }
+
     /// Reconciles `name` now, applying once even when the policy would not.
     ///
     /// # Errors

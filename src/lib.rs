@@ -13,7 +13,7 @@
 //! | Docker informer | [`informer::docker`] over [`docker`] (client, connection, runtime cache) |
 //! | queue, workers, resync | the `controller` crate |
 //! | reconcile | [`reconcile`] (pure `assess` and `decide`, effects behind `executor`), [`compose`], [`labels`], [`status`] |
-//! | commands | [`commands`]: sync, ack, plan, apply, all through the work queue; [`plan`] |
+//! | commands | [`commands`]: sync, ack, plan, apply (changes through the work queue); [`plan`] |
 //! | API | [`api`], [`webhook`], [`events`], [`metrics`], [`readiness`] |
 //! | wiring | [`app`] starts each of them into one [`runtime::Runtime`] |
 #![forbid(unsafe_code)]

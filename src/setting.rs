@@ -28,11 +28,6 @@ impl Invalid {
 pub struct Blankable<T>(Option<T>);
 
 impl<T> Blankable<T> {
-    /// The value; `None` when it was blank.
-    pub fn into_option(self) -> Option<T> {
-        self.0
-    }
-
     /// The value, borrowed; `None` when it was blank.
     pub fn as_option(&self) -> Option<&T> {
         self.0.as_ref()

@@ -3,7 +3,7 @@
 #![no_main]
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
-use docker_cd::config::Secret;
+use docker_cd::secret::Secret;
 use docker_cd::webhook::{parse_event, verify};
 use libfuzzer_sys::fuzz_target;
 

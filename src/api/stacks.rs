@@ -139,7 +139,7 @@ pub fn stack_view(
 }
 
 /// Every stack known from Git, the status table or the runtime, by name.
-pub fn all_views(state: &StackReads) -> Vec<StackView> {
+fn all_views(state: &StackReads) -> Vec<StackView> {
     let snapshot = state.snapshots.current();
     let records = state.status.all();
     let mut names: BTreeSet<String> = records.keys().cloned().collect();

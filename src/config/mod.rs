@@ -10,12 +10,8 @@ use std::ffi::OsString;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{CommandFactory, Parser};
 
-pub use crate::api::args::{ApiArgs, ListenAddr};
-pub use crate::reconcile::args::{DriftPolicy, ReconcileArgs};
-
-// Their old home, kept for tests/it and the fuzz targets (not owned here).
-pub use crate::git::RepoUrl;
-pub use crate::secret::Secret;
+pub use crate::api::args::ApiArgs;
+pub use crate::reconcile::args::ReconcileArgs;
 
 use crate::compose::command::ComposeArgs;
 use crate::docker::DockerArgs;
@@ -194,7 +190,10 @@ mod tests {
         assert_eq!(config.git.username.as_str(), "x-access-token");
         assert_eq!(config.api.listen_addr.get().to_string(), "0.0.0.0:8080");
         assert_eq!(config.reconcile.concurrency(), 1);
-        assert_eq!(config.reconcile.drift_policy, DriftPolicy::Revert);
+        assert_eq!(
+            config.reconcile.drift_policy,
+            crate::reconcile::args::DriftPolicy::Revert
+        );
         assert_eq!(config.compose.command, ComposeCommand::Auto);
     }
 

@@ -6,4 +6,4 @@ pub mod host;
 pub mod state;
 
 pub use connection::DockerHandle;
-pub use host::{DockerArgs, DockerHost, InstanceName};
+pub use host::{DockerArgs, InstanceName};

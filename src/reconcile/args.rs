@@ -1,7 +1,6 @@
 //! The reconciler's settings: whether and how it acts, how many stacks at once,
 //! and where it works.
 
-use std::fmt;
 use std::path::PathBuf;
 
 use clap::ValueEnum;
@@ -15,15 +14,6 @@ pub enum DriftPolicy {
     Revert,
     /// Mark the stack `drifted` and leave it alone until acknowledged.
     Flag,
-}
-
-impl fmt::Display for DriftPolicy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Revert => "revert",
-            Self::Flag => "flag",
-        })
-    }
 }
 
 /// `RECONCILE_*`, `DRIFT_POLICY`, `DATA_DIR` and `INSTANCE_NAME`.

@@ -11,15 +11,15 @@ use crate::status::Status;
 
 /// How long an applied stack may take to become ready (healthchecks passing)
 /// before it is `failed`.
-pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(180);
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(180);
 /// How often a settling stack is looked at again (health events usually come first).
 pub const SETTLE_POLL: Duration = Duration::from_secs(2);
 /// Drift reverts allowed per stack within [`DRIFT_WINDOW`]: a container that
 /// keeps stopping is a crash loop, and re-running compose for it forever is the
 /// redeploy loop operators of other tools complain about.
-pub const MAX_DRIFT_REVERTS: usize = 5;
+const MAX_DRIFT_REVERTS: usize = 5;
 /// Window for [`MAX_DRIFT_REVERTS`].
-pub const DRIFT_WINDOW: Duration = Duration::from_secs(300);
+const DRIFT_WINDOW: Duration = Duration::from_secs(300);
 
 /// The settings the policy follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -155,6 +155,15 @@ impl<E: Executor> StackReconciler<E> {
     }
 
     fn report(&self, name: &str, status: Status, error: Option<String>, observed: Option<Synced>) {
+        match (status, &error) {
+            (Status::Failed, Some(error)) => {
+                tracing::warn!(stack = name, %error, "stack not ready")
+            }
+            (Status::Drifted, Some(detail)) => {
+                tracing::info!(stack = name, %detail, "drift left alone until acknowledged or synced");
+            }
+            _ => {}
+        }
         self.status.update(name, |r| {
             r.status = status;
             r.error = error;

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use crate::git::tree::Entry;
 
 pub use discover::discover;
-pub use name::{StackName, stack_name};
+pub use name::StackName;
 
 /// One file of a stack, with its path relative to the stack folder.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,8 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
-use docker_cd::config::{RepoUrl, Secret};
+use docker_cd::git::RepoUrl;
 use docker_cd::git::repository::{GitError, GitSettings, GitSource};
+use docker_cd::secret::Secret;
 
 use crate::support::repo::TestRepo;
 use crate::support::servers::{Server, require_program};
