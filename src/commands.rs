@@ -64,13 +64,7 @@ pub struct ApplyOutcome {
 
 /// The commands, over the controller's queue and the reconciler's memory.
 pub struct StackCommands {
-    snapshots: SnapshotReader,
-    status: StatusTable,
-    runtime: RuntimeCache,
-    memories: Memories,
-    queue: controller::WorkQueue<StackName>,
-    planner: Arc<Planner>,
-    shutdown: CancellationToken,
+    parts: Parts,
 }
 
 /// What [`StackCommands`] works over.
@@ -94,24 +88,7 @@ pub struct Parts {
 impl StackCommands {
     /// Commands over `parts`; the API reaches the queue and the memory only through them.
     pub fn new(parts: Parts) -> Self {
-        let Parts {
-            snapshots,
-            status,
-            runtime,
-            memories,
-            queue,
-            planner,
-            shutdown,
-        } = parts;
-        Self {
-            snapshots,
-            status,
-            runtime,
-            memories,
-            queue,
-            planner,
-            shutdown,
-        }
+        Self { parts }
     }
 
     /// Reconciles `name` now, applying once even when the policy would not.
@@ -120,8 +97,8 @@ impl StackCommands {
     /// [`CommandError::NotFound`] for an unknown stack.
     pub fn sync(&self, name: &StackName) -> Result<(), CommandError> {
         self.known(name)?;
-        self.memories.grant(name);
-        self.queue.add(name.clone());
+        self.parts.memories.grant(name);
+        self.parts.queue.add(name.clone());
         tracing::info!(stack = %name, "sync requested");
         Ok(())
     }
@@ -132,15 +109,15 @@ impl StackCommands {
     /// When the stack is unknown or not drifted.
     pub fn ack(&self, name: &StackName) -> Result<(), CommandError> {
         self.known(name)?;
-        let status = self.status.get(name).map(|r| r.status);
+        let status = self.parts.status.get(name).map(|r| r.status);
         if status != Some(Status::Drifted) {
             return Err(CommandError::NotDrifted {
                 name: name.to_string(),
                 status: status.map_or("unknown", Status::as_str),
             });
         }
-        self.memories.grant(name);
-        self.queue.add(name.clone());
+        self.parts.memories.grant(name);
+        self.parts.queue.add(name.clone());
         tracing::info!(stack = %name, "drift acknowledged; reverting");
         Ok(())
     }
@@ -150,7 +127,7 @@ impl StackCommands {
     /// # Errors
     /// When the plan cannot be made.
     pub async fn plan(&self, name: &StackName) -> Result<Plan, CommandError> {
-        let plan = self.planner.plan(name).await?;
+        let plan = self.parts.planner.plan(name).await?;
         tracing::info!(
             stack = %name,
             add = plan.summary.add,
@@ -168,24 +145,29 @@ impl StackCommands {
     /// # Errors
     /// Locked, stale, or the token cannot be computed.
     pub async fn apply(&self, name: &StackName, token: &str) -> Result<ApplyOutcome, CommandError> {
-        let guard = self.memories.try_lock(name).ok_or(CommandError::Locked)?;
-        if self.planner.current_token(name).await? != token {
+        let guard = self
+            .parts
+            .memories
+            .try_lock(name)
+            .ok_or(CommandError::Locked)?;
+        if self.parts.planner.current_token(name).await? != token {
             tracing::info!(stack = %name, "apply refused: the plan is stale");
             return Err(CommandError::Stale);
         }
-        if self.queue.is_shutting_down() {
+        if self.parts.queue.is_shutting_down() {
             return Err(CommandError::Stopped);
         }
         tracing::info!(stack = %name, "applying a plan");
         let (reply, answer) = oneshot::channel();
-        self.memories
+        self.parts
+            .memories
             .request_apply(name, ApplyRequest { guard, reply });
-        self.queue.add(name.clone());
+        self.parts.queue.add(name.clone());
         let result = tokio::select! {
             answer = answer => answer.map_err(|_| CommandError::Stopped)?,
-            () = self.shutdown.cancelled() => return Err(CommandError::Stopped),
+            () = self.parts.shutdown.cancelled() => return Err(CommandError::Stopped),
         };
-        let record = self.status.get(name);
+        let record = self.parts.status.get(name);
         Ok(ApplyOutcome {
             stack: name.to_string(),
             outcome: if result.is_ok() {
@@ -201,10 +183,14 @@ impl StackCommands {
 
     fn known(&self, name: &StackName) -> Result<(), CommandError> {
         let desired = self
+            .parts
             .snapshots
             .current()
             .is_some_and(|s| s.stacks.contains_key(name));
-        if desired || self.status.get(name).is_some() || !self.runtime.containers(name).is_empty() {
+        if desired
+            || self.parts.status.get(name).is_some()
+            || !self.parts.runtime.containers(name).is_empty()
+        {
             Ok(())
         } else {
             Err(CommandError::NotFound(name.to_string()))
