@@ -20,7 +20,9 @@ pub enum ServiceState {
     Stopped(String),
     /// A container carries another `stack_hash` (or none): an apply recreates it.
     Outdated,
-    /// Starting, unhealthy, restarting or paused: `compose up` would not change it.
+    /// Running, its healthcheck not passed yet: give it time.
+    Starting(String),
+    /// Unhealthy, restarting or paused: `compose up` would not change it.
     Waiting(String),
 }
 
@@ -49,6 +51,8 @@ pub enum Verdict {
     Settling {
         /// What is not ready.
         detail: String,
+        /// Only healthchecks in their start period: nothing is wrong yet.
+        starting_only: bool,
     },
 }
 
@@ -66,7 +70,7 @@ impl fmt::Display for ServiceState {
         match self {
             Self::Ready => f.write_str("ready"),
             Self::Missing => f.write_str("no container"),
-            Self::Stopped(why) | Self::Waiting(why) => f.write_str(why),
+            Self::Stopped(why) | Self::Starting(why) | Self::Waiting(why) => f.write_str(why),
             Self::Outdated => f.write_str("labels of another stack_hash"),
         }
     }
@@ -89,19 +93,7 @@ pub fn assess(
                 .is_none_or(|v| !v.eq_ignore_ascii_case("true"))
         })
         .collect();
-    let mut services = BTreeMap::new();
-    for service in &desired.expected_services {
-        let own: Vec<&ContainerInfo> = containers
-            .iter()
-            .copied()
-            .filter(|c| &c.service == service)
-            .collect();
-        let oneshot = desired.oneshot_services.contains(service);
-        services.insert(
-            service.clone(),
-            service_state(&own, &desired.stack_hash, oneshot),
-        );
-    }
+    let services = service_states(desired, &containers);
     // Containers of services the compose file no longer has: `--remove-orphans` removes them.
     let mut orphans: Vec<&str> = containers
         .iter()
@@ -128,9 +120,12 @@ pub fn assess(
         .collect();
     let waiting: Vec<String> = services
         .iter()
-        .filter(|(_, s)| matches!(s, ServiceState::Waiting(_)))
+        .filter(|(_, s)| matches!(s, ServiceState::Starting(_) | ServiceState::Waiting(_)))
         .map(|(name, s)| format!("{name}: {s}"))
         .collect();
+    let starting_only = !services
+        .values()
+        .any(|s| matches!(s, ServiceState::Waiting(_)));
 
     let verdict = if !needs_apply.is_empty() {
         let applied_current = applied_hash == Some(desired.stack_hash.as_str())
@@ -148,11 +143,33 @@ pub fn assess(
     } else if !waiting.is_empty() {
         Verdict::Settling {
             detail: waiting.join("; "),
+            starting_only,
         }
     } else {
         Verdict::InSync
     };
     Assessment { services, verdict }
+}
+
+/// The state of each expected service.
+fn service_states(
+    desired: &DesiredStack,
+    containers: &[&ContainerInfo],
+) -> BTreeMap<String, ServiceState> {
+    desired
+        .expected_services
+        .iter()
+        .map(|service| {
+            let own: Vec<&ContainerInfo> = containers
+                .iter()
+                .copied()
+                .filter(|c| &c.service == service)
+                .collect();
+            let oneshot = desired.oneshot_services.contains(service);
+            let state = service_state(&own, &desired.stack_hash, oneshot);
+            (service.clone(), state)
+        })
+        .collect()
 }
 
 /// `oneshot`: the service is a job, so a clean exit is its end, not a stop.
@@ -166,26 +183,41 @@ fn service_state(containers: &[&ContainerInfo], stack_hash: &str, oneshot: bool)
     {
         return ServiceState::Outdated;
     }
-    let mut waiting = None;
+    let mut pending: Option<ServiceState> = None;
     for c in containers {
-        match c.state {
+        let found = match c.state {
             ContainerState::Running => match c.health {
-                None | Some(Health::Healthy) => {}
-                Some(health) => waiting = Some(format!("container {} is {health}", c.name)),
+                None | Some(Health::Healthy) => None,
+                Some(Health::Starting) => Some(ServiceState::Starting(format!(
+                    "container {} is {}",
+                    c.name,
+                    Health::Starting
+                ))),
+                Some(health) => Some(ServiceState::Waiting(format!(
+                    "container {} is {health}",
+                    c.name
+                ))),
             },
             // A job that finished. Any other service that exited 0 was stopped
             // (`docker stop`, an engine restart): real servers exit 0 on TERM.
-            ContainerState::Exited if oneshot && c.exit_code == Some(0) => {}
+            ContainerState::Exited if oneshot && c.exit_code == Some(0) => None,
             ContainerState::Exited | ContainerState::Created | ContainerState::Dead => {
                 let how = c
                     .exit_code
                     .map_or_else(|| c.state.to_string(), |code| format!("exited ({code})"));
                 return ServiceState::Stopped(format!("container {} {how}", c.name));
             }
-            other => waiting = Some(format!("container {} is {other}", c.name)),
+            other => Some(ServiceState::Waiting(format!(
+                "container {} is {other}",
+                c.name
+            ))),
+        };
+        // A stuck container outweighs one whose healthcheck is still starting.
+        if found.is_some() && !matches!(pending, Some(ServiceState::Waiting(_))) {
+            pending = found;
         }
     }
-    waiting.map_or(ServiceState::Ready, ServiceState::Waiting)
+    pending.unwrap_or(ServiceState::Ready)
 }
 
 #[cfg(test)]
@@ -313,14 +345,38 @@ mod tests {
         starting.health = Some(Health::Starting);
         let restarting = container("b", "restarting", "h1");
         match assess(&d, &[starting, restarting], Some("h1")).verdict {
-            Verdict::Settling { detail } => {
+            Verdict::Settling {
+                detail,
+                starting_only,
+            } => {
                 assert!(
                     detail.contains("starting") && detail.contains("restarting"),
                     "{detail}"
                 );
+                assert!(!starting_only, "restarting is not a healthcheck starting");
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn only_healthchecks_in_their_start_period_are_starting_only() {
+        let d = desired(&["a"], "h1");
+        let mut starting = container("a", "running", "h1");
+        starting.health = Some(Health::Starting);
+        let mut unhealthy = starting.clone();
+        unhealthy.name = "a-2".into();
+        unhealthy.health = Some(Health::Unhealthy);
+        let verdict = |cs: &[ContainerInfo]| match assess(&d, cs, Some("h1")).verdict {
+            Verdict::Settling { starting_only, .. } => starting_only,
+            other => panic!("{other:?}"),
+        };
+        assert!(verdict(&[starting.clone()]));
+        assert!(!verdict(&[unhealthy.clone(), starting.clone()]));
+        assert!(
+            !verdict(&[starting, unhealthy]),
+            "a stuck replica outweighs a starting one"
+        );
     }
 
     #[test]

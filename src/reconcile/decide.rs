@@ -136,7 +136,10 @@ pub fn decide(
                     memory.settling = None;
                     report(Status::Synced, None, Wait::ForChange)
                 }
-                Verdict::Settling { detail } => settle(detail, stack_hash, memory, now),
+                Verdict::Settling {
+                    detail,
+                    starting_only,
+                } => settle(detail, *starting_only, stack_hash, memory, now),
                 Verdict::NeedsApply { cause, detail } => {
                     needs_apply(*cause, detail, has_containers, policy, memory, now)
                 }
@@ -194,13 +197,18 @@ fn needs_apply(
 
 /// A stack deployed but not ready: `syncing` while an apply of ours settles
 /// (or a healthcheck is still starting), else `failed` with what is wrong.
-fn settle(detail: &str, stack_hash: &str, memory: &Memory, now: Instant) -> Step {
+fn settle(
+    detail: &str,
+    starting_only: bool,
+    stack_hash: &str,
+    memory: &Memory,
+    now: Instant,
+) -> Step {
     let since = memory
         .settling
         .as_ref()
         .filter(|s| s.stack_hash == stack_hash)
         .map(|s| s.since);
-    let starting_only = detail.split("; ").all(|part| part.ends_with("is starting"));
     match since {
         Some(at) if now.saturating_duration_since(at) < SETTLE_TIMEOUT => {
             report(Status::Syncing, None, Wait::Poll(SETTLE_POLL))

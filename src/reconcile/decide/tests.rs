@@ -26,9 +26,19 @@ fn needs(cause: Cause) -> Verdict {
     }
 }
 
+/// Deployed, something not ready yet.
 fn settling(detail: &str) -> Verdict {
     Verdict::Settling {
         detail: detail.into(),
+        starting_only: false,
+    }
+}
+
+/// Deployed, only healthchecks in their start period.
+fn starting(detail: &str) -> Verdict {
+    Verdict::Settling {
+        detail: detail.into(),
+        starting_only: true,
     }
 }
 
@@ -143,7 +153,7 @@ fn needs_apply_rows_that_apply(
     None
 )]
 #[case::a_starting_healthcheck_is_syncing(
-    settling("web: health is starting"),
+    starting("web: container web-1 is starting"),
     true,
     defaults(),
     Status::Syncing,
