@@ -145,6 +145,8 @@ impl StackCommands {
     /// # Errors
     /// Locked, stale, or the token cannot be computed.
     pub async fn apply(&self, name: &StackName, token: &str) -> Result<ApplyOutcome, CommandError> {
+        // Before the lock and the token (a Docker call): nothing to apply.
+        self.known(name)?;
         let guard = self
             .parts
             .memories

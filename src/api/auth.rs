@@ -7,6 +7,7 @@ use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::{ApiError, ApiToken};
@@ -24,21 +25,64 @@ pub async fn require_token(
     if !(path == "/api" || path.starts_with("/api/")) || path == "/api/webhook" {
         return next.run(request).await;
     }
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
+    // Two headers are refused rather than one picked: a proxy and the
+    // server could each read a different one.
+    let mut values = request.headers().get_all(header::AUTHORIZATION).iter();
+    let (first, second) = (values.next(), values.next());
+    if second.is_some() {
+        return ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "more than one Authorization header",
+        )
+        .into_response();
+    }
+    let presented = first.and_then(|v| v.to_str().ok()).and_then(bearer);
     match presented {
-        Some(p) if bool::from(p.as_bytes().ct_eq(token.expose().as_bytes())) => {
-            next.run(request).await
-        }
+        Some(p) if same_secret(p, token.expose()) => next.run(request).await,
         Some(_) => ApiError::new(StatusCode::UNAUTHORIZED, "invalid API token").into_response(),
         None => ApiError::new(
             StatusCode::UNAUTHORIZED,
             "missing 'Authorization: Bearer <API_TOKEN>' header",
         )
         .into_response(),
+    }
+}
+
+/// The credentials of a `Bearer` header value; the scheme is case-insensitive (RFC 9110).
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, credentials) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| credentials.trim())
+}
+
+/// Compares digests, not the texts: a byte compare of unequal lengths returns
+/// early and tells an attacker the token's length.
+fn same_secret(presented: &str, expected: &str) -> bool {
+    let digest = |text: &str| Sha256::digest(text.as_bytes());
+    bool::from(
+        digest(presented)
+            .as_slice()
+            .ct_eq(digest(expected).as_slice()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_credentials_whatever_the_scheme_case() {
+        assert_eq!(bearer("Bearer abc"), Some("abc"));
+        assert_eq!(bearer("bEaReR  abc "), Some("abc"));
+        assert_eq!(bearer("Basic abc"), None);
+        assert_eq!(bearer("Bearerabc"), None);
+    }
+
+    #[test]
+    fn secrets_compare_by_digest() {
+        assert!(same_secret("tok", "tok"));
+        assert!(!same_secret("tok", "tok2"));
+        assert!(!same_secret("", "tok"));
     }
 }

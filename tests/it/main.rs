@@ -13,5 +13,6 @@ mod observability;
 mod plan;
 mod real_inputs;
 mod reconcile;
+mod security;
 mod support;
 mod transports;
