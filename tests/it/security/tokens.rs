@@ -1,5 +1,4 @@
-//! Issue 14: the network and Git are untrusted input. Each test pins one item
-//! of the issue, with real HTTP against the real binary.
+//! Items 6, 8 (names) and 9: bearer tokens and stack names from requests.
 
 use std::time::Duration;
 

@@ -1,0 +1,1 @@
+//! Item 5: webhook signatures before bodies, slow bodies, replayed deliveries.
