@@ -24,12 +24,35 @@ pub struct ComposeFile {
     pub version: Option<String>,
 }
 
+impl ComposeFile {
+    /// Adds the services of an included file.
+    pub fn absorb(&mut self, other: ComposeFile) {
+        for (mine, theirs) in [
+            (&mut self.services, other.services),
+            (&mut self.expected, other.expected),
+            (&mut self.oneshot, other.oneshot),
+        ] {
+            mine.extend(theirs);
+            mine.sort();
+            mine.dedup();
+        }
+    }
+}
+
 /// Parses compose YAML and checks its shape.
 ///
 /// # Errors
 /// A message fit for the stack's error: YAML syntax (with line and column), a
 /// missing or malformed `services` section, or an invalid service name.
 pub fn parse(bytes: &[u8]) -> Result<ComposeFile, String> {
+    summarize(&parse_document(bytes)?)
+}
+
+/// Parses compose YAML into a document, without checking its shape.
+///
+/// # Errors
+/// A message fit for the stack's error: not UTF-8 or YAML syntax (with line and column).
+pub fn parse_document(bytes: &[u8]) -> Result<Value, String> {
     let text = std::str::from_utf8(bytes).map_err(|e| format!("compose file is not UTF-8: {e}"))?;
     let options = serde_saphyr::options! {
         // YAML 1.2 like compose v2: `yes` and `0755` stay strings.
@@ -37,9 +60,15 @@ pub fn parse(bytes: &[u8]) -> Result<ComposeFile, String> {
         leading_zero_numbers_as_strings: true,
         with_snippet: false,
     };
-    let doc: Value = serde_saphyr::from_str_with_options(text, options)
-        .map_err(|e| format!("invalid YAML: {e}"))?;
-    let top = match &doc {
+    serde_saphyr::from_str_with_options(text, options).map_err(|e| format!("invalid YAML: {e}"))
+}
+
+/// The services of a parsed compose document, after checking its shape.
+///
+/// # Errors
+/// A missing or malformed `services` section, or an invalid service name.
+pub fn summarize(doc: &Value) -> Result<ComposeFile, String> {
+    let top = match doc {
         Value::Object(map) => map,
         Value::Null => return Err("compose file is empty".into()),
         _ => return Err("compose file must be a mapping at the top level".into()),

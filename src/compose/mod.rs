@@ -3,5 +3,6 @@
 
 pub mod command;
 pub mod file;
+pub mod interpolate;
 pub mod overlay;
 pub mod runner;

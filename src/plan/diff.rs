@@ -52,7 +52,8 @@ pub struct Change {
     pub service: String,
     /// `git` (the desired state changed) or `runtime` (the containers drifted).
     pub source: Source,
-    /// What differs (empty for `+` and `-`).
+    /// What differs; for `+`, what the new service exposes of the host (image,
+    /// published ports, bind mounts, host powers); empty for `-`.
     pub fields: Vec<FieldChange>,
 }
 
@@ -80,7 +81,7 @@ pub fn diff(
                 action: Action::Add,
                 service: name.clone(),
                 source: Source::Git,
-                fields: Vec::new(),
+                fields: exposure(want),
             }),
             None => {}
             Some(have) => {
@@ -119,6 +120,31 @@ pub fn diff(
         });
     }
     changes
+}
+
+/// What a new service takes from the host, for a reviewer of a `+`: its image,
+/// published ports, bind mounts and host powers.
+fn exposure(spec: &ServiceSpec) -> Vec<FieldChange> {
+    let mut out = Vec::new();
+    if let Some(image) = &spec.image {
+        out.push(field("image", Value::Null, image.clone()));
+    }
+    if !spec.ports.is_empty() {
+        out.push(field("ports", Value::Null, spec.ports.clone()));
+    }
+    let binds: Vec<&String> = spec
+        .volumes
+        .iter()
+        .filter(|v| v.starts_with("bind "))
+        .collect();
+    if !binds.is_empty() {
+        out.push(field("volumes", Value::Null, json!(binds)));
+    }
+    for power in &spec.privileges {
+        let (name, value) = power.split_once(": ").unwrap_or((power.as_str(), "true"));
+        out.push(field(name, Value::Null, value));
+    }
+    out
 }
 
 /// How many of `changes` are `action`s.
@@ -251,6 +277,39 @@ mod tests {
             [
                 (Action::Add, "db", Source::Git),
                 (Action::Add, "web", Source::Git)
+            ]
+        );
+    }
+
+    #[test]
+    fn an_addition_lists_what_it_takes_from_the_host() {
+        let agent = ServiceSpec {
+            ports: vec![":8080:80/tcp".into()],
+            volumes: vec![
+                "bind /var/run/docker.sock:/var/run/docker.sock:rw".into(),
+                "volume data:/data:rw".into(),
+            ],
+            privileges: vec!["privileged: true".into(), "pid: host".into()],
+            ..spec("ghcr.io/acme/agent:1")
+        };
+        let desired = BTreeMap::from([("agent".into(), agent)]);
+        let changes = diff(&desired, &required(&["agent"]), "h1", &BTreeMap::new());
+        let fields: Vec<(&str, &Value)> = changes[0]
+            .fields
+            .iter()
+            .map(|f| (f.field.as_str(), &f.new))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                ("image", &json!("ghcr.io/acme/agent:1")),
+                ("ports", &json!([":8080:80/tcp"])),
+                (
+                    "volumes",
+                    &json!(["bind /var/run/docker.sock:/var/run/docker.sock:rw"])
+                ),
+                ("privileged", &json!("true")),
+                ("pid", &json!("host")),
             ]
         );
     }

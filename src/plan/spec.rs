@@ -47,4 +47,7 @@ pub struct ServiceSpec {
     pub healthcheck: Option<Vec<String>>,
     /// `running`, `exited`, …; `running` on the desired side.
     pub state: String,
+    /// Host powers it asks for (`privileged: true`, `pid: host`, …); desired
+    /// side only, shown by a `+` plan, never compared.
+    pub privileges: Vec<String>,
 }

@@ -1,7 +1,7 @@
 //! Finding the stacks of a deploy folder and everything the desired state says about them.
 
 mod links;
-mod paths;
+pub(super) mod paths;
 #[cfg(test)]
 mod tests;
 
@@ -10,10 +10,15 @@ use std::sync::Arc;
 
 use self::links::{check_symlink, resolve_file};
 use self::paths::{join, owner, parent, relative_to, split};
+use super::confine;
 use super::hash::{compose_hash, stack_hash};
+use super::model::{self, Reached, ReadFile};
 use super::name::{StackName, project_name_problem};
+use super::policy::Policy;
 use super::{DesiredStack, StackFile};
 use crate::compose;
+use crate::compose::file::ComposeFile;
+use crate::compose::interpolate::Variables;
 use crate::git::tree::{Entry, FileTree};
 
 /// Compose file names, in the order that decides which one a folder uses.
@@ -26,7 +31,7 @@ pub const COMPOSE_FILE_NAMES: [&str; 4] = [
 
 /// Every stack of `tree`, keyed by name, with its hashes, services and any
 /// error that makes it undeployable. One stack's problem never affects another's.
-pub fn discover(tree: &FileTree) -> BTreeMap<StackName, Arc<DesiredStack>> {
+pub fn discover(tree: &FileTree, policy: &Policy) -> BTreeMap<StackName, Arc<DesiredStack>> {
     let stack_dirs = find_stack_dirs(tree);
     let mut files: HashMap<&str, Vec<StackFile>> = stack_dirs
         .keys()
@@ -48,7 +53,7 @@ pub fn discover(tree: &FileTree) -> BTreeMap<StackName, Arc<DesiredStack>> {
         .iter()
         .map(|(dir, compose_file)| {
             let own_files = files.remove(dir.as_str()).unwrap_or_default();
-            build_stack(tree, &stack_dirs, dir, compose_file, own_files)
+            build_stack(tree, &stack_dirs, dir, compose_file, own_files, policy)
         })
         .collect();
 
@@ -123,6 +128,7 @@ fn build_stack(
     dir: &str,
     compose_file: &'static str,
     files: Vec<StackFile>,
+    policy: &Policy,
 ) -> DesiredStack {
     let path = if dir.is_empty() { "." } else { dir }.to_string();
     let name = StackName::for_path(&path);
@@ -145,20 +151,25 @@ fn build_stack(
 
     let compose_path = join(dir, compose_file);
     let compose_bytes = resolve_file(tree, stack_dirs, dir, &compose_path);
-    let (hash, parsed) = match &compose_bytes {
-        Ok(bytes) => {
-            let parsed = match compose::file::parse(bytes) {
-                Ok(parsed) => Some(parsed),
-                Err(why) => {
-                    push_error(&mut error, format!("{compose_file}: {why}"));
-                    None
-                }
-            };
-            (compose_hash(bytes), parsed)
+    let hash = match &compose_bytes {
+        Ok(bytes) => compose_hash(bytes),
+        Err(_) => compose_hash(b""),
+    };
+    let document = compose_bytes
+        .and_then(|bytes| compose::file::parse_document(bytes))
+        .map_err(|why| format!("{compose_file}: {why}"));
+    let read = |path: &str| -> Result<Arc<[u8]>, String> {
+        if !files.iter().any(|f| f.path == path) {
+            return Err("no such file in the stack".into());
         }
+        resolve_file(tree, stack_dirs, dir, &join(dir, path)).cloned()
+    };
+    let summary = document.and_then(|doc| read_model(compose_file, doc, &read, policy));
+    let parsed = match summary {
+        Ok(parsed) => Some(parsed),
         Err(why) => {
-            push_error(&mut error, why.clone());
-            (compose_hash(b""), None)
+            push_error(&mut error, why);
+            None
         }
     };
     let (services, expected_services, oneshot_services, compose_version) = parsed
@@ -179,6 +190,39 @@ fn build_stack(
         files: files.into(),
         error,
         clashes_with: Vec::new(),
+    }
+}
+
+/// The services of the compose file and of the files it includes, after checking
+/// that every file they name is the stack's own and that `policy` allows them.
+fn read_model(
+    compose_file: &str,
+    document: serde_json::Value,
+    read: &ReadFile<'_>,
+    policy: &Policy,
+) -> Result<ComposeFile, String> {
+    let mut summary =
+        compose::file::summarize(&document).map_err(|why| format!("{compose_file}: {why}"))?;
+    let dotenv = read(".env").ok();
+    let vars = Variables::new(dotenv.as_deref());
+    let model = model::load(compose_file, document, read, &vars);
+    let mut problems = model.problems;
+    for document in &model.documents {
+        problems.extend(confine::check(document, &vars));
+        problems.extend(policy.check(document, &vars));
+        let included =
+            document.reached == Reached::Included && document.value.get("services").is_some();
+        if included {
+            match compose::file::summarize(&document.value) {
+                Ok(more) => summary.absorb(more),
+                Err(why) => problems.push(format!("{}: {why}", document.path)),
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(summary)
+    } else {
+        Err(problems.join("; "))
     }
 }
 

@@ -1,9 +1,12 @@
 //! Stacks as Git describes them: discovery under `DEPLOY_DIR`, names, hashes, and
 //! the snapshot of them all at one commit.
 
+pub mod confine;
 pub mod discover;
 pub mod hash;
+pub mod model;
 pub mod name;
+pub mod policy;
 pub mod snapshot;
 pub mod workdir;
 pub mod workspace;

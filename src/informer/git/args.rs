@@ -9,6 +9,7 @@ use crate::git::repository::GitSettings;
 use crate::git::{DeployDir, GitRef, RepoUrl};
 use crate::secret::Secret;
 use crate::setting::parse_duration;
+use crate::stack::policy::Policy;
 
 /// `GIT_*`, `DEPLOY_DIR` and `POLL_INTERVAL`.
 #[derive(Debug, Clone, clap::Args)]
@@ -73,6 +74,17 @@ pub struct GitArgs {
     /// Periodic refresh (30s, 5m, …); 0 turns polling off.
     #[arg(long = "poll-interval", env = "POLL_INTERVAL", value_name = "DURATION", default_value = "60s", value_parser = parse_duration, display_order = 7)]
     pub poll_interval: Duration,
+
+    /// What a commit may ask of the host, comma-separated: deny-privileged, deny-host-mounts, allowed-registries=<a;b> [default: no limits].
+    #[arg(
+        long = "policy",
+        env = "POLICY",
+        value_name = "RULES",
+        default_value = "",
+        hide_default_value = true,
+        display_order = 8
+    )]
+    pub policy: Policy,
 }
 
 impl GitArgs {

@@ -30,6 +30,7 @@ pub fn actual_service(inspect: &ContainerInspectResponse, project: &str) -> Serv
             .as_ref()
             .and_then(|s| s.status)
             .map_or_else(|| "unknown".to_string(), |s| s.to_string()),
+        privileges: Vec::new(),
     }
 }
 

@@ -242,6 +242,7 @@ fn container_inspect_is_normalised_like_the_compose_side() {
         restart: "unless-stopped".into(),
         healthcheck: Some(vec!["CMD".into(), "true".into()]),
         state: "running".into(),
+        privileges: Vec::new(),
     };
     assert_eq!(actual_service(&inspect, "proj"), expected);
 }

@@ -22,7 +22,7 @@ pub(super) fn owner<'d>(
 
 /// Normalises `target` relative to folder `base`; `None` when it climbs above
 /// the deploy folder or is absolute.
-pub(super) fn resolve_relative(base: &str, target: &str) -> Option<String> {
+pub(in crate::stack) fn resolve_relative(base: &str, target: &str) -> Option<String> {
     if target.starts_with('/') {
         return None;
     }
@@ -45,7 +45,7 @@ pub(super) fn is_within(dir: &str, path: &str) -> bool {
 }
 
 /// The folder holding `path`.
-pub(super) fn parent(path: &str) -> &str {
+pub(in crate::stack) fn parent(path: &str) -> &str {
     path.rsplit_once('/').map_or("", |(dir, _)| dir)
 }
 

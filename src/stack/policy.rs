@@ -1,0 +1,315 @@
+//! `POLICY`: what a commit may ask of the host. Off by default; each rule
+//! refuses a stack whose compose files ask for more, naming the service and field.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde_json::Value;
+
+use super::confine::bind_sources;
+use super::model::Document;
+use crate::compose::interpolate::Variables;
+
+/// The rules an operator turned on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Policy {
+    /// `deny-privileged`: no privileged mode, host namespaces, devices or
+    /// all-powerful capabilities.
+    pub deny_privileged: bool,
+    /// `deny-host-mounts`: no bind mount from outside the stack folder, no
+    /// Docker socket, no volume that binds a host folder.
+    pub deny_host_mounts: bool,
+    /// `allowed-registries=<a;b>`: images only from these registries.
+    pub allowed_registries: Option<Vec<String>>,
+}
+
+/// A `POLICY` value that is not a list of known rules.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "unknown rule '{0}' (use deny-privileged, deny-host-mounts, allowed-registries=<registry;registry>)"
+)]
+pub struct UnknownRule(String);
+
+impl FromStr for Policy {
+    type Err = UnknownRule;
+
+    fn from_str(text: &str) -> Result<Self, UnknownRule> {
+        let mut policy = Policy::default();
+        for rule in text.split(',').map(str::trim).filter(|r| !r.is_empty()) {
+            match rule.split_once('=') {
+                None if rule == "deny-privileged" => policy.deny_privileged = true,
+                None if rule == "deny-host-mounts" => policy.deny_host_mounts = true,
+                Some(("allowed-registries", list)) => {
+                    let registries: Vec<String> = list
+                        .split(';')
+                        .map(|r| r.trim().to_ascii_lowercase())
+                        .filter(|r| !r.is_empty())
+                        .collect();
+                    if registries.is_empty() {
+                        return Err(UnknownRule(rule.to_string()));
+                    }
+                    policy.allowed_registries = Some(registries);
+                }
+                _ => return Err(UnknownRule(rule.to_string())),
+            }
+        }
+        Ok(policy)
+    }
+}
+
+impl fmt::Display for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut rules = Vec::new();
+        if self.deny_privileged {
+            rules.push("deny-privileged".to_string());
+        }
+        if self.deny_host_mounts {
+            rules.push("deny-host-mounts".to_string());
+        }
+        if let Some(registries) = &self.allowed_registries {
+            rules.push(format!("allowed-registries={}", registries.join(";")));
+        }
+        f.write_str(&rules.join(","))
+    }
+}
+
+impl Policy {
+    /// What `document` asks for beyond this policy, worded for the stack's error.
+    pub fn check(&self, document: &Document, vars: &Variables) -> Vec<String> {
+        let mut problems = Vec::new();
+        for (name, service) in document.services() {
+            let mut refuse = |what: String, rule: &str| {
+                problems.push(
+                    document.problem(Some(name), format!("{what} is refused by POLICY {rule}")),
+                );
+            };
+            if self.deny_privileged {
+                for what in privileges(service) {
+                    refuse(what, "deny-privileged");
+                }
+            }
+            if self.deny_host_mounts {
+                for what in host_mounts(service, vars) {
+                    refuse(what, "deny-host-mounts");
+                }
+            }
+            if let (Some(allowed), Some(image)) = (
+                &self.allowed_registries,
+                service.get("image").and_then(Value::as_str),
+            ) {
+                let image = vars
+                    .interpolate(image)
+                    .unwrap_or_else(|_| image.to_string());
+                let registry = registry(&image);
+                if !allowed.contains(&registry) {
+                    refuse(
+                        format!("image '{image}' (registry {registry})"),
+                        "allowed-registries",
+                    );
+                }
+            }
+        }
+        if self.deny_host_mounts {
+            problems.extend(host_volumes(document));
+        }
+        problems
+    }
+}
+
+/// The fields of a service that give it power over the host, as `field: value`.
+/// Also what a `+` plan lists for a new service.
+pub fn privileges(service: &Value) -> Vec<String> {
+    let mut found = Vec::new();
+    let truthy = |v: &Value| v.as_bool() == Some(true) || v.as_str() == Some("true");
+    if service.get("privileged").is_some_and(truthy) {
+        found.push("privileged: true".to_string());
+    }
+    for field in ["network_mode", "pid", "ipc", "userns_mode", "uts", "cgroup"] {
+        if service.get(field).and_then(Value::as_str) == Some("host") {
+            found.push(format!("{field}: host"));
+        }
+    }
+    let caps = service.get("cap_add").and_then(Value::as_array);
+    for cap in caps.into_iter().flatten().filter_map(Value::as_str) {
+        let bare = cap.trim().to_ascii_uppercase();
+        let bare = bare.strip_prefix("CAP_").unwrap_or(&bare);
+        if matches!(
+            bare,
+            "ALL" | "SYS_ADMIN" | "SYS_MODULE" | "SYS_PTRACE" | "SYS_RAWIO"
+        ) {
+            found.push(format!("cap_add: {cap}"));
+        }
+    }
+    let devices = service.get("devices").and_then(Value::as_array);
+    for device in devices.into_iter().flatten() {
+        let shown = device
+            .as_str()
+            .map(str::to_string)
+            .or_else(|| {
+                device
+                    .get("source")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
+            .unwrap_or_else(|| device.to_string());
+        found.push(format!("devices: {shown}"));
+    }
+    let options = service.get("security_opt").and_then(Value::as_array);
+    for option in options.into_iter().flatten().filter_map(Value::as_str) {
+        if option.ends_with("unconfined") || option.starts_with("label:disable") {
+            found.push(format!("security_opt: {option}"));
+        }
+    }
+    found
+}
+
+/// Bind mounts from outside the stack folder, the Docker socket among them.
+pub fn host_mounts(service: &Value, vars: &Variables) -> Vec<String> {
+    bind_sources(service, vars)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|source| source.starts_with(['/', '~']) || source.ends_with("docker.sock"))
+        .map(|source| format!("volume '{source}'"))
+        .collect()
+}
+
+/// Top-level volumes whose driver binds a host folder (`driver_opts: {o: bind, device: …}`).
+fn host_volumes(document: &Document) -> Vec<String> {
+    let volumes = document.value.get("volumes").and_then(Value::as_object);
+    volumes
+        .into_iter()
+        .flatten()
+        .filter_map(|(name, volume)| {
+            let options = volume.get("driver_opts")?;
+            let binds = options
+                .get("o")
+                .and_then(Value::as_str)
+                .is_some_and(|o| o.split(',').any(|o| o.trim() == "bind"));
+            let device = options.get("device").and_then(Value::as_str)?;
+            binds.then(|| {
+                document.problem(
+                    None,
+                    format!("volumes.{name} binds '{device}', refused by POLICY deny-host-mounts"),
+                )
+            })
+        })
+        .collect()
+}
+
+/// The registry an image reference pulls from (`docker.io` when it names none).
+pub fn registry(image: &str) -> String {
+    match image.split_once('/') {
+        Some((first, _)) if first.contains(['.', ':']) || first == "localhost" => {
+            first.to_ascii_lowercase()
+        }
+        _ => "docker.io".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+
+    use super::*;
+    use crate::compose::file::parse_document;
+    use crate::stack::model::Reached;
+
+    fn problems(policy: &str, yaml: &str) -> Vec<String> {
+        let policy: Policy = policy.parse().expect("test policy parses");
+        let document = Document {
+            path: "compose.yaml".into(),
+            reached: Reached::Main,
+            value: parse_document(yaml.as_bytes()).expect("test yaml parses"),
+        };
+        policy.check(
+            &document,
+            &Variables::only_dotenv(b"SOCK=/var/run/docker.sock\n"),
+        )
+    }
+
+    const POWERFUL: &str = r#"
+services:
+  agent:
+    image: ghcr.io/acme/agent:1
+    privileged: true
+    pid: host
+    network_mode: host
+    cap_add: [NET_ADMIN, CAP_SYS_ADMIN]
+    devices: ["/dev/sda:/dev/sda"]
+    volumes: ["/:/host:ro", "${SOCK}:/var/run/docker.sock", "./conf:/conf", "cache:/cache"]
+volumes:
+  hostdir:
+    driver_opts: {type: none, o: bind, device: /srv/data}
+"#;
+
+    #[test]
+    fn no_policy_refuses_nothing() {
+        assert_eq!(problems("", POWERFUL), Vec::<String>::new());
+    }
+
+    #[test]
+    fn deny_privileged_names_each_field() {
+        assert_eq!(
+            problems("deny-privileged", POWERFUL),
+            vec![
+                "compose.yaml: service 'agent': privileged: true is refused by POLICY deny-privileged",
+                "compose.yaml: service 'agent': network_mode: host is refused by POLICY deny-privileged",
+                "compose.yaml: service 'agent': pid: host is refused by POLICY deny-privileged",
+                "compose.yaml: service 'agent': cap_add: CAP_SYS_ADMIN is refused by POLICY deny-privileged",
+                "compose.yaml: service 'agent': devices: /dev/sda:/dev/sda is refused by POLICY deny-privileged",
+            ]
+        );
+    }
+
+    #[test]
+    fn deny_host_mounts_names_host_paths_and_the_socket() {
+        assert_eq!(
+            problems("deny-host-mounts", POWERFUL),
+            vec![
+                "compose.yaml: service 'agent': volume '/' is refused by POLICY deny-host-mounts",
+                "compose.yaml: service 'agent': volume '/var/run/docker.sock' is refused by POLICY deny-host-mounts",
+                "compose.yaml: volumes.hostdir binds '/srv/data', refused by POLICY deny-host-mounts",
+            ]
+        );
+    }
+
+    #[rstest]
+    #[case("nginx:1.27", "docker.io")]
+    #[case("library/nginx", "docker.io")]
+    #[case("ghcr.io/acme/agent:1", "ghcr.io")]
+    #[case("localhost/x", "localhost")]
+    #[case("registry:5000/x", "registry:5000")]
+    fn registry_of_an_image(#[case] image: &str, #[case] expected: &str) {
+        assert_eq!(registry(image), expected);
+    }
+
+    #[test]
+    fn allowed_registries_refuses_others() {
+        assert_eq!(
+            problems("allowed-registries=ghcr.io;docker.io", POWERFUL),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            problems("allowed-registries=registry.example.com", POWERFUL),
+            vec![
+                "compose.yaml: service 'agent': image 'ghcr.io/acme/agent:1' (registry ghcr.io) is refused by POLICY allowed-registries"
+            ]
+        );
+    }
+
+    #[rstest]
+    #[case("deny-privileged,deny-host-mounts,allowed-registries=a.io;b.io")]
+    #[case("")]
+    fn parses_and_prints_the_same(#[case] text: &str) {
+        let policy: Policy = text.parse().expect("valid policy");
+        assert_eq!(policy.to_string(), text);
+    }
+
+    #[rstest]
+    #[case("deny-everything")]
+    #[case("allowed-registries=")]
+    #[case("deny-privileged=yes")]
+    fn refuses_unknown_rules(#[case] text: &str) {
+        assert!(text.parse::<Policy>().is_err(), "{text}");
+    }
+}
