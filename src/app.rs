@@ -157,6 +157,7 @@ fn start_reconciler(
             reconcile_enabled: config.reconcile.enabled,
             remove_enabled: config.reconcile.remove_enabled,
             drift_policy: config.reconcile.drift_policy,
+            health_timeout: config.reconcile.health_timeout,
         },
         snapshots: stores.snapshots.clone(),
         runtime: stores.cache.clone(),

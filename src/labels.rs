@@ -24,6 +24,9 @@ pub const SYNCED_AT: &str = "io.docker-cd.synced-at";
 /// Set by the user on a service (`"true"`): a one-shot job whose `exited (0)` is
 /// done, not drift.
 pub const ONESHOT: &str = "io.docker-cd.oneshot";
+/// Set by the user on any service: how long an apply of the stack may take to
+/// run and pass its healthchecks (`HEALTH_TIMEOUT` for this stack).
+pub const HEALTH_TIMEOUT: &str = "io.docker-cd.health-timeout";
 
 /// Compose's project label: the stack name.
 pub const COMPOSE_PROJECT: &str = "com.docker.compose.project";
@@ -45,6 +48,15 @@ pub struct Synced {
     pub stack_hash: String,
     /// RFC 3339 time of that apply.
     pub synced_at: String,
+}
+
+impl Synced {
+    /// How long before `now` the apply was made; `None` when the label is not
+    /// a time or lies in the future.
+    pub fn age(&self, now: jiff::Timestamp) -> Option<std::time::Duration> {
+        let at: jiff::Timestamp = self.synced_at.parse().ok()?;
+        std::time::Duration::try_from(now.duration_since(at)).ok()
+    }
 }
 
 /// Every `io.docker-cd.*` label of one apply: what is written into the compose

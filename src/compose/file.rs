@@ -3,12 +3,15 @@
 //! The parser only reads. Compose itself always gets the user's original bytes:
 //! re-serialising YAML changes scalars (`yes`, `0755`, …) in every crate.
 
+use std::time::Duration;
+
 use serde_json::Value;
 
 use crate::labels;
+use crate::setting::parse_duration;
 
 /// The facts docker-cd needs from a compose file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ComposeFile {
     /// Service names, sorted.
     pub services: Vec<String>,
@@ -22,11 +25,14 @@ pub struct ComposeFile {
     pub oneshot: Vec<String>,
     /// The top-level `version`, which compose v1 wants repeated in an override file.
     pub version: Option<String>,
+    /// `io.docker-cd.health-timeout` of its services (the longest, when several set it).
+    pub health_timeout: Option<Duration>,
 }
 
 impl ComposeFile {
     /// Adds the services of an included file.
     pub fn absorb(&mut self, other: ComposeFile) {
+        self.health_timeout = self.health_timeout.max(other.health_timeout);
         for (mine, theirs) in [
             (&mut self.services, other.services),
             (&mut self.expected, other.expected),
@@ -86,6 +92,7 @@ pub fn summarize(doc: &Value) -> Result<ComposeFile, String> {
                 expected: Vec::new(),
                 oneshot: Vec::new(),
                 version,
+                health_timeout: None,
             });
         }
         Some(_) => return Err("'services' must be a mapping of service names".into()),
@@ -94,6 +101,7 @@ pub fn summarize(doc: &Value) -> Result<ComposeFile, String> {
     let mut names = Vec::with_capacity(services.len());
     let mut expected = Vec::with_capacity(services.len());
     let mut oneshot = std::collections::BTreeSet::new();
+    let mut health_timeout: Option<Duration> = None;
     for (name, definition) in services {
         if !valid_service_name(name) {
             return Err(format!(
@@ -106,8 +114,15 @@ pub fn summarize(doc: &Value) -> Result<ComposeFile, String> {
         if started_by_up(definition) {
             expected.push(name.clone());
         }
-        if labelled_oneshot(definition) {
+        if label(definition, labels::ONESHOT).is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+        {
             oneshot.insert(name.clone());
+        }
+        if let Some(text) = label(definition, labels::HEALTH_TIMEOUT) {
+            let timeout = parse_duration(&text).map_err(|why| {
+                format!("service '{name}': label {}: {why}", labels::HEALTH_TIMEOUT)
+            })?;
+            health_timeout = health_timeout.max(Some(timeout));
         }
         oneshot.extend(awaited_to_complete(definition));
         names.push(name.clone());
@@ -117,23 +132,24 @@ pub fn summarize(doc: &Value) -> Result<ComposeFile, String> {
         expected,
         oneshot: oneshot.into_iter().collect(),
         version,
+        health_timeout,
     })
 }
 
-/// Whether the service carries `io.docker-cd.oneshot: "true"` (map or list form).
-fn labelled_oneshot(definition: &Value) -> bool {
-    let is_true = |v: &str| v.trim().eq_ignore_ascii_case("true");
+/// The value of the label `key` of a service (map or `key=value` list form).
+fn label(definition: &Value, key: &str) -> Option<String> {
+    let text = |v: &Value| match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Bool(_) | Value::Number(_) => Some(v.to_string()),
+        _ => None,
+    };
     match definition.get("labels") {
-        Some(Value::Object(map)) => map.get(labels::ONESHOT).is_some_and(|v| match v {
-            Value::String(s) => is_true(s),
-            Value::Bool(b) => *b,
-            _ => false,
+        Some(Value::Object(map)) => map.get(key).and_then(text),
+        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).find_map(|item| {
+            let (k, v) = item.split_once('=')?;
+            (k.trim() == key).then(|| v.to_string())
         }),
-        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).any(|item| {
-            item.split_once('=')
-                .is_some_and(|(k, v)| k.trim() == labels::ONESHOT && is_true(v))
-        }),
-        _ => false,
+        _ => None,
     }
 }
 

@@ -2,10 +2,12 @@
 //! and where it works.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::ValueEnum;
 
 use crate::docker::InstanceName;
+use crate::setting::parse_duration;
 
 /// What to do when the runtime differs from the desired state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -16,7 +18,7 @@ pub enum DriftPolicy {
     Flag,
 }
 
-/// `RECONCILE_*`, `DRIFT_POLICY`, `DATA_DIR` and `INSTANCE_NAME`.
+/// `RECONCILE_*`, `DRIFT_POLICY`, `HEALTH_TIMEOUT`, `DATA_DIR` and `INSTANCE_NAME`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ReconcileArgs {
     /// Apply changes automatically; false: only report (plan/apply still work).
@@ -37,6 +39,10 @@ pub struct ReconcileArgs {
         display_order = 11
     )]
     pub drift_policy: DriftPolicy,
+
+    /// How long an applied stack may take to run and pass its healthchecks (per stack: label io.docker-cd.health-timeout).
+    #[arg(long = "health-timeout", env = "HEALTH_TIMEOUT", value_name = "DURATION", default_value = "120s", value_parser = parse_duration, display_order = 21)]
+    pub health_timeout: Duration,
 
     /// Git cache and the working folders compose runs in.
     #[arg(

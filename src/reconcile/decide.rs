@@ -6,13 +6,11 @@ use std::time::{Duration, Instant};
 
 use super::args::DriftPolicy;
 use super::assess::{Cause, Verdict};
-use super::memory::{Memory, Settling};
+use super::memory::{Gate, Memory};
 use crate::status::Status;
 
-/// How long an applied stack may take to become ready (healthchecks passing)
-/// before it is `failed`.
-const SETTLE_TIMEOUT: Duration = Duration::from_secs(180);
-/// How often a settling stack is looked at again (health events usually come first).
+/// How often a stack whose healthchecks are starting outside a gate is looked
+/// at again (health events usually come first).
 pub const SETTLE_POLL: Duration = Duration::from_secs(2);
 /// Drift reverts allowed per stack within [`DRIFT_WINDOW`]: a container that
 /// keeps stopping is a crash loop, and re-running compose for it forever is the
@@ -30,6 +28,8 @@ pub struct Policy {
     pub remove_enabled: bool,
     /// `DRIFT_POLICY`.
     pub drift_policy: DriftPolicy,
+    /// `HEALTH_TIMEOUT`: how long an apply may take to run and pass its healthchecks.
+    pub health_timeout: Duration,
 }
 
 /// What one pass found.
@@ -48,6 +48,11 @@ pub enum Observation<'a> {
         stack_hash: &'a str,
         /// Whether any container of the stack exists.
         has_containers: bool,
+        /// The stack's own health timeout (its label), if it sets one.
+        health_timeout: Option<Duration>,
+        /// How long ago the labels say `stack_hash` was applied: after a
+        /// restart, an apply still within its timeout has its gate reopened.
+        applied_ago: Option<Duration>,
     },
     /// No longer in Git.
     Gone {
@@ -81,6 +86,9 @@ pub enum Step {
     Invalid(String),
     /// A crash loop: `failed`, left alone until Git changes the stack or a sync.
     GiveUp(String),
+    /// The apply's health gate failed: `failed`, left alone until Git changes
+    /// the stack or a sync.
+    GateFailed(String),
     /// Runs `compose up`.
     Apply {
         /// Git change or drift.
@@ -120,6 +128,8 @@ pub fn decide(
             verdict,
             stack_hash,
             has_containers,
+            health_timeout,
+            applied_ago,
         } => {
             if requested {
                 let cause = match verdict {
@@ -131,22 +141,67 @@ pub fn decide(
                     detail: "requested through the API".into(),
                 };
             }
-            match verdict {
-                Verdict::InSync => {
-                    memory.settling = None;
+            let timeout = health_timeout.unwrap_or(policy.health_timeout);
+            reopen_after_restart(memory, verdict, stack_hash, applied_ago, timeout, now);
+            let gate = memory.gate.clone().filter(|g| g.stack_hash() == stack_hash);
+            match (verdict, gate) {
+                (Verdict::InSync, _) => {
+                    memory.gate = Some(Gate::Passed {
+                        stack_hash: stack_hash.to_string(),
+                    });
                     report(Status::Synced, None, Wait::ForChange)
                 }
-                Verdict::Settling {
-                    detail,
-                    starting_only,
-                } => settle(detail, *starting_only, stack_hash, memory, now),
-                Verdict::NeedsApply { cause, detail } => {
+                // A sync asks for the failed revision again.
+                (_, Some(Gate::Failed { reason, .. })) if !memory.granted => {
+                    report(Status::Failed, Some(reason), Wait::ForChange)
+                }
+                (
+                    Verdict::Settling {
+                        detail,
+                        starting_only,
+                    },
+                    Some(Gate::Open { since, gated, .. }),
+                ) => {
+                    let deadline = since + timeout;
+                    if now >= deadline {
+                        let why = format!(
+                            "not healthy {}s after the apply: {detail}",
+                            timeout.as_secs()
+                        );
+                        fail_gate(memory, stack_hash, &why)
+                    } else if gated && !starting_only {
+                        fail_gate(memory, stack_hash, detail)
+                    } else {
+                        report(Status::Syncing, None, Wait::Poll(deadline - now))
+                    }
+                }
+                (
+                    Verdict::NeedsApply {
+                        cause: Cause::Drift,
+                        detail,
+                    },
+                    Some(Gate::Open { gated: true, .. }),
+                ) => fail_gate(memory, stack_hash, detail),
+                (
+                    Verdict::Settling {
+                        starting_only: true,
+                        ..
+                    },
+                    _,
+                ) => report(Status::Syncing, None, Wait::Poll(SETTLE_POLL)),
+                // Health events wake the stack when it recovers.
+                (Verdict::Settling { detail, .. }, _) => report(
+                    Status::Failed,
+                    Some(format!("not ready: {detail}")),
+                    Wait::ForChange,
+                ),
+                (Verdict::NeedsApply { cause, detail }, _) => {
                     needs_apply(*cause, detail, has_containers, policy, memory, now)
                 }
             }
         }
         Observation::Gone { has_containers } => {
-            memory.settling = None;
+            memory.gate = None;
             if !has_containers {
                 Step::Forget
             } else if !requested
@@ -195,40 +250,42 @@ fn needs_apply(
     }
 }
 
-/// A stack deployed but not ready: `syncing` while an apply of ours settles
-/// (or a healthcheck is still starting), else `failed` with what is wrong.
-fn settle(
-    detail: &str,
-    starting_only: bool,
+/// After a restart nothing is remembered: an apply of `stack_hash` whose labels
+/// say it is younger than `timeout` and not ready yet gets its gate back, with
+/// the time it has left, rather than a new apply.
+fn reopen_after_restart(
+    memory: &mut Memory,
+    verdict: &Verdict,
     stack_hash: &str,
-    memory: &Memory,
+    applied_ago: Option<Duration>,
+    timeout: Duration,
     now: Instant,
-) -> Step {
-    let since = memory
-        .settling
+) {
+    let remembered = memory
+        .gate
         .as_ref()
-        .filter(|s| s.stack_hash == stack_hash)
-        .map(|s| s.since);
-    match since {
-        Some(at) if now.saturating_duration_since(at) < SETTLE_TIMEOUT => {
-            report(Status::Syncing, None, Wait::Poll(SETTLE_POLL))
-        }
-        None if starting_only => report(Status::Syncing, None, Wait::Poll(SETTLE_POLL)),
-        // Health events wake the stack when it recovers.
-        Some(_) => report(
-            Status::Failed,
-            Some(format!(
-                "not ready {}s after the apply: {detail}",
-                SETTLE_TIMEOUT.as_secs()
-            )),
-            Wait::ForChange,
-        ),
-        None => report(
-            Status::Failed,
-            Some(format!("not ready: {detail}")),
-            Wait::ForChange,
-        ),
+        .is_some_and(|g| g.stack_hash() == stack_hash);
+    let not_ready = !matches!(verdict, Verdict::InSync);
+    if let (false, true, Some(ago)) = (remembered, not_ready, applied_ago)
+        && ago < timeout
+        && let Some(since) = now.checked_sub(ago)
+    {
+        memory.gate = Some(Gate::Open {
+            stack_hash: stack_hash.to_string(),
+            since,
+            gated: true,
+        });
     }
+}
+
+/// The gate of `stack_hash` failed for `why`.
+fn fail_gate(memory: &mut Memory, stack_hash: &str, why: &str) -> Step {
+    let reason = format!("health gate failed: {why}");
+    memory.gate = Some(Gate::Failed {
+        stack_hash: stack_hash.to_string(),
+        reason: reason.clone(),
+    });
+    Step::GateFailed(reason)
 }
 
 /// Whether the crash-loop budget is spent; forgets reverts outside the window.
@@ -242,38 +299,56 @@ fn budget_spent(memory: &mut Memory, now: Instant) -> bool {
 
 /// Called once an apply or removal really starts (lock held, Docker answering):
 /// uses up a grant, and counts a drift revert. A new desired state or an
-/// explicit sync starts a fresh budget; every drift attempt counts, also one
-/// whose container exits before compose returns.
-pub fn begin(cause: Option<Cause>, memory: &mut Memory, now: Instant) {
+/// explicit sync starts a fresh budget and a fresh gate; every drift attempt
+/// counts, also one whose container exits before compose returns. Returns
+/// whether it was such a fresh start.
+pub fn begin(cause: Option<Cause>, memory: &mut Memory, now: Instant) -> bool {
     let granted = std::mem::take(&mut memory.granted);
-    if granted || cause == Some(Cause::Desired) {
+    let fresh = granted || cause == Some(Cause::Desired);
+    if fresh {
         memory.reverts.clear();
         memory.given_up = false;
+        memory.gate = None;
     }
     if cause == Some(Cause::Drift) {
         memory.reverts.push(now);
     }
+    fresh
 }
 
 /// How an apply of `stack_hash` ended, from the assessment made after compose
-/// returned; a settling stack is remembered so later passes wait for it.
+/// returned; the apply's gate opens unless it is already passed. `gated`: a Git
+/// change or an operator's apply (see [`Gate::Open`]).
 pub fn after_apply(
     verdict: &Verdict,
     stack_hash: &str,
+    gated: bool,
     memory: &mut Memory,
     now: Instant,
 ) -> Applied {
     match verdict {
         Verdict::InSync => {
-            memory.settling = None;
+            memory.gate = Some(Gate::Passed {
+                stack_hash: stack_hash.to_string(),
+            });
             Applied::Synced
         }
         Verdict::Settling { .. } => {
-            memory.settling = Some(Settling {
+            memory.gate = Some(Gate::Open {
                 stack_hash: stack_hash.to_string(),
                 since: now,
+                gated,
             });
             Applied::Settling
+        }
+        Verdict::NeedsApply { detail, .. } if gated => {
+            // Retries report this instead of applying the same files again.
+            let reason = format!("health gate failed: {detail}");
+            memory.gate = Some(Gate::Failed {
+                stack_hash: stack_hash.to_string(),
+                reason: reason.clone(),
+            });
+            Applied::NotConverged(reason)
         }
         Verdict::NeedsApply { detail, .. } => Applied::NotConverged(format!(
             "compose up finished but the stack does not match: {detail}"

@@ -15,8 +15,8 @@ use tokio::sync::oneshot;
 /// The plain part of a stack's memory: what [`super::decide`] reads and changes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Memory {
-    /// An apply of ours whose containers are not ready yet.
-    pub settling: Option<Settling>,
+    /// The health gate of the last apply of ours: open, passed or failed.
+    pub gate: Option<Gate>,
     /// When recent drift reverts started (the crash-loop budget).
     pub reverts: Vec<Instant>,
     /// The budget is spent: left alone until Git changes the stack or a sync.
@@ -25,13 +25,43 @@ pub struct Memory {
     pub granted: bool,
 }
 
-/// An apply waiting for its containers to become ready.
+/// Where an apply stands between `compose up` and `synced`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Settling {
-    /// The `stack_hash` applied.
-    pub stack_hash: String,
-    /// When compose returned.
-    pub since: Instant,
+pub enum Gate {
+    /// Waiting for its containers to run and pass their healthchecks.
+    Open {
+        /// The `stack_hash` applied.
+        stack_hash: String,
+        /// When compose returned.
+        since: Instant,
+        /// A Git change or an operator's apply: an exit or an unhealthy
+        /// container fails it at once. A drift revert is not gated: the
+        /// crash-loop budget bounds it.
+        gated: bool,
+    },
+    /// Every container ran and was healthy once.
+    Passed {
+        /// The `stack_hash` applied.
+        stack_hash: String,
+    },
+    /// Failed: left alone until Git changes the stack or a sync.
+    Failed {
+        /// The `stack_hash` applied.
+        stack_hash: String,
+        /// Why, for the status.
+        reason: String,
+    },
+}
+
+impl Gate {
+    /// The `stack_hash` the gate is about.
+    pub fn stack_hash(&self) -> &str {
+        match self {
+            Gate::Open { stack_hash, .. }
+            | Gate::Passed { stack_hash }
+            | Gate::Failed { stack_hash, .. } => stack_hash,
+        }
+    }
 }
 
 /// What an API apply hands to the worker: its lock, and where the result goes.

@@ -101,6 +101,11 @@ impl<E: Executor> StackReconciler<E> {
                 verdict: &a.verdict,
                 stack_hash: &d.stack_hash,
                 has_containers: !containers.is_empty(),
+                health_timeout: d.health_timeout,
+                applied_ago: observed
+                    .as_ref()
+                    .filter(|o| o.stack_hash == d.stack_hash)
+                    .and_then(|o| o.age(Timestamp::now())),
             },
             (Some(d), None) => Observation::Invalid {
                 error: d.error.as_deref().unwrap_or_default(),
@@ -127,6 +132,11 @@ impl<E: Executor> StackReconciler<E> {
             }
             Step::GiveUp(message) => {
                 tracing::warn!(stack = name, %message, "crash loop");
+                self.record_failure(name, &message);
+                Ok(Action::await_change())
+            }
+            Step::GateFailed(message) => {
+                tracing::warn!(stack = name, %message, "health gate failed");
                 self.record_failure(name, &message);
                 Ok(Action::await_change())
             }
@@ -207,6 +217,7 @@ impl<E: Executor> StackReconciler<E> {
         held: Option<StackGuard>,
     ) -> Result<Action, ReconcileError> {
         let name = desired.name.as_str();
+        let requested = held.is_some();
         let Some(_guard) = held.or_else(|| self.memories.try_lock(name)) else {
             tracing::debug!(
                 stack = name,
@@ -215,8 +226,10 @@ impl<E: Executor> StackReconciler<E> {
             return Ok(Action::requeue(LOCKED_RETRY));
         };
         self.executor.connected()?;
-        self.memories
-            .with(name, |m| decide::begin(Some(cause), m, Instant::now()));
+        let gated = self
+            .memories
+            .with(name, |m| decide::begin(Some(cause), m, Instant::now()))
+            || requested;
         tracing::info!(stack = name, cause = ?cause, %detail, "applying stack");
         self.status.update(name, |r| {
             r.status = Status::Syncing;
@@ -225,7 +238,7 @@ impl<E: Executor> StackReconciler<E> {
         let fresh = self.executor.up(desired, labels).await?;
         let verdict = assess(desired, &fresh, Some(&desired.stack_hash)).verdict;
         let applied = self.memories.with(name, |m| {
-            decide::after_apply(&verdict, &desired.stack_hash, m, Instant::now())
+            decide::after_apply(&verdict, &desired.stack_hash, gated, m, Instant::now())
         });
         let settled = match applied {
             Applied::NotConverged(message) => return Err(ReconcileError::NotConverged(message)),
@@ -257,7 +270,8 @@ impl<E: Executor> StackReconciler<E> {
         Ok(action(if settled {
             Wait::ForChange
         } else {
-            Wait::Poll(decide::SETTLE_POLL)
+            // Health events wake it before; this is the gate's deadline.
+            Wait::Poll(desired.health_timeout.unwrap_or(self.policy.health_timeout))
         }))
     }
 

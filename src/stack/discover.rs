@@ -172,9 +172,7 @@ fn build_stack(
             None
         }
     };
-    let (services, expected_services, oneshot_services, compose_version) = parsed
-        .map(|p| (p.services, p.expected, p.oneshot, p.version))
-        .unwrap_or_default();
+    let parsed = parsed.unwrap_or_default();
     let stack_hash = stack_hash(files.iter().map(|f| (f.path.as_str(), &f.entry)));
 
     DesiredStack {
@@ -183,10 +181,11 @@ fn build_stack(
         compose_file: compose_file.to_string(),
         compose_hash: hash,
         stack_hash,
-        services,
-        expected_services,
-        oneshot_services,
-        compose_version,
+        services: parsed.services,
+        expected_services: parsed.expected,
+        oneshot_services: parsed.oneshot,
+        compose_version: parsed.version,
+        health_timeout: parsed.health_timeout,
         files: files.into(),
         error,
         clashes_with: Vec::new(),

@@ -17,6 +17,7 @@ pub fn desired(name: &str, services: &[&str], stack_hash: &str) -> DesiredStack 
         services,
         oneshot_services: Vec::new(),
         compose_version: None,
+        health_timeout: None,
         files: Arc::new([]),
         error: None,
         clashes_with: Vec::new(),

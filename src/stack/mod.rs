@@ -51,6 +51,8 @@ pub struct DesiredStack {
     pub oneshot_services: Vec<String>,
     /// The compose file's top-level `version`, repeated in the generated override.
     pub compose_version: Option<String>,
+    /// The stack's own `HEALTH_TIMEOUT` (label `io.docker-cd.health-timeout`).
+    pub health_timeout: Option<std::time::Duration>,
     /// The stack's files, for materialising its working folder.
     pub files: Arc<[StackFile]>,
     /// Why this stack cannot be deployed at this revision, if it cannot.

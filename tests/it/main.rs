@@ -9,6 +9,7 @@ mod dashboard;
 mod desired_state;
 mod docker_support;
 mod faults;
+mod health_gate;
 mod observability;
 mod plan;
 mod real_inputs;

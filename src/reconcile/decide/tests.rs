@@ -11,8 +11,12 @@ fn policy(reconcile: bool, remove: bool, drift: DriftPolicy) -> Policy {
         reconcile_enabled: reconcile,
         remove_enabled: remove,
         drift_policy: drift,
+        health_timeout: TIMEOUT,
     }
 }
+
+/// `HEALTH_TIMEOUT` in these tests.
+const TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The defaults: reconcile on, removal off, revert drift.
 fn defaults() -> Policy {
@@ -47,6 +51,8 @@ fn desired(verdict: &Verdict, has_containers: bool) -> Observation<'_> {
         verdict,
         stack_hash: HASH,
         has_containers,
+        health_timeout: None,
+        applied_ago: None,
     }
 }
 
@@ -305,75 +311,179 @@ fn an_invalid_stack_fails_even_when_requested() {
     assert_eq!(step, Step::Invalid("bad yaml".into()));
 }
 
+/// One pass at `now` over `verdict`, with the defaults.
+fn pass(verdict: &Verdict, memory: &mut Memory, now: Instant) -> Step {
+    decide(desired(verdict, true), false, defaults(), memory, now)
+}
+
+fn gate_failed(why: &str) -> Step {
+    Step::GateFailed(format!("health gate failed: {why}"))
+}
+
 #[test]
-fn our_settling_apply_is_syncing_until_the_timeout_then_failed() {
+fn a_gated_apply_is_syncing_while_healthchecks_start_then_fails_at_the_timeout() {
     let start = Instant::now();
-    let verdict = settling("web: unhealthy");
+    let verdict = starting("web: container web-1 is starting");
     let mut memory = Memory::default();
     assert_eq!(
-        after_apply(&verdict, HASH, &mut memory, start),
+        after_apply(&verdict, HASH, true, &mut memory, start),
         Applied::Settling
     );
-    let within = start + SETTLE_TIMEOUT - Duration::from_secs(1);
-    let step = decide(
-        desired(&verdict, true),
-        false,
-        defaults(),
-        &mut memory,
-        within,
-    );
+    let later = start + Duration::from_secs(20);
+    let step = pass(&verdict, &mut memory, later);
+    // The next look is the deadline: health events come before it.
     assert!(
-        reported(Status::Syncing, Wait::Poll(SETTLE_POLL))(&step),
+        reported(Status::Syncing, Wait::Poll(Duration::from_secs(100)))(&step),
         "{step:?}"
     );
-
-    let after = start + SETTLE_TIMEOUT;
-    let step = decide(
-        desired(&verdict, true),
-        false,
-        defaults(),
-        &mut memory,
-        after,
-    );
+    let step = pass(&verdict, &mut memory, start + TIMEOUT);
     assert_eq!(
         step,
+        gate_failed("not healthy 120s after the apply: web: container web-1 is starting")
+    );
+    // Failed stays failed without another apply, also when it keeps starting.
+    assert_eq!(
+        pass(&verdict, &mut memory, start + TIMEOUT * 2),
         report(
             Status::Failed,
-            Some("not ready 180s after the apply: web: unhealthy".into()),
+            Some("health gate failed: not healthy 120s after the apply: web: container web-1 is starting".into()),
             Wait::ForChange
         )
     );
 }
 
-#[test]
-fn a_settling_apply_of_another_hash_does_not_count() {
+#[rstest]
+#[case::unhealthy(
+    settling("web: container web-1 is unhealthy"),
+    "web: container web-1 is unhealthy"
+)]
+#[case::exited(needs(Cause::Drift), "web: no container")]
+fn a_gated_apply_fails_at_once_when_a_container_is_unhealthy_or_exits(
+    #[case] verdict: Verdict,
+    #[case] why: &str,
+) {
     let start = Instant::now();
     let mut memory = Memory::default();
-    after_apply(&settling("x"), "old-hash", &mut memory, start);
-    let verdict = settling("web: unhealthy");
-    let step = decide(
-        desired(&verdict, true),
-        false,
-        defaults(),
+    after_apply(&starting("web: starting"), HASH, true, &mut memory, start);
+    let now = start + Duration::from_secs(3);
+    assert_eq!(pass(&verdict, &mut memory, now), gate_failed(why));
+    // No revert of the failed revision: it is reported until Git changes or a sync.
+    assert!(reported(Status::Failed, Wait::ForChange)(&pass(
+        &verdict,
         &mut memory,
-        start,
-    );
-    assert!(reported(Status::Failed, Wait::ForChange)(&step), "{step:?}");
+        now
+    )));
+    if matches!(verdict, Verdict::NeedsApply { .. }) {
+        memory.granted = true;
+        assert_eq!(pass(&verdict, &mut memory, now), apply(Cause::Drift));
+        assert!(
+            begin(Some(Cause::Drift), &mut memory, now),
+            "a sync is a fresh start"
+        );
+        assert_eq!(memory.gate, None);
+    }
 }
 
 #[test]
-fn in_sync_forgets_the_settling_apply() {
+fn a_drift_revert_is_not_gated_the_crash_loop_budget_bounds_it() {
+    let start = Instant::now();
+    let mut memory = Memory::default();
+    after_apply(&starting("web: starting"), HASH, false, &mut memory, start);
+    let now = start + Duration::from_secs(3);
+    let unhealthy = settling("web: container web-1 is unhealthy");
+    assert!(reported(
+        Status::Syncing,
+        Wait::Poll(TIMEOUT - Duration::from_secs(3))
+    )(&pass(&unhealthy, &mut memory, now)));
+    assert_eq!(
+        pass(&needs(Cause::Drift), &mut memory, now),
+        apply(Cause::Drift)
+    );
+}
+
+#[test]
+fn a_passed_gate_stays_passed_a_later_exit_is_drift() {
     let now = Instant::now();
     let mut memory = Memory::default();
-    after_apply(&settling("x"), HASH, &mut memory, now);
-    decide(
-        desired(&Verdict::InSync, true),
+    after_apply(&starting("web: starting"), HASH, true, &mut memory, now);
+    assert!(reported(Status::Synced, Wait::ForChange)(&pass(
+        &Verdict::InSync,
+        &mut memory,
+        now
+    )));
+    assert_eq!(
+        memory.gate,
+        Some(Gate::Passed {
+            stack_hash: HASH.into()
+        })
+    );
+    assert_eq!(
+        pass(&needs(Cause::Drift), &mut memory, now),
+        apply(Cause::Drift)
+    );
+}
+
+#[test]
+fn the_stack_label_sets_its_own_timeout() {
+    let start = Instant::now();
+    let verdict = starting("web: starting");
+    let mut memory = Memory::default();
+    after_apply(&verdict, HASH, true, &mut memory, start);
+    let observation = Observation::Desired {
+        verdict: &verdict,
+        stack_hash: HASH,
+        has_containers: true,
+        health_timeout: Some(Duration::from_secs(10)),
+        applied_ago: None,
+    };
+    let step = decide(
+        observation,
         false,
         defaults(),
         &mut memory,
-        now,
+        start + Duration::from_secs(10),
     );
-    assert_eq!(memory.settling, None);
+    assert_eq!(
+        step,
+        gate_failed("not healthy 10s after the apply: web: starting")
+    );
+}
+
+#[rstest]
+// Restarted 30 s into a 120 s gate: the gate is back with 90 s left.
+#[case::resumes_a_young_apply(
+    starting("web: starting"),
+    30,
+    reported(Status::Syncing, Wait::Poll(Duration::from_secs(90)))
+)]
+#[case::fails_a_young_unhealthy_apply(settling("web: unhealthy"), 30, |s: &Step| matches!(s, Step::GateFailed(_)))]
+// An old apply has no gate to resume: as without one.
+#[case::old_apply_starting(
+    starting("web: starting"),
+    200,
+    reported(Status::Syncing, Wait::Poll(SETTLE_POLL))
+)]
+#[case::old_apply_unhealthy(
+    settling("web: unhealthy"),
+    200,
+    reported(Status::Failed, Wait::ForChange)
+)]
+#[case::old_apply_exited(needs(Cause::Drift), 200, |s: &Step| *s == apply(Cause::Drift))]
+fn after_a_restart_the_gate_is_read_from_the_labels(
+    #[case] verdict: Verdict,
+    #[case] seconds_ago: u64,
+    #[case] expect: impl Fn(&Step) -> bool,
+) {
+    let observation = Observation::Desired {
+        verdict: &verdict,
+        stack_hash: HASH,
+        has_containers: true,
+        health_timeout: None,
+        applied_ago: Some(Duration::from_secs(seconds_ago)),
+    };
+    let now = Instant::now() + Duration::from_secs(1000);
+    let step = decide(observation, false, defaults(), &mut Memory::default(), now);
+    assert!(expect(&step), "{step:?}");
 }
 
 #[test]
@@ -381,15 +491,32 @@ fn an_apply_that_ends_in_sync_is_synced_and_a_mismatch_is_an_error() {
     let now = Instant::now();
     let mut memory = Memory::default();
     assert_eq!(
-        after_apply(&Verdict::InSync, HASH, &mut memory, now),
+        after_apply(&Verdict::InSync, HASH, true, &mut memory, now),
         Applied::Synced
     );
-    assert_eq!(
-        after_apply(&needs(Cause::Drift), HASH, &mut memory, now),
-        Applied::NotConverged(
-            "compose up finished but the stack does not match: web: no container".into()
-        )
+    let mismatch = Applied::NotConverged(
+        "compose up finished but the stack does not match: web: no container".into(),
     );
+    assert_eq!(
+        after_apply(&needs(Cause::Drift), HASH, false, &mut memory, now),
+        mismatch
+    );
+    assert_eq!(
+        pass(&needs(Cause::Drift), &mut memory, now),
+        apply(Cause::Drift),
+        "a revert retries"
+    );
+    // A gated apply whose container exits before compose returns fails its gate:
+    // the retry reports instead of applying the same files again.
+    assert_eq!(
+        after_apply(&needs(Cause::Drift), HASH, true, &mut memory, now),
+        Applied::NotConverged("health gate failed: web: no container".into())
+    );
+    assert!(reported(Status::Failed, Wait::ForChange)(&pass(
+        &needs(Cause::Drift),
+        &mut memory,
+        now
+    )));
 }
 
 /// Runs drift passes, each starting an apply as the reconciler does.

@@ -168,6 +168,7 @@ fn defaults() -> Policy {
         reconcile_enabled: true,
         remove_enabled: false,
         drift_policy: DriftPolicy::Revert,
+        health_timeout: Duration::from_secs(120),
     }
 }
 
@@ -209,11 +210,11 @@ async fn an_apply_that_does_not_converge_fails_the_stack() {
     let h = harness(defaults(), FakeExecutor::default());
     h.publish("r1", vec![desired_stack("web", "h1", None)]);
     let err = h.pass("web").await.expect_err("nothing came up");
-    assert!(
-        err.to_string()
-            .contains("does not match: web: no container"),
-        "{err}"
-    );
+    assert_eq!(err.to_string(), "health gate failed: web: no container");
+    assert_eq!(h.status("web"), Some(Status::Failed));
+    // Its retry reports the failed gate instead of applying the same files again.
+    h.pass("web").await.expect("a report");
+    assert_eq!(h.reconciler.executor.calls().len(), 1);
     assert_eq!(h.status("web"), Some(Status::Failed));
 }
 
@@ -291,9 +292,9 @@ async fn a_removal_that_leaves_containers_keeps_the_folder_and_fails() {
 #[tokio::test]
 async fn an_api_apply_is_answered_and_runs_despite_the_policy() {
     let off = Policy {
-        reconcile_enabled: false,
-        remove_enabled: false,
         drift_policy: DriftPolicy::Flag,
+        reconcile_enabled: false,
+        ..defaults()
     };
     let h = harness(off, runs_web());
     h.publish("r1", vec![desired_stack("web", "h1", None)]);
