@@ -4,8 +4,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use crate::support::process::DockerCd;
+use crate::support::deployment::{CONVERGE, Deployment};
+use crate::support::process::{DockerCd, Exit};
 use crate::support::repo::TestRepo;
+use crate::support::servers::{Server, require_program};
 use crate::support::wait::wait_until;
 use crate::support::webhook;
 
@@ -122,4 +124,56 @@ async fn logs_to_a_pipe_have_no_colour_codes() {
         !logs.contains('\u{1b}'),
         "ANSI escapes in the logs:\n{logs:?}"
     );
+}
+
+/// Item 10: a token for a plain `http://` remote is refused at start, in one
+/// line that names the settings involved and not the token.
+#[test]
+fn a_token_over_plain_http_is_refused_at_start() {
+    let Exit { code, stderr, .. } = DockerCd::builder()
+        .env("GIT_REPO_URL", "http://127.0.0.1:9/repo.git")
+        .env("GIT_ACCESS_TOKEN", GIT_TOKEN)
+        .env("LISTEN_ADDR", "127.0.0.1:0")
+        .run_to_exit();
+    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr:?}");
+    for name in [
+        "GIT_ACCESS_TOKEN",
+        "GIT_REPO_URL",
+        "GIT_ALLOW_INSECURE_HTTP=true",
+    ] {
+        assert!(stderr.contains(name), "{name}: {stderr}");
+    }
+    assert!(!stderr.contains(GIT_TOKEN), "{stderr}");
+}
+
+/// Item 10: with `GIT_ALLOW_INSECURE_HTTP=true` the operator accepts it: the
+/// token goes over http to a real server, the stack is deployed, and the log
+/// says the token travelled in clear text.
+#[tokio::test]
+async fn with_git_allow_insecure_http_a_token_over_http_deploys() {
+    crate::require_docker!();
+    if !require_program("nginx") || !require_program("fcgiwrap") {
+        return;
+    }
+    let server = Server::http_backend("x-access-token", GIT_TOKEN);
+    let mut d = Deployment::new("insecure");
+    let web = d.stack("web");
+    d.write_stack("web", &["web"]);
+    d.repo.commit("web");
+    server.publish(d.repo.path(), "repo.git");
+    let url = format!("http://127.0.0.1:{}/repo.git", server.port);
+    let api = d.start(&[
+        ("GIT_REPO_URL", &url),
+        ("GIT_ACCESS_TOKEN", GIT_TOKEN),
+        ("GIT_ALLOW_INSECURE_HTTP", "true"),
+    ]);
+    api.wait_status(&web, "synced", CONVERGE).await;
+    let logs = d.logs();
+    assert!(
+        logs.lines()
+            .any(|l| l.contains("WARN") && l.contains("clear text")),
+        "{logs}"
+    );
+    assert!(!logs.contains(GIT_TOKEN), "{logs}");
 }
