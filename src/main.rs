@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use clap::CommandFactory as _;
 use docker_cd::config::{Config, ConfigError};
 use tokio_util::sync::CancellationToken;
 
@@ -21,6 +22,8 @@ fn main() -> ExitCode {
             return ExitCode::from(e.exit_code());
         }
     };
+    // Before logging starts: the OTLP exporter starts a thread.
+    forget_secret_settings();
     let telemetry = match docker_cd::telemetry::init(&config.telemetry) {
         Ok(telemetry) => telemetry,
         Err(e) => {
@@ -54,5 +57,27 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Removes every secret setting (those whose values `--help` hides:
+/// `GIT_ACCESS_TOKEN`, `WEBHOOK_SECRET`, `API_TOKEN`) from the process
+/// environment once `Config` holds them, so no child process inherits them:
+/// not compose, not the `git-upload-pack` or `ssh` that gix starts, not what a
+/// compose file or a Git hook could run.
+#[allow(unsafe_code)]
+fn forget_secret_settings() {
+    let command = Config::command();
+    let secrets: Vec<_> = command
+        .get_arguments()
+        .filter(|arg| arg.is_hide_env_values_set())
+        .filter_map(|arg| arg.get_env())
+        .collect();
+    for name in secrets {
+        // SAFETY: `remove_var` races with any other thread reading or writing
+        // the environment. None exists yet: this runs on the main thread,
+        // before logging (whose exporter has a thread) and the async runtime
+        // start, and nothing before it spawns one.
+        unsafe { std::env::remove_var(name) };
     }
 }

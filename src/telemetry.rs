@@ -2,6 +2,7 @@
 //! level (default `info`); with `OTEL_EXPORTER_OTLP_ENDPOINT`, spans are also
 //! exported over OTLP/HTTP (protobuf) and flushed at shutdown.
 
+use std::io::IsTerminal as _;
 use std::str::FromStr;
 
 use opentelemetry::trace::TracerProvider as _;
@@ -113,6 +114,14 @@ fn traces_url(base: &str) -> String {
     format!("{}/v1/traces", base.trim_end_matches('/'))
 }
 
+/// Whether text logs get ANSI colours: only on a terminal (the fmt layer writes
+/// to stdout), so files, pipes and log collectors get plain text, and never
+/// when `NO_COLOR` is set (<https://no-color.org>).
+fn colours_wanted() -> bool {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    !no_color && std::io::stdout().is_terminal()
+}
+
 /// Installs the global subscriber, with OTLP export when an endpoint is set.
 ///
 /// # Errors
@@ -149,7 +158,11 @@ pub fn init(args: &TelemetryArgs) -> Result<Telemetry, TelemetryError> {
     let registry = tracing_subscriber::registry().with(filter).with(otel);
     let result = match format {
         LogFormat::Text => registry
-            .with(tracing_subscriber::fmt::layer().with_target(false))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_target(false)
+                    .with_ansi(colours_wanted()),
+            )
             .try_init(),
         LogFormat::Json => registry
             .with(

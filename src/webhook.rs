@@ -3,6 +3,8 @@
 //! Every comparison with the secret is constant-time: HMACs through
 //! `Mac::verify_slice`, GitLab's plain token through `subtle`.
 
+use std::time::Duration;
+
 use axum::http::HeaderMap;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
@@ -11,8 +13,16 @@ use subtle::ConstantTimeEq;
 use crate::named::named_enum;
 use crate::secret::Secret;
 
+mod deliveries;
+
+pub use deliveries::{Deliveries, delivery_id};
+
 /// Largest body accepted; GitHub caps its payloads at 25 MB.
 pub const MAX_BODY_BYTES: usize = 25 * 1024 * 1024;
+
+/// How long the whole body may take to arrive: a forge sends it at once; a
+/// client that trickles it would otherwise hold one of the few body slots.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The `provider` label of a request with no recognised signature header.
 pub const UNKNOWN_PROVIDER: &str = "unknown";
@@ -50,6 +60,10 @@ named_enum! {
         RateLimited = "rate_limited",
         /// A push payload that cannot be read.
         BadRequest = "bad_request",
+        /// The body did not arrive within [`BODY_TIMEOUT`].
+        Timeout = "timeout",
+        /// A delivery id seen before: a replay, answered without a refresh.
+        Duplicate = "duplicate",
     }
 }
 
@@ -99,51 +113,92 @@ pub fn verify(
     body: &[u8],
     secret: &Secret,
 ) -> Result<Provider, SignatureError> {
-    let provider = Provider::detect(headers).ok_or(SignatureError::Missing)?;
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-    };
-    let malformed = SignatureError::Malformed(provider.as_str());
-    let ok = match provider {
-        Provider::GitHub => {
-            let value = header("x-hub-signature-256").ok_or(malformed.clone())?;
-            let hex_sig = value.strip_prefix("sha256=").ok_or(malformed.clone())?;
-            hmac_matches(secret, body, hex_sig).ok_or(malformed)?
+    Signature::from_headers(headers)?.check(body, secret)
+}
+
+/// A request's signature, read from its headers alone: a missing or malformed
+/// one is refused before a byte of the body is read.
+#[derive(Debug, Clone)]
+pub struct Signature {
+    provider: Provider,
+    proof: Proof,
+}
+
+/// What the forge sent to prove it knows the secret.
+#[derive(Debug, Clone)]
+enum Proof {
+    /// HMAC-SHA256 of the body (GitHub, Gitea, Forgejo).
+    Hmac(Vec<u8>),
+    /// The secret itself (GitLab).
+    Token(Vec<u8>),
+}
+
+impl Signature {
+    /// The signature header of the request, checked for form only.
+    ///
+    /// # Errors
+    /// [`SignatureError::Missing`] or [`SignatureError::Malformed`].
+    pub fn from_headers(headers: &HeaderMap) -> Result<Self, SignatureError> {
+        let provider = Provider::detect(headers).ok_or(SignatureError::Missing)?;
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+        };
+        let malformed = || SignatureError::Malformed(provider.as_str());
+        let hex_value = match provider {
+            Provider::GitHub => header("x-hub-signature-256")
+                .ok_or_else(malformed)?
+                .strip_prefix("sha256=")
+                .ok_or_else(malformed)?,
+            Provider::Gitea => header("x-gitea-signature").ok_or_else(malformed)?,
+            Provider::Forgejo => header("x-forgejo-signature").ok_or_else(malformed)?,
+            Provider::GitLab => {
+                let token = headers.get("x-gitlab-token").ok_or_else(malformed)?;
+                return Ok(Self {
+                    provider,
+                    proof: Proof::Token(token.as_bytes().to_vec()),
+                });
+            }
+        };
+        let digest = hex::decode(hex_value).map_err(|_| malformed())?;
+        Ok(Self {
+            provider,
+            proof: Proof::Hmac(digest),
+        })
+    }
+
+    /// The forge that signed.
+    pub fn provider(&self) -> Provider {
+        self.provider
+    }
+
+    /// Whether the signature holds for `body` and `secret`; returns the provider.
+    ///
+    /// # Errors
+    /// [`SignatureError::Mismatch`] when it does not.
+    pub fn check(&self, body: &[u8], secret: &Secret) -> Result<Provider, SignatureError> {
+        let ok = match &self.proof {
+            Proof::Hmac(expected) => hmac_matches(secret, body, expected),
+            Proof::Token(token) => bool::from(token.ct_eq(secret.expose().as_bytes())),
+        };
+        if ok {
+            Ok(self.provider)
+        } else {
+            Err(SignatureError::Mismatch(self.provider.as_str()))
         }
-        Provider::Gitea | Provider::Forgejo => {
-            let name = if provider == Provider::Gitea {
-                "x-gitea-signature"
-            } else {
-                "x-forgejo-signature"
-            };
-            let value = header(name).ok_or(malformed.clone())?;
-            hmac_matches(secret, body, value).ok_or(malformed)?
-        }
-        Provider::GitLab => {
-            let value = headers
-                .get("x-gitlab-token")
-                .map(|v| v.as_bytes())
-                .ok_or(malformed)?;
-            bool::from(value.ct_eq(secret.expose().as_bytes()))
-        }
-    };
-    if ok {
-        Ok(provider)
-    } else {
-        Err(SignatureError::Mismatch(provider.as_str()))
     }
 }
 
-/// `Some(matches)` for a well-formed hex signature, `None` for malformed hex.
-fn hmac_matches(secret: &Secret, body: &[u8], hex_signature: &str) -> Option<bool> {
-    let expected = hex::decode(hex_signature).ok()?;
+/// Whether `expected` is the HMAC of `body` under `secret`.
+fn hmac_matches(secret: &Secret, body: &[u8], expected: &[u8]) -> bool {
     // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes()).ok()?;
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes()) else {
+        return false;
+    };
     mac.update(body);
-    Some(mac.verify_slice(&expected).is_ok())
+    mac.verify_slice(expected).is_ok()
 }
 
 /// What a verified webhook asks for.

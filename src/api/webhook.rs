@@ -19,7 +19,8 @@ use crate::informer::git::{RefreshHandle, Requested, Trigger};
 use crate::metrics::{AppMetrics, pairs};
 use crate::secret::Secret;
 use crate::webhook::{
-    self, MAX_BODY_BYTES, Outcome, Provider, SignatureError, UNKNOWN_PROVIDER, WebhookEvent,
+    self, BODY_TIMEOUT, Deliveries, MAX_BODY_BYTES, Outcome, Provider, Signature, SignatureError,
+    UNKNOWN_PROVIDER, WebhookEvent,
 };
 
 /// Verified webhooks per second before 429: forges send a few per push; a
@@ -36,6 +37,7 @@ pub struct WebhookGuard {
     configured_ref: Option<String>,
     limiter: DefaultDirectRateLimiter,
     bodies: Semaphore,
+    deliveries: Deliveries,
 }
 
 impl Webhooks {
@@ -68,6 +70,7 @@ impl WebhookGuard {
             configured_ref,
             limiter: RateLimiter::direct(Quota::per_second(rate).allow_burst(burst)),
             bodies: Semaphore::new(CONCURRENT_BODIES),
+            deliveries: Deliveries::default(),
         })
     }
 }
@@ -93,11 +96,15 @@ enum Verdict {
     /// Shutdown has begun: no more bodies are read.
     ShuttingDown,
     /// The body is over [`MAX_BODY_BYTES`] or could not be read.
-    TooLarge(axum::Error),
+    TooLarge(String),
+    /// The body did not arrive within [`BODY_TIMEOUT`].
+    TimedOut,
     /// The signature is missing, malformed or wrong.
     BadSignature(SignatureError),
     /// A push payload that cannot be read.
     Unreadable(String),
+    /// A delivery id seen before: a replay.
+    Duplicate,
     /// The forge's set-up ping.
     Pong,
     /// An event other than a push, by name.
@@ -119,15 +126,28 @@ enum Verdict {
 async fn judge(state: &Webhooks, headers: &HeaderMap, body: Body) -> Result<Verdict, Verdict> {
     let guard = &state.guard;
     let secret = guard.secret.as_ref().ok_or(Verdict::Disabled)?;
+    // Only what the headers say, before a slot is taken or a byte is read: an
+    // unsigned request costs nothing.
+    let signature = Signature::from_headers(headers).map_err(Verdict::BadSignature)?;
     let _permit = guard
         .bodies
         .acquire()
         .await
         .map_err(|_| Verdict::ShuttingDown)?;
-    let body = axum::body::to_bytes(body, MAX_BODY_BYTES)
+    let body = tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, MAX_BODY_BYTES))
         .await
-        .map_err(Verdict::TooLarge)?;
-    let provider = webhook::verify(headers, &body, secret).map_err(Verdict::BadSignature)?;
+        .map_err(|_| Verdict::TimedOut)?
+        .map_err(|e| Verdict::TooLarge(e.to_string()))?;
+    let provider = signature
+        .check(&body, secret)
+        .map_err(Verdict::BadSignature)?;
+    // Remembered only once the signature holds: nobody without the secret can
+    // make a real delivery look like a replay.
+    if let Some(id) = webhook::delivery_id(headers)
+        && !guard.deliveries.first_time(id)
+    {
+        return Ok(Verdict::Duplicate);
+    }
     let reference = match webhook::parse_event(provider, headers, &body) {
         Ok(WebhookEvent::Push { reference }) => reference,
         Ok(WebhookEvent::Ping) => return Ok(Verdict::Pong),
@@ -177,6 +197,15 @@ impl Verdict {
                 None,
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response(),
             ),
+            Self::TimedOut => {
+                tracing::warn!(provider, "webhook refused: the body was too slow");
+                let message = format!("body not received within {} s", BODY_TIMEOUT.as_secs());
+                refusal(Outcome::Timeout, StatusCode::REQUEST_TIMEOUT, message)
+            }
+            Self::Duplicate => {
+                tracing::info!(provider, "webhook ignored: delivery already received");
+                answered(Outcome::Duplicate, "duplicate")
+            }
             Self::TooLarge(e) => {
                 tracing::warn!(provider, error = %e, "webhook body refused");
                 let message = format!("body over {} MiB", MAX_BODY_BYTES / (1024 * 1024));

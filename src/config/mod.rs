@@ -100,7 +100,12 @@ impl Config {
         I: IntoIterator<Item = T>,
         T: Into<OsString> + Clone,
     {
-        Self::try_parse_from(args).map_err(|e| one_line(&e))
+        let config = Self::try_parse_from(args).map_err(|e| one_line(&e))?;
+        config
+            .git
+            .check()
+            .map_err(|refused| ConfigError::invalid("GIT_ACCESS_TOKEN", refused.to_string()))?;
+        Ok(config)
     }
 }
 
@@ -224,6 +229,36 @@ mod tests {
         );
         assert!(!text.contains("hunter2"), "{text}");
         assert_eq!(err.exit_code(), 2);
+    }
+
+    #[test]
+    fn a_token_over_plain_http_needs_git_allow_insecure_http() {
+        let args = [
+            "docker-cd",
+            "--git-repo-url",
+            "HTTP://git.example.com/repo.git",
+            "--git-access-token",
+            "tok-5ecret",
+        ];
+        let err = Config::from_args(args).expect_err("token over http");
+        let text = err.to_string();
+        assert!(
+            text.starts_with("error: GIT_ACCESS_TOKEN (--git-access-token): would be sent in clear text to the http:// GIT_REPO_URL")
+                && text.contains("GIT_ALLOW_INSECURE_HTTP=true")
+                && !text.contains("tok-5ecret"),
+            "{text}"
+        );
+        assert_eq!(err.exit_code(), 2);
+        let allowed = [&args[..], &["--git-allow-insecure-http", "true"]].concat();
+        assert!(Config::from_args(allowed).is_ok());
+        let https = [
+            "docker-cd",
+            "--git-repo-url",
+            "https://git.example.com/r.git",
+            "--git-access-token",
+            "t",
+        ];
+        assert!(Config::from_args(https).is_ok());
     }
 
     #[test]

@@ -79,6 +79,11 @@ pub(super) fn overrides(settings: &GitSettings, cache_dir: &Path) -> Vec<String>
         "credential.helper=".to_string(),
     ];
     if let (Some(token), Transport::Http) = (&settings.token, settings.url.transport()) {
+        if settings.url.is_plain_http() {
+            tracing::warn!(
+                "GIT_ACCESS_TOKEN is sent in clear text to an http:// remote (GIT_ALLOW_INSECURE_HTTP=true)"
+            );
+        }
         let encoded = basic_credentials(&settings.username, token);
         values.push(format!("http.extraHeader=Authorization: Basic {encoded}"));
     }

@@ -84,6 +84,13 @@ impl RepoUrl {
         &self.raw
     }
 
+    /// Whether this is `http://`: what travels to it can be read on the way.
+    pub fn is_plain_http(&self) -> bool {
+        self.raw
+            .get(..7)
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"))
+    }
+
     /// How the repository is reached.
     pub fn transport(&self) -> Transport {
         self.transport

@@ -38,6 +38,7 @@ fn missing_repo_url_exits_2_naming_it() {
 #[case("GIT_REPO_URL", "https://user:pass@example.com/repo.git")]
 #[case("GIT_REF", "bad ref")]
 #[case("GIT_ACCESS_TOKEN", " ")]
+#[case("GIT_ALLOW_INSECURE_HTTP", "perhaps")]
 #[case("GIT_USERNAME", "a:b")]
 #[case("GIT_SSH_KEY_FILE", "/nonexistent/key")]
 #[case("DEPLOY_DIR", "../outside")]
@@ -106,6 +107,7 @@ fn help_lists_every_contract_setting() {
         "GIT_REPO_URL",
         "GIT_REF",
         "GIT_ACCESS_TOKEN",
+        "GIT_ALLOW_INSECURE_HTTP",
         "GIT_USERNAME",
         "GIT_SSH_KEY_FILE",
         "DEPLOY_DIR",

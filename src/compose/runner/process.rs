@@ -1,5 +1,6 @@
-//! Starting a compose process and waiting for it: a scrubbed environment, its
-//! own process group, and a deadline.
+//! Starting a compose process and waiting for it: its own process group, and a
+//! deadline. Secret settings are not in its environment: `main` removed them
+//! from docker-cd's own before anything started.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -7,10 +8,6 @@ use std::time::Duration;
 use tokio::process::Command;
 
 use super::ComposeCli;
-
-/// Settings docker-cd must never hand to compose (a compose file could read them
-/// through `${…}` interpolation).
-const SCRUBBED_ENV: [&str; 3] = ["GIT_ACCESS_TOKEN", "WEBHOOK_SECRET", "API_TOKEN"];
 
 /// Why a process gave no exit status.
 pub(super) enum RunError {
@@ -37,13 +34,10 @@ impl Exit {
     }
 }
 
-/// The compose command with docker-cd's secrets removed from its environment.
+/// The compose command, quiet on stdin, in its own process group.
 pub(super) fn base_command(cli: &ComposeCli, docker_host: Option<&str>) -> Command {
     let mut cmd = Command::new(&cli.program);
     cmd.args(&cli.leading_args);
-    for name in SCRUBBED_ENV {
-        cmd.env_remove(name);
-    }
     if let Some(host) = docker_host {
         cmd.env("DOCKER_HOST", host);
     }

@@ -8,7 +8,7 @@ use crate::git::credentials::{KeyFile, Username};
 use crate::git::repository::GitSettings;
 use crate::git::{DeployDir, GitRef, RepoUrl};
 use crate::secret::Secret;
-use crate::setting::parse_duration;
+use crate::setting::{Invalid, parse_duration};
 use crate::stack::policy::Policy;
 
 /// `GIT_*`, `DEPLOY_DIR` and `POLL_INTERVAL`.
@@ -41,6 +41,18 @@ pub struct GitArgs {
         display_order = 3
     )]
     pub access_token: Option<Secret>,
+
+    /// Allow sending GIT_ACCESS_TOKEN over a plain http:// remote, readable by anyone on the way.
+    #[arg(
+        long = "git-allow-insecure-http",
+        env = "GIT_ALLOW_INSECURE_HTTP",
+        value_name = "BOOL",
+        default_value = "false",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        action = clap::ArgAction::Set,
+        display_order = 3
+    )]
+    pub allow_insecure_http: bool,
 
     /// User name sent with the token.
     #[arg(
@@ -88,6 +100,22 @@ pub struct GitArgs {
 }
 
 impl GitArgs {
+    /// Refuses a token that would travel in clear text, unless the operator
+    /// said it may.
+    ///
+    /// # Errors
+    /// When `GIT_ACCESS_TOKEN` is set, `GIT_REPO_URL` is `http://` and
+    /// `GIT_ALLOW_INSECURE_HTTP` is not true.
+    pub fn check(&self) -> Result<(), Invalid> {
+        if self.access_token.is_some() && self.repo_url.is_plain_http() && !self.allow_insecure_http
+        {
+            return Err(Invalid::new(
+                "would be sent in clear text to the http:// GIT_REPO_URL: use an https:// URL, or set GIT_ALLOW_INSECURE_HTTP=true to send it anyway",
+            ));
+        }
+        Ok(())
+    }
+
     /// How the Git source reaches the repository.
     pub fn source_settings(&self) -> GitSettings {
         GitSettings {
