@@ -13,6 +13,7 @@ mod origin;
 mod plan;
 mod refresh;
 mod security_headers;
+pub mod server;
 mod stack_path;
 pub mod stacks;
 mod webhook;
@@ -24,11 +25,11 @@ use axum::routing::{get, post};
 
 pub use args::ExternalUrl;
 pub use error::ApiError;
+pub use events::EventStreams;
 pub use webhook::WebhookGuard;
 
 use crate::commands::StackCommands;
 use crate::docker::state::RuntimeCache;
-use crate::events::EventBus;
 use crate::informer::git::RefreshHandle;
 use crate::metrics::AppMetrics;
 use crate::readiness::Readiness;
@@ -51,7 +52,7 @@ pub struct AppState {
     /// What a push webhook needs.
     pub webhooks: Webhooks,
     /// SSE events.
-    pub events: EventBus,
+    pub events: EventStreams,
     /// `API_TOKEN`.
     pub api_token: ApiToken,
     /// `EXTERNAL_URL`.
@@ -116,7 +117,7 @@ sub_state! {
     health: Health,
     refresh: RefreshHandle,
     webhooks: Webhooks,
-    events: EventBus,
+    events: EventStreams,
     api_token: ApiToken,
     site: Site,
 }

@@ -1,10 +1,22 @@
 //! Items 3 and 4: cross-site requests, Host checks, timeouts and connection caps.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
 
 use crate::support::process::DockerCd;
 use crate::support::repo::TestRepo;
-use crate::support::wait::holds_for;
+use crate::support::wait::{holds_for, poll_until, wait_until};
+
+/// The server's header-read timeout (10 s), with room for a loaded machine.
+const CLOSED_WITHIN: Duration = Duration::from_secs(20);
+
+/// Past this many event streams the next one is refused.
+const MAX_SUBSCRIBERS: usize = 64;
+
+/// Connections the server serves at once.
+const MAX_CONNECTIONS: usize = 256;
 
 /// A server with defaults but for a loopback address: no token, nothing deployed by itself.
 fn open_server(repo: &TestRepo) -> DockerCd {
@@ -260,4 +272,203 @@ async fn open_listen_address_without_token_is_warned_about() {
     ] {
         assert!(!quiet.logs().contains(warning), "{}", quiet.logs());
     }
+}
+
+/// Reads `socket` until the server closes it; whether it did before `deadline`.
+async fn closed_by(socket: &mut TcpStream, deadline: Instant) -> bool {
+    let mut buffer = [0u8; 1024];
+    loop {
+        let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+            return false;
+        };
+        match tokio::time::timeout(left, socket.read(&mut buffer)).await {
+            Err(_) => return false,
+            Ok(Ok(0) | Err(_)) => return true,
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+/// Opens `n` connections that send half a request and wait.
+async fn slowloris(base_url: &str, n: usize) -> Vec<TcpStream> {
+    let addr = base_url.trim_start_matches("http://").to_string();
+    let mut sockets = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut socket = TcpStream::connect(&addr).await.expect("connect");
+        socket
+            .write_all(b"GET /api/stacks HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+            .await
+            .expect("send half a request");
+        sockets.push(socket);
+    }
+    sockets
+}
+
+/// The process's open file descriptors.
+fn fds(app: &DockerCd) -> usize {
+    std::fs::read_dir(format!("/proc/{}/fd", app.pid()))
+        .map(Iterator::count)
+        .unwrap_or(0)
+}
+
+/// Item 4: connections that never finish their headers (slowloris), and a
+/// keep-alive connection left idle, are closed by the server within its
+/// header-read timeout; it answers others meanwhile.
+#[tokio::test]
+async fn unfinished_headers_and_idle_connections_are_closed() {
+    let repo = TestRepo::with_stack("web", &["web"]);
+    let app = open_server(&repo);
+    let mut sockets = slowloris(&app.base_url, 100).await;
+    let opened = Instant::now();
+    let mut idle = TcpStream::connect(app.base_url.trim_start_matches("http://"))
+        .await
+        .expect("connect");
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .await
+        .expect("request");
+    let mut answer = [0u8; 512];
+    let read = idle.read(&mut answer).await.expect("answer");
+    assert!(
+        answer[..read].starts_with(b"HTTP/1.1 200"),
+        "{:?}",
+        &answer[..read]
+    );
+    let answered = Instant::now();
+    let (status, _) = app.api().get("/healthz").await;
+    assert_eq!(status, 200, "served beside 100 slow sockets");
+    let deadline = opened + CLOSED_WITHIN;
+    for (i, socket) in sockets.iter_mut().enumerate() {
+        assert!(
+            closed_by(socket, deadline).await,
+            "socket {i} still open after {CLOSED_WITHIN:?}"
+        );
+    }
+    let slowest = opened.elapsed();
+    let idle_deadline = answered + CLOSED_WITHIN;
+    assert!(
+        closed_by(&mut idle, idle_deadline).await,
+        "an idle keep-alive connection stayed open"
+    );
+    eprintln!(
+        "100 slowloris sockets all closed {slowest:?} after opening; idle keep-alive {:?} after its answer",
+        answered.elapsed()
+    );
+}
+
+/// Item 4: past [`MAX_CONNECTIONS`] the server accepts nothing more (its
+/// descriptors stop growing) until connections close, and all are released after.
+#[tokio::test]
+async fn connections_past_the_cap_wait_and_are_released() {
+    let repo = TestRepo::with_stack("web", &["web"]);
+    let app = open_server(&repo);
+    // Measured with no other client connected: what the engine and Git hold.
+    let before = fds(&app);
+    let sockets = slowloris(&app.base_url, MAX_CONNECTIONS + 100).await;
+    let accepted = wait_until("the cap to fill", Duration::from_secs(5), || async {
+        let now = fds(&app);
+        if now + 10 >= before + MAX_CONNECTIONS {
+            Ok(now)
+        } else {
+            Err(format!("{before} → {now} fds"))
+        }
+    })
+    .await;
+    holds_for(
+        "no connection past the cap",
+        Duration::from_secs(2),
+        || async {
+            let now = fds(&app);
+            if now < before + MAX_CONNECTIONS + 10 {
+                Ok(())
+            } else {
+                Err(format!("{before} → {now} fds"))
+            }
+        },
+    )
+    .await;
+    let released = poll_until(Duration::from_secs(40), || async {
+        let now = fds(&app);
+        if now <= before + 5 { Ok(now) } else { Err(now) }
+    })
+    .await;
+    eprintln!(
+        "fds: {before} before, {accepted} with {} sockets, {released:?} after",
+        sockets.len()
+    );
+    assert!(released.is_ok(), "descriptors not released: {released:?}");
+    drop(sockets);
+}
+
+/// Opens `GET /api/events`; the response, or the status when it is not 200.
+async fn subscribe(
+    client: &reqwest::Client,
+    url: &str,
+) -> Result<reqwest::Response, (u16, String)> {
+    let response = client
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| (0, e.to_string()))?;
+    if response.status() == 200 {
+        return Ok(response);
+    }
+    let status = response.status().as_u16();
+    Err((status, response.text().await.unwrap_or_default()))
+}
+
+/// Item 4: past [`MAX_SUBSCRIBERS`] open event streams the next one is a 503
+/// with a JSON error; once clients go away their slots serve new ones.
+#[tokio::test]
+async fn event_streams_past_the_cap_get_503_until_some_close() {
+    let repo = TestRepo::with_stack("web", &["web"]);
+    let app = open_server(&repo);
+    let url = app.url("/api/events");
+    let client = crate::support::http();
+    let before = fds(&app);
+    let mut streams = Vec::new();
+    for i in 0..MAX_SUBSCRIBERS {
+        let stream = subscribe(&client, &url).await;
+        streams.push(stream.unwrap_or_else(|e| panic!("stream {i}: {e:?}")));
+    }
+    let (status, body) = subscribe(&client, &url)
+        .await
+        .map(|_| (200, String::new()))
+        .unwrap_or_else(|e| e);
+    assert_eq!(status, 503, "stream {}: {body}", MAX_SUBSCRIBERS + 1);
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    assert!(
+        json["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("event streams"),
+        "{body}"
+    );
+    let during = fds(&app);
+    drop(streams);
+    let again = Instant::now();
+    let reopened = wait_until("a slot freed by closed streams", CLOSED_WITHIN, || async {
+        subscribe(&client, &url).await.map_err(|e| format!("{e:?}"))
+    })
+    .await;
+    eprintln!(
+        "fds {before} → {during} with {MAX_SUBSCRIBERS} streams; a new stream after {:?}",
+        again.elapsed()
+    );
+    drop(reopened);
+}
+
+/// Item 4, with the server loop: SIGTERM stops the process gracefully even
+/// while a dashboard holds an event stream open.
+#[tokio::test]
+async fn sigterm_ends_open_event_streams() {
+    let repo = TestRepo::with_stack("web", &["web"]);
+    let mut app = open_server(&repo);
+    let client = crate::support::http();
+    let stream = subscribe(&client, &app.url("/api/events"))
+        .await
+        .expect("an event stream");
+    app.signal("TERM");
+    let status = app.wait_exit(Duration::from_secs(20));
+    assert_eq!(status.code(), Some(0), "{}", app.logs());
+    drop(stream);
 }
