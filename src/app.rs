@@ -14,7 +14,9 @@ use anyhow::Context as _;
 use controller::{Controller, ControllerMetrics, QueueMetrics, WorkQueue};
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{self, ApiToken, AppState, Health, StackReads, WebhookGuard, Webhooks};
+use crate::api::{
+    self, ApiToken, AppState, EventStreams, Health, Site, StackReads, WebhookGuard, Webhooks,
+};
 use crate::commands::{self, StackCommands};
 use crate::compose::runner::{ComposeMetrics, ComposeRunner};
 use crate::config::Config;
@@ -228,6 +230,12 @@ async fn start_api(
     let local = listener
         .local_addr()
         .context("reading the listen address")?;
+    if !local.ip().is_loopback() && config.api.api_token.is_none() {
+        tracing::warn!(
+            addr = %local,
+            "listening beyond loopback without API_TOKEN: anyone who reaches this port can deploy; set API_TOKEN or LISTEN_ADDR=127.0.0.1:8080"
+        );
+    }
     tracing::info!(
         addr = %local,
         repo = %config.git.repo_url,
@@ -265,16 +273,13 @@ async fn start_api(
             stores.refresh,
             runtime.metrics.clone(),
         ),
-        events: runtime.events.clone(),
+        events: EventStreams::new(runtime.events.clone(), runtime.shutdown.clone()),
         api_token: ApiToken(config.api.api_token.clone()),
+        site: Site(config.api.external_url().cloned()),
     };
-    let shutdown = runtime.shutdown.clone();
-    let server = axum::serve(listener, api::router(state))
-        .with_graceful_shutdown(async move { shutdown.cancelled().await });
-    runtime.spawn(tracing::info_span!("http"), async move {
-        if let Err(e) = server.await {
-            tracing::error!(error = %e, "HTTP server failed");
-        }
-    });
+    runtime.spawn(
+        tracing::info_span!("http"),
+        api::server::serve(listener, api::router(state), runtime.shutdown.clone()),
+    );
     Ok(())
 }

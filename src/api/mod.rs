@@ -3,12 +3,17 @@
 mod actions;
 pub mod args;
 mod auth;
+mod cross_site;
 mod dashboard;
 mod error;
 mod events;
 mod health;
+mod host_check;
+mod origin;
 mod plan;
 mod refresh;
+mod security_headers;
+pub mod server;
 mod stack_path;
 pub mod stacks;
 mod webhook;
@@ -18,12 +23,13 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::{get, post};
 
+pub use args::ExternalUrl;
 pub use error::ApiError;
+pub use events::EventStreams;
 pub use webhook::WebhookGuard;
 
 use crate::commands::StackCommands;
 use crate::docker::state::RuntimeCache;
-use crate::events::EventBus;
 use crate::informer::git::RefreshHandle;
 use crate::metrics::AppMetrics;
 use crate::readiness::Readiness;
@@ -46,9 +52,11 @@ pub struct AppState {
     /// What a push webhook needs.
     pub webhooks: Webhooks,
     /// SSE events.
-    pub events: EventBus,
+    pub events: EventStreams,
     /// `API_TOKEN`.
     pub api_token: ApiToken,
+    /// `EXTERNAL_URL`.
+    pub site: Site,
 }
 
 /// Desired state, actual state and statuses, read-only.
@@ -89,6 +97,10 @@ pub struct Webhooks {
 #[derive(Clone)]
 pub struct ApiToken(pub Option<Secret>);
 
+/// Where browsers reach this server from outside, when `EXTERNAL_URL` says so.
+#[derive(Clone)]
+pub struct Site(pub Option<ExternalUrl>);
+
 macro_rules! sub_state {
     ($($field:ident: $type:ty),+ $(,)?) => {
         $(impl axum::extract::FromRef<AppState> for $type {
@@ -105,11 +117,13 @@ sub_state! {
     health: Health,
     refresh: RefreshHandle,
     webhooks: Webhooks,
-    events: EventBus,
+    events: EventStreams,
     api_token: ApiToken,
+    site: Site,
 }
 
-/// All routes.
+/// All routes, behind (outermost first) the security headers, the `Host`
+/// check, the cross-site check and the token check.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(dashboard::page))
@@ -131,5 +145,14 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             auth::require_token,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            cross_site::refuse_cross_site,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            host_check::require_known_host,
+        ))
+        .layer(axum::middleware::from_fn(security_headers::add))
         .with_state(state)
 }

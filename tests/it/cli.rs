@@ -48,6 +48,7 @@ fn missing_repo_url_exits_2_naming_it() {
 #[case("RECONCILE_REMOVE_ENABLED", "perhaps")]
 #[case("DRIFT_POLICY", "ignore")]
 #[case("LISTEN_ADDR", "not-an-address")]
+#[case("EXTERNAL_URL", "cd.example.com")]
 #[case("DATA_DIR", "")]
 #[case("COMPOSE_COMMAND", " ")]
 #[case("INSTANCE_NAME", "has space")]
@@ -125,6 +126,7 @@ fn help_lists_every_contract_setting() {
         "LOG_FORMAT",
         "OTEL_EXPORTER_OTLP_ENDPOINT",
         "DOCKER_HOST",
+        "EXTERNAL_URL",
     ] {
         assert!(stdout.contains(setting), "--help misses {setting}");
     }

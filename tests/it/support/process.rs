@@ -82,9 +82,10 @@ impl Builder {
         // Both streams into one text: the order of lines is the order of events.
         let mut app = self.spawn(output.clone(), output, data);
         let line = app.wait_for_log("listening", START_TIMEOUT);
-        let port = line
-            .split("127.0.0.1:")
-            .nth(1)
+        // 0.0.0.0 for tests of listening beyond loopback; reached on 127.0.0.1.
+        let port = ["127.0.0.1:", "0.0.0.0:"]
+            .iter()
+            .find_map(|ip| line.split(ip).nth(1))
             .map(|rest| {
                 rest.chars()
                     .take_while(char::is_ascii_digit)

@@ -1,0 +1,57 @@
+//! DNS rebinding: without `API_TOKEN`, a page of `evil.example` whose name is
+//! re-pointed at this server's address becomes "same-origin" to the browser
+//! and could read and act through it. Its requests still carry
+//! `Host: evil.example`, so the dashboard and `/api` answer only to names that
+//! cannot be rebound — IP literals and `localhost` — and to `EXTERNAL_URL`'s
+//! host. Probes, `/metrics` (scraped by service names) and `/api/webhook`
+//! (signed) answer whatever the `Host`; with a token set the check is moot,
+//! since a rebound page has no token.
+
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::origin::{host_of, is_ip_or_localhost};
+use super::{ApiError, ApiToken, Site};
+
+/// Paths every `Host` may reach.
+const ANY_HOST: [&str; 4] = ["/healthz", "/readyz", "/metrics", "/api/webhook"];
+
+/// Middleware: 403 for a request to an unknown host name when no token is set.
+pub async fn require_known_host(
+    State(ApiToken(token)): State<ApiToken>,
+    State(site): State<Site>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if token.is_some() || ANY_HOST.contains(&request.uri().path()) {
+        return next.run(request).await;
+    }
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .map(|v| v.to_str().ok().and_then(host_of));
+    // No `Host` at all is no browser's request (HTTP/1.0 by hand): nothing to rebind.
+    let Some(host) = host else {
+        return next.run(request).await;
+    };
+    let known = host.as_deref().is_some_and(|host| {
+        is_ip_or_localhost(host)
+            || site
+                .0
+                .as_ref()
+                .is_some_and(|url| url.origin().host() == host)
+    });
+    if known {
+        return next.run(request).await;
+    }
+    let message = match &site.0 {
+        Some(url) => format!(
+            "unknown Host: without API_TOKEN only localhost, IP addresses and EXTERNAL_URL's host ({}) are served",
+            url.origin().host()
+        ),
+        None => "unknown Host: without API_TOKEN only localhost and IP addresses are served; set EXTERNAL_URL to the URL you open the dashboard at (or set API_TOKEN)".to_string(),
+    };
+    ApiError::new(StatusCode::FORBIDDEN, message).into_response()
+}
