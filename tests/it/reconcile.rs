@@ -261,17 +261,20 @@ async fn a_service_that_exits_0_when_stopped_is_started_again_and_finished_jobs_
 }
 
 #[tokio::test]
-async fn a_service_that_keeps_exiting_fails_naming_it_until_a_sync() {
+async fn a_service_that_keeps_exiting_after_its_gate_fails_naming_it_until_a_sync() {
     require_docker!();
     let mut d = Deployment::new("crash");
     let app = d.stack("app");
+    // Healthy within a second or two (the image's healthcheck), so the apply
+    // passes its health gate; then it exits 3, again and again. (A service
+    // that exits before it is healthy fails the gate instead: health_gate.rs.)
     d.repo.write(
         &format!("{app}/compose.yaml"),
         &format!(
-            "services:\n  web:\n    image: {TEST_IMAGE}\n    network_mode: bridge\n  crash:\n    image: {TEST_IMAGE}\n    command: [\"exit-with\", \"3\"]\n    network_mode: bridge\n"
+            "services:\n  web:\n    image: {TEST_IMAGE}\n    network_mode: bridge\n  crash:\n    image: {TEST_IMAGE}\n    command: [\"sh\", \"-c\", \"sleep 6; exit 3\"]\n    network_mode: bridge\n"
         ),
     );
-    d.repo.commit("a service that exits 3 at once");
+    d.repo.commit("a service that exits 3 after six seconds");
     let api = d.start(&[]);
     let given_up = |runs_before: u64| {
         let api = &api;
