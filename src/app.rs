@@ -146,7 +146,11 @@ fn start_reconciler(
     let status = StatusTable::new(runtime.events.clone(), runtime.metrics.clone());
     let memories = Memories::new();
     let instance = config.reconcile.instance_name.to_string();
-    let workspaces = Workspaces::new(data_dir.to_path_buf(), compose);
+    let workspaces = Workspaces::new(
+        data_dir.to_path_buf(),
+        compose,
+        config.reconcile.policy.clone(),
+    );
     let planner = Arc::new(Planner::new(
         instance.clone(),
         workspaces.clone(),
@@ -224,8 +228,7 @@ async fn start_api(
     runtime: &Runtime,
 ) -> anyhow::Result<()> {
     let addr = config.api.listen_addr.get();
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
+    let listener = api::server::listen(addr)
         .with_context(|| format!("LISTEN_ADDR: cannot listen on {addr}"))?;
     let local = listener
         .local_addr()

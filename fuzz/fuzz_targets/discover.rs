@@ -33,7 +33,7 @@ fuzz_target!(|data: &[u8]| {
         };
         tree.insert(path, entry);
     }
-    for (name, stack) in discover(&tree, &Default::default()) {
+    for (name, stack) in discover(&tree) {
         assert!(
             !name.is_empty()
                 && name.bytes().all(|b| b.is_ascii_lowercase()

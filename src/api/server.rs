@@ -6,6 +6,7 @@
 //! process runs out of descriptors.
 
 use std::io;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,7 +14,7 @@ use axum::Router;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -28,9 +29,34 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// limit on descriptors is 1024, which compose and Git children share.
 pub const MAX_CONNECTIONS: usize = 256;
 
+/// Below this many free slots, new connections are served without keep-alive:
+/// each closes after its answer instead of holding a slot while idle, so a
+/// burst of clients (a webhook flood, a crowd of dashboards) keeps moving.
+const KEEP_ALIVE_MIN_FREE: usize = MAX_CONNECTIONS / 8;
+
 /// After an accept fails for want of resources (no descriptor left), a pause
 /// before the next, rather than a busy loop.
 const ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
+
+/// Connections the kernel completes and holds while every slot is taken.
+/// A burst beyond it is dropped at the handshake (clients retry, slowly), so
+/// it is the kernel's usual ceiling, not the 1024 tokio asks for.
+const BACKLOG: u32 = 4096;
+
+/// Listens on `addr` with a backlog deep enough to hold a burst past the cap.
+///
+/// # Errors
+/// When the address cannot be bound.
+pub fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
+}
 
 /// Serves `router` on `listener` until `shutdown`, then stops accepting, lets
 /// each connection finish its current answer and returns when all are closed.
@@ -52,7 +78,10 @@ pub async fn serve(listener: TcpListener, router: Router, shutdown: Cancellation
         };
         match accepted {
             Ok((stream, _)) => {
-                connections.spawn(connection(stream, router.clone(), slot, shutdown.clone()));
+                let keep_alive = slots.available_permits() >= KEEP_ALIVE_MIN_FREE;
+                let serving =
+                    connection(stream, router.clone(), slot, keep_alive, shutdown.clone());
+                connections.spawn(serving);
             }
             Err(e) if is_connection_error(&e) => {}
             Err(e) => {
@@ -71,13 +100,15 @@ async fn connection(
     stream: TcpStream,
     router: Router,
     slot: OwnedSemaphorePermit,
+    keep_alive: bool,
     shutdown: CancellationToken,
 ) {
     let _slot = slot;
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .keep_alive(keep_alive);
     let connection =
         builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(router));
     tokio::pin!(connection);

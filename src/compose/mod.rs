@@ -3,6 +3,5 @@
 
 pub mod command;
 pub mod file;
-pub mod interpolate;
 pub mod overlay;
 pub mod runner;

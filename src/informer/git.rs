@@ -31,7 +31,6 @@ use crate::metrics::AppMetrics;
 use crate::readiness::Readiness;
 use crate::runtime::Runtime;
 use crate::stack::discover;
-use crate::stack::policy::Policy;
 use crate::stack::snapshot::{Snapshot, SnapshotReader, SnapshotStore};
 
 /// Longest a fetch (or the read of a tree) may take before it is interrupted: long
@@ -59,14 +58,13 @@ pub fn spawn(args: &GitArgs, data_dir: &Path, runtime: &Runtime) -> Handles {
         git: GitSource::new(args.source_settings(), data_dir.join("git")),
         deploy_dir: args.deploy_path(),
     };
-    start(source, args.poll(), Arc::new(args.policy.clone()), runtime)
+    start(source, args.poll(), runtime)
 }
 
 /// Starts refreshing from `source`.
 fn start<S: DesiredSource>(
     source: S,
     poll_interval: Option<Duration>,
-    policy: Arc<Policy>,
     runtime: &Runtime,
 ) -> Handles {
     for trigger in Trigger::ALL {
@@ -91,7 +89,6 @@ fn start<S: DesiredSource>(
         events: runtime.events.clone(),
         readiness: runtime.readiness.clone(),
         poll_interval,
-        policy,
     };
     let shutdown = runtime.shutdown.clone();
     runtime.spawn(tracing::info_span!("git"), refresher.run(shutdown));
@@ -116,8 +113,6 @@ struct Refresher<S: DesiredSource> {
     readiness: Readiness,
     /// `POLL_INTERVAL`; `None` turns polling off.
     poll_interval: Option<Duration>,
-    /// `POLICY`: what a stack may ask of the host.
-    policy: Arc<Policy>,
 }
 
 impl<S: DesiredSource> Refresher<S> {
@@ -228,12 +223,11 @@ impl<S: DesiredSource> Refresher<S> {
         }
 
         let source = self.source.clone();
-        let policy = self.policy.clone();
         let commit = resolved.commit.clone();
         let read = tokio::task::spawn_blocking(move || {
             source
                 .read_tree(&commit)
-                .map(|tree| discover(&tree, &policy))
+                .map(|tree| discover(&tree))
                 .map_err(|e| e.to_string())
         });
         let stacks = self.bounded(read, &interrupt, shutdown).await?;

@@ -90,6 +90,8 @@ impl From<WorkspaceError> for PlanError {
         match error {
             WorkspaceError::Compose(e) => Self::Compose(e),
             WorkspaceError::Io(e) => Self::Io(e),
+            WorkspaceError::Unreadable(e) => Self::Config(e),
+            WorkspaceError::Refused(why) => Self::Invalid(why),
         }
     }
 }
@@ -190,10 +192,9 @@ impl Planner {
         desired: &DesiredStack,
     ) -> Result<BTreeMap<String, ServiceSpec>, PlanError> {
         let resolved = self.workspaces.resolve(desired).await?;
-        let config: Value =
-            serde_saphyr::from_str(&resolved.text).map_err(|e| PlanError::Config(e.to_string()))?;
-        let env_files = read_env_files(&config, &resolved.scratch_dir, &resolved.workdir);
-        Ok(desired_services(&config, &desired.name, &env_files))
+        let config = &resolved.config;
+        let env_files = read_env_files(config, &resolved.scratch_dir, &resolved.workdir);
+        Ok(desired_services(config, &desired.name, &env_files))
     }
 
     async fn actual_specs(

@@ -8,6 +8,7 @@ use clap::ValueEnum;
 
 use crate::docker::InstanceName;
 use crate::setting::parse_duration;
+use crate::stack::policy::Policy;
 
 /// What to do when the runtime differs from the desired state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -39,6 +40,17 @@ pub struct ReconcileArgs {
         display_order = 11
     )]
     pub drift_policy: DriftPolicy,
+
+    /// What a commit may ask of the host, comma-separated: deny-privileged, deny-host-mounts, allowed-registries=<a;b> [default: no limits].
+    #[arg(
+        long = "policy",
+        env = "POLICY",
+        value_name = "RULES",
+        default_value = "",
+        hide_default_value = true,
+        display_order = 8
+    )]
+    pub policy: Policy,
 
     /// How long an applied stack may take to run and pass its healthchecks (per stack: label io.docker-cd.health-timeout).
     #[arg(long = "health-timeout", env = "HEALTH_TIMEOUT", value_name = "DURATION", default_value = "120s", value_parser = parse_duration, display_order = 21)]

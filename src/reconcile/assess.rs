@@ -16,8 +16,10 @@ pub enum ServiceState {
     Ready,
     /// No container.
     Missing,
-    /// Stopped, created but not started, or dead: `compose up` starts it.
+    /// Created but not started: `compose up` starts it.
     Stopped(String),
+    /// Exited or dead: it ran and ended (not a job's clean end).
+    Exited(String),
     /// A container carries another `stack_hash` (or none): an apply recreates it.
     Outdated,
     /// Running, its healthcheck not passed yet: give it time.
@@ -44,6 +46,9 @@ pub enum Verdict {
     NeedsApply {
         /// Git change or drift.
         cause: Cause,
+        /// A container of the stack ran and ended (exited or dead), as opposed
+        /// to one missing, not started yet or of another `stack_hash`.
+        exited: bool,
         /// What differs, for the status and logs.
         detail: String,
     },
@@ -70,7 +75,9 @@ impl fmt::Display for ServiceState {
         match self {
             Self::Ready => f.write_str("ready"),
             Self::Missing => f.write_str("no container"),
-            Self::Stopped(why) | Self::Starting(why) | Self::Waiting(why) => f.write_str(why),
+            Self::Stopped(why) | Self::Exited(why) | Self::Starting(why) | Self::Waiting(why) => {
+                f.write_str(why)
+            }
             Self::Outdated => f.write_str("labels of another stack_hash"),
         }
     }
@@ -108,7 +115,10 @@ pub fn assess(
         .filter(|(_, s)| {
             matches!(
                 s,
-                ServiceState::Missing | ServiceState::Stopped(_) | ServiceState::Outdated
+                ServiceState::Missing
+                    | ServiceState::Stopped(_)
+                    | ServiceState::Exited(_)
+                    | ServiceState::Outdated
             )
         })
         .map(|(name, s)| format!("{name}: {s}"))
@@ -138,6 +148,9 @@ pub fn assess(
             } else {
                 Cause::Desired
             },
+            exited: services
+                .values()
+                .any(|s| matches!(s, ServiceState::Exited(_))),
             detail: needs_apply.join("; "),
         }
     } else if !waiting.is_empty() {
@@ -201,11 +214,14 @@ fn service_state(containers: &[&ContainerInfo], stack_hash: &str, oneshot: bool)
             // A job that finished. Any other service that exited 0 was stopped
             // (`docker stop`, an engine restart): real servers exit 0 on TERM.
             ContainerState::Exited if oneshot && c.exit_code == Some(0) => None,
-            ContainerState::Exited | ContainerState::Created | ContainerState::Dead => {
+            ContainerState::Exited | ContainerState::Dead => {
                 let how = c
                     .exit_code
                     .map_or_else(|| c.state.to_string(), |code| format!("exited ({code})"));
-                return ServiceState::Stopped(format!("container {} {how}", c.name));
+                return ServiceState::Exited(format!("container {} {how}", c.name));
+            }
+            ContainerState::Created => {
+                return ServiceState::Stopped(format!("container {} created", c.name));
             }
             other => Some(ServiceState::Waiting(format!(
                 "container {} is {other}",
@@ -284,6 +300,7 @@ mod tests {
         match a.verdict {
             Verdict::NeedsApply {
                 cause: Cause::Drift,
+                exited: true,
                 detail,
             } => assert!(detail.contains("exited (137)"), "{detail}"),
             other => panic!("{other:?}"),
@@ -309,6 +326,22 @@ mod tests {
     }
 
     #[test]
+    fn a_created_container_is_not_an_exit() {
+        let d = desired(&["web"], "h1");
+        let created = container("web", "created", "h1");
+        let a = assess(&d, &[created], Some("h1"));
+        assert_eq!(
+            a.services["web"],
+            ServiceState::Stopped("container id-web-1 created".into())
+        );
+        assert!(
+            matches!(a.verdict, Verdict::NeedsApply { exited: false, .. }),
+            "{:?}",
+            a.verdict
+        );
+    }
+
+    #[test]
     fn a_service_that_exited_0_was_stopped_and_is_drift() {
         // `docker stop` or an engine restart: nginx, postgres and redis exit 0 on TERM.
         let d = desired(&["web"], "h1");
@@ -317,6 +350,7 @@ mod tests {
         match assess(&d, &[stopped], Some("h1")).verdict {
             Verdict::NeedsApply {
                 cause: Cause::Drift,
+                exited: true,
                 detail,
             } => assert!(
                 detail.contains("web: container id-web-1 exited (0)"),

@@ -145,15 +145,20 @@ pub fn decide(
             reopen_after_restart(memory, verdict, stack_hash, applied_ago, timeout, now);
             let gate = memory.gate.clone().filter(|g| g.stack_hash() == stack_hash);
             match (verdict, gate) {
+                // Failed stays failed, also when a restarted container runs
+                // again for a while, until Git changes the stack or a sync.
+                (_, Some(Gate::Failed { reason, .. })) if !memory.granted => {
+                    report(Status::Failed, Some(reason), Wait::ForChange)
+                }
+                (_, Some(Gate::Failed { .. })) => Step::Apply {
+                    cause: Cause::Desired,
+                    detail: "a sync asked for the revision whose health gate failed".into(),
+                },
                 (Verdict::InSync, _) => {
                     memory.gate = Some(Gate::Passed {
                         stack_hash: stack_hash.to_string(),
                     });
                     report(Status::Synced, None, Wait::ForChange)
-                }
-                // A sync asks for the failed revision again.
-                (_, Some(Gate::Failed { reason, .. })) if !memory.granted => {
-                    report(Status::Failed, Some(reason), Wait::ForChange)
                 }
                 (
                     Verdict::Settling {
@@ -172,30 +177,35 @@ pub fn decide(
                     } else if gated && !starting_only {
                         fail_gate(memory, stack_hash, detail)
                     } else {
-                        report(Status::Syncing, None, Wait::Poll(deadline - now))
+                        let waiting = Some(format!("waiting for {detail}"));
+                        report(Status::Syncing, waiting, Wait::Poll(deadline - now))
                     }
                 }
                 (
                     Verdict::NeedsApply {
                         cause: Cause::Drift,
+                        exited: true,
                         detail,
                     },
                     Some(Gate::Open { gated: true, .. }),
                 ) => fail_gate(memory, stack_hash, detail),
                 (
                     Verdict::Settling {
+                        detail,
                         starting_only: true,
-                        ..
                     },
                     _,
-                ) => report(Status::Syncing, None, Wait::Poll(SETTLE_POLL)),
+                ) => {
+                    let waiting = Some(format!("waiting for {detail}"));
+                    report(Status::Syncing, waiting, Wait::Poll(SETTLE_POLL))
+                }
                 // Health events wake the stack when it recovers.
                 (Verdict::Settling { detail, .. }, _) => report(
                     Status::Failed,
                     Some(format!("not ready: {detail}")),
                     Wait::ForChange,
                 ),
-                (Verdict::NeedsApply { cause, detail }, _) => {
+                (Verdict::NeedsApply { cause, detail, .. }, _) => {
                     needs_apply(*cause, detail, has_containers, policy, memory, now)
                 }
             }

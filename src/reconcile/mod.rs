@@ -37,6 +37,9 @@ pub enum ReconcileError {
     /// The compose project holds containers docker-cd must not touch.
     #[error("{0}")]
     Foreign(String),
+    /// `compose config` printed something that is not a compose model.
+    #[error("cannot read the output of compose config: {0}")]
+    ComposeOutput(String),
     /// Compose succeeded but the runtime does not match.
     #[error("{0}")]
     NotConverged(String),
@@ -50,6 +53,9 @@ impl From<WorkspaceError> for ReconcileError {
         match error {
             WorkspaceError::Compose(e) => Self::Compose(e),
             WorkspaceError::Io(e) => Self::Workdir(e),
+            WorkspaceError::Unreadable(e) => Self::ComposeOutput(e),
+            // The same files are refused again until Git changes them.
+            WorkspaceError::Refused(why) => Self::Invalid(why),
         }
     }
 }
@@ -64,7 +70,7 @@ impl controller::ReconcileError for ReconcileError {
             Self::Invalid(_) => "invalid",
             Self::DockerUnavailable => "docker_unavailable",
             Self::Docker(_) => "docker",
-            Self::Compose(_) => "compose",
+            Self::Compose(_) | Self::ComposeOutput(_) => "compose",
             Self::Workdir(_) => "workdir",
             Self::Foreign(_) => "foreign",
             Self::NotConverged(_) => "not_converged",

@@ -235,7 +235,15 @@ impl<E: Executor> StackReconciler<E> {
             r.status = Status::Syncing;
             r.error = None;
         });
-        let fresh = self.executor.up(desired, labels).await?;
+        let fresh = match self.executor.up(desired, labels).await {
+            // Refused before compose ran: failed until Git changes the files.
+            Err(ReconcileError::Invalid(why)) => {
+                tracing::warn!(stack = name, error = %why, "stack refused");
+                self.record_failure(name, &why);
+                return Err(ReconcileError::Invalid(why));
+            }
+            result => result?,
+        };
         let verdict = assess(desired, &fresh, Some(&desired.stack_hash)).verdict;
         let applied = self.memories.with(name, |m| {
             decide::after_apply(&verdict, &desired.stack_hash, gated, m, Instant::now())

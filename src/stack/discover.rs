@@ -14,11 +14,9 @@ use super::confine;
 use super::hash::{compose_hash, stack_hash};
 use super::model::{self, Reached, ReadFile};
 use super::name::{StackName, project_name_problem};
-use super::policy::Policy;
 use super::{DesiredStack, StackFile};
 use crate::compose;
 use crate::compose::file::ComposeFile;
-use crate::compose::interpolate::Variables;
 use crate::git::tree::{Entry, FileTree};
 
 /// Compose file names, in the order that decides which one a folder uses.
@@ -31,7 +29,7 @@ pub const COMPOSE_FILE_NAMES: [&str; 4] = [
 
 /// Every stack of `tree`, keyed by name, with its hashes, services and any
 /// error that makes it undeployable. One stack's problem never affects another's.
-pub fn discover(tree: &FileTree, policy: &Policy) -> BTreeMap<StackName, Arc<DesiredStack>> {
+pub fn discover(tree: &FileTree) -> BTreeMap<StackName, Arc<DesiredStack>> {
     let stack_dirs = find_stack_dirs(tree);
     let mut files: HashMap<&str, Vec<StackFile>> = stack_dirs
         .keys()
@@ -53,7 +51,7 @@ pub fn discover(tree: &FileTree, policy: &Policy) -> BTreeMap<StackName, Arc<Des
         .iter()
         .map(|(dir, compose_file)| {
             let own_files = files.remove(dir.as_str()).unwrap_or_default();
-            build_stack(tree, &stack_dirs, dir, compose_file, own_files, policy)
+            build_stack(tree, &stack_dirs, dir, compose_file, own_files)
         })
         .collect();
 
@@ -128,7 +126,6 @@ fn build_stack(
     dir: &str,
     compose_file: &'static str,
     files: Vec<StackFile>,
-    policy: &Policy,
 ) -> DesiredStack {
     let path = if dir.is_empty() { "." } else { dir }.to_string();
     let name = StackName::for_path(&path);
@@ -164,7 +161,7 @@ fn build_stack(
         }
         resolve_file(tree, stack_dirs, dir, &join(dir, path)).cloned()
     };
-    let summary = document.and_then(|doc| read_model(compose_file, doc, &read, policy));
+    let summary = document.and_then(|doc| read_model(compose_file, doc, &read));
     let parsed = match summary {
         Ok(parsed) => Some(parsed),
         Err(why) => {
@@ -193,22 +190,21 @@ fn build_stack(
 }
 
 /// The services of the compose file and of the files it includes, after checking
-/// that every file they name is the stack's own and that `policy` allows them.
+/// that every file compose reads to build the model is the stack's own.
 fn read_model(
     compose_file: &str,
     document: serde_json::Value,
     read: &ReadFile<'_>,
-    policy: &Policy,
 ) -> Result<ComposeFile, String> {
     let mut summary =
         compose::file::summarize(&document).map_err(|why| format!("{compose_file}: {why}"))?;
-    let dotenv = read(".env").ok();
-    let vars = Variables::new(dotenv.as_deref());
-    let model = model::load(compose_file, document, read, &vars);
+    let model = model::load(compose_file, document, read);
     let mut problems = model.problems;
+    if let Ok(dotenv) = read(".env") {
+        problems.extend(confine::dotenv_problems(&dotenv));
+    }
     for document in &model.documents {
-        problems.extend(confine::check(document, &vars));
-        problems.extend(policy.check(document, &vars));
+        problems.extend(confine::check(document));
         let included =
             document.reached == Reached::Included && document.value.get("services").is_some();
         if included {

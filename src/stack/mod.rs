@@ -1,6 +1,7 @@
 //! Stacks as Git describes them: discovery under `DEPLOY_DIR`, names, hashes, and
 //! the snapshot of them all at one commit.
 
+pub mod admit;
 pub mod confine;
 pub mod discover;
 pub mod hash;

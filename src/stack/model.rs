@@ -1,9 +1,12 @@
 //! The compose documents a stack's compose file reaches through `include` and
 //! `extends.file`, read from the stack's own files only.
 //!
-//! Compose would follow these to any path on the host; docker-cd follows them
-//! within the stack folder and reports every other path as a problem, so nothing
-//! outside the repository is ever read.
+//! Compose would follow these to any path on the host, and reads them (and
+//! `env_file`s) while it builds the model, before docker-cd could look at its
+//! result. So these paths are checked here, on the files as written: they must
+//! be literal (no variables: docker-cd cannot know compose's values for them)
+//! and stay in the stack folder. Everything compose resolves itself is checked
+//! on its resolved model before an apply (`admit.rs`).
 
 use std::sync::Arc;
 
@@ -11,7 +14,6 @@ use serde_json::Value;
 
 use super::discover::paths::{parent, resolve_relative};
 use crate::compose::file::parse_document;
-use crate::compose::interpolate::Variables;
 
 /// At most this many files per stack: a bound on include chains.
 const MAX_DOCUMENTS: usize = 32;
@@ -32,6 +34,10 @@ pub enum Reached {
 pub struct Document {
     /// Path relative to the stack folder.
     pub path: String,
+    /// The folder its relative paths start from, relative to the stack folder:
+    /// its own folder, or for an included file the include's
+    /// `project_directory` (by default the folder of its first `path`).
+    pub base: String,
     /// How it was reached.
     pub reached: Reached,
     /// Its parsed content.
@@ -39,11 +45,6 @@ pub struct Document {
 }
 
 impl Document {
-    /// The folder its relative paths start from, relative to the stack folder.
-    pub fn base(&self) -> &str {
-        parent(&self.path)
-    }
-
     /// Its services, by name.
     pub fn services(&self) -> impl Iterator<Item = (&String, &Value)> {
         self.value
@@ -76,15 +77,21 @@ pub type ReadFile<'a> = dyn Fn(&str) -> Result<Arc<[u8]>, String> + 'a;
 
 /// Follows `include` and `extends.file` from the compose file `main` (already
 /// parsed, named `path`), reading only through `read`.
-pub fn load(path: &str, main: Value, read: &ReadFile<'_>, vars: &Variables) -> Model {
+pub fn load(path: &str, main: Value, read: &ReadFile<'_>) -> Model {
     let mut model = Model::default();
     let mut pending = vec![Document {
         path: path.to_string(),
+        base: parent(path).to_string(),
         reached: Reached::Main,
         value: main,
     }];
     while let Some(document) = pending.pop() {
-        for (reached, target) in references(&document, vars, &mut model.problems) {
+        for Reference {
+            reached,
+            path: target,
+            base,
+        } in references(&document, &mut model.problems)
+        {
             let known = model
                 .documents
                 .iter()
@@ -104,6 +111,7 @@ pub fn load(path: &str, main: Value, read: &ReadFile<'_>, vars: &Variables) -> M
             match read(&target).and_then(|bytes| parse_document(&bytes)) {
                 Ok(value) => pending.push(Document {
                     path: target,
+                    base,
                     reached,
                     value,
                 }),
@@ -117,53 +125,79 @@ pub fn load(path: &str, main: Value, read: &ReadFile<'_>, vars: &Variables) -> M
     model
 }
 
+/// A file a document includes or extends.
+struct Reference {
+    reached: Reached,
+    /// The file, relative to the stack folder.
+    path: String,
+    /// Where its relative paths start.
+    base: String,
+}
+
 /// The files `document` includes or extends, as paths inside the stack folder;
-/// a path outside it is a problem, never read.
-fn references(
-    document: &Document,
-    vars: &Variables,
-    problems: &mut Vec<String>,
-) -> Vec<(Reached, String)> {
+/// a path outside it (or one with variables) is a problem, never read.
+fn references(document: &Document, problems: &mut Vec<String>) -> Vec<Reference> {
     let mut found = Vec::new();
     let mut check = |service: Option<&str>, field: &str, raw: &str| {
-        confined(document.base(), raw, vars)
+        confined(&document.base, raw)
             .map_err(|why| problems.push(document.problem(service, format!("{field} {why}"))))
             .ok()
     };
-    for entry in document
-        .value
-        .get("include")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let paths = entry.get("path").unwrap_or(entry);
-        for raw in strings(paths) {
-            found.extend(check(None, "include", raw).map(|p| (Reached::Included, p)));
+    // Compose follows `include` in included files, not in extended ones.
+    let includes = match document.reached {
+        Reached::Main | Reached::Included => {
+            document.value.get("include").and_then(Value::as_array)
         }
-        for field in ["env_file", "project_directory"] {
-            for raw in entry.get(field).map(strings).unwrap_or_default() {
-                check(None, &format!("include {field}"), raw);
-            }
+        Reached::Extended => None,
+    };
+    for entry in includes.into_iter().flatten() {
+        let paths: Vec<String> = strings(entry.get("path").unwrap_or(entry))
+            .into_iter()
+            .filter_map(|raw| check(None, "include", raw))
+            .collect();
+        for raw in entry.get("env_file").map(strings).unwrap_or_default() {
+            check(None, "include env_file", raw);
         }
+        let project_directory = match entry.get("project_directory").and_then(Value::as_str) {
+            Some(raw) => check(None, "include project_directory", raw),
+            None => paths.first().map(|first| parent(first).to_string()),
+        };
+        let Some(base) = project_directory else {
+            continue;
+        };
+        found.extend(paths.into_iter().map(|path| Reference {
+            reached: Reached::Included,
+            path,
+            base: base.clone(),
+        }));
     }
     for (name, service) in document.services() {
-        if let Some(file) = service.pointer("/extends/file").and_then(Value::as_str) {
-            let path = check(Some(name), "extends.file", file);
-            found.extend(path.map(|p| (Reached::Extended, p)));
+        let Some(file) = service.pointer("/extends/file").and_then(Value::as_str) else {
+            continue;
+        };
+        if let Some(path) = check(Some(name), "extends.file", file) {
+            found.push(Reference {
+                reached: Reached::Extended,
+                base: parent(&path).to_string(),
+                path,
+            });
         }
     }
     found
 }
 
-/// `raw` (a path written in a file of the folder `base`), interpolated and made
-/// relative to the stack folder.
+/// `raw` (a path written in a file whose paths start at `base`) relative to the
+/// stack folder.
 ///
 /// # Errors
-/// Why it cannot be used: it leaves the stack folder, or its variables fail.
-pub fn confined(base: &str, raw: &str, vars: &Variables) -> Result<String, String> {
-    let path = vars.interpolate(raw)?;
-    inside(base, &path).ok_or_else(|| format!("'{path}' is outside the stack folder"))
+/// Why it cannot be used: it holds variables, or it leaves the stack folder.
+pub fn confined(base: &str, raw: &str) -> Result<String, String> {
+    if raw.contains('$') {
+        return Err(format!(
+            "'{raw}' uses variables: docker-cd checks this file before compose reads it, so write the path literally"
+        ));
+    }
+    inside(base, raw).ok_or_else(|| format!("'{raw}' is outside the stack folder"))
 }
 
 /// `path`, written in the folder `base`, relative to the stack folder; `None`
@@ -230,12 +264,45 @@ mod tests {
                 .ok_or_else(|| "no such file in the stack".to_string())
         };
         let main = parse_document(&files["compose.yaml"]).expect("test compose parses");
-        load(
-            "compose.yaml",
-            main,
-            &read,
-            &Variables::only_dotenv(b"UP=..\n"),
-        )
+        load("compose.yaml", main, &read)
+    }
+
+    #[test]
+    fn an_included_file_starts_from_its_project_directory() {
+        let model = load_from(&[
+            (
+                "compose.yaml",
+                "include:\n  - path: a/b/inc.yaml\n    project_directory: .\n  - [c/one.yaml, d/two.yaml]\n",
+            ),
+            ("a/b/inc.yaml", "services: {}\n"),
+            ("c/one.yaml", "services: {}\n"),
+            ("d/two.yaml", "services: {}\n"),
+        ]);
+        let bases: Vec<(&str, &str)> = model
+            .documents
+            .iter()
+            .map(|d| (d.path.as_str(), d.base.as_str()))
+            .collect();
+        assert!(bases.contains(&("a/b/inc.yaml", "")), "{bases:?}");
+        // Several paths in one entry share the first one's folder.
+        assert!(bases.contains(&("d/two.yaml", "c")), "{bases:?}");
+    }
+
+    #[test]
+    fn includes_of_an_extended_file_are_not_followed() {
+        let model = load_from(&[
+            (
+                "compose.yaml",
+                "services:\n  web:\n    extends: {file: base.yaml, service: b}\n",
+            ),
+            (
+                "base.yaml",
+                "include: [more.yaml]\nservices:\n  b: {image: x}\n",
+            ),
+            ("more.yaml", "services:\n  extra: {image: x}\n"),
+        ]);
+        let paths: Vec<&str> = model.documents.iter().map(|d| d.path.as_str()).collect();
+        assert!(!paths.contains(&"more.yaml"), "{paths:?}");
     }
 
     #[test]
@@ -272,7 +339,7 @@ mod tests {
             model.problems,
             vec![
                 "compose.yaml: include '/tmp/outside/compose.yaml' is outside the stack folder",
-                "compose.yaml: include env_file '../host.env' is outside the stack folder",
+                "compose.yaml: include env_file '${UP}/host.env' uses variables: docker-cd checks this file before compose reads it, so write the path literally",
                 "compose.yaml: service 'web': extends.file '../../../../tmp/outside/compose.yaml' is outside the stack folder",
                 "compose.yaml: 'ok.yaml': no such file in the stack",
             ]

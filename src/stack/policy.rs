@@ -2,13 +2,10 @@
 //! refuses a stack whose compose files ask for more, naming the service and field.
 
 use std::fmt;
+use std::path::Path;
 use std::str::FromStr;
 
 use serde_json::Value;
-
-use super::confine::bind_sources;
-use super::model::Document;
-use crate::compose::interpolate::Variables;
 
 /// The rules an operator turned on.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -74,14 +71,16 @@ impl fmt::Display for Policy {
 }
 
 impl Policy {
-    /// What `document` asks for beyond this policy, worded for the stack's error.
-    pub fn check(&self, document: &Document, vars: &Variables) -> Vec<String> {
+    /// What the resolved model `config` (compose's `config` output, its paths
+    /// absolute) asks of the host beyond this policy; `workdir` is the stack's
+    /// working folder, whose own files may be mounted.
+    pub fn check(&self, config: &Value, workdir: &Path) -> Vec<String> {
         let mut problems = Vec::new();
-        for (name, service) in document.services() {
+        for (name, service) in services(config) {
             let mut refuse = |what: String, rule: &str| {
-                problems.push(
-                    document.problem(Some(name), format!("{what} is refused by POLICY {rule}")),
-                );
+                problems.push(format!(
+                    "service '{name}': {what} is refused by POLICY {rule}"
+                ));
             };
             if self.deny_privileged {
                 for what in privileges(service) {
@@ -89,7 +88,7 @@ impl Policy {
                 }
             }
             if self.deny_host_mounts {
-                for what in host_mounts(service, vars) {
+                for what in host_mounts(service, workdir) {
                     refuse(what, "deny-host-mounts");
                 }
             }
@@ -97,10 +96,7 @@ impl Policy {
                 &self.allowed_registries,
                 service.get("image").and_then(Value::as_str),
             ) {
-                let image = vars
-                    .interpolate(image)
-                    .unwrap_or_else(|_| image.to_string());
-                let registry = registry(&image);
+                let registry = registry(image);
                 if !allowed.contains(&registry) {
                     refuse(
                         format!("image '{image}' (registry {registry})"),
@@ -110,17 +106,31 @@ impl Policy {
             }
         }
         if self.deny_host_mounts {
-            problems.extend(host_volumes(document));
+            problems.extend(host_volumes(config));
         }
         problems
     }
 }
 
-/// The fields of a service that give it power over the host, as `field: value`.
-/// Also what a `+` plan lists for a new service.
+/// The services of a compose model, by name.
+pub fn services(config: &Value) -> impl Iterator<Item = (&String, &Value)> {
+    config
+        .get("services")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+}
+
+/// The fields of a resolved service that give it power over the host, as
+/// `field: value`. Also what a `+` plan lists for a new service.
 pub fn privileges(service: &Value) -> Vec<String> {
     let mut found = Vec::new();
-    let truthy = |v: &Value| v.as_bool() == Some(true) || v.as_str() == Some("true");
+    let truthy = |v: &Value| {
+        v.as_bool() == Some(true)
+            || v.as_str().is_some_and(|s| {
+                matches!(s.to_ascii_lowercase().as_str(), "true" | "yes" | "on" | "1")
+            })
+    };
     if service.get("privileged").is_some_and(truthy) {
         found.push("privileged: true".to_string());
     }
@@ -144,14 +154,8 @@ pub fn privileges(service: &Value) -> Vec<String> {
     for device in devices.into_iter().flatten() {
         let shown = device
             .as_str()
-            .map(str::to_string)
-            .or_else(|| {
-                device
-                    .get("source")
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-            })
-            .unwrap_or_else(|| device.to_string());
+            .or_else(|| device.get("source").and_then(Value::as_str))
+            .map_or_else(|| device.to_string(), str::to_string);
         found.push(format!("devices: {shown}"));
     }
     let options = service.get("security_opt").and_then(Value::as_array);
@@ -163,19 +167,50 @@ pub fn privileges(service: &Value) -> Vec<String> {
     found
 }
 
-/// Bind mounts from outside the stack folder, the Docker socket among them.
-pub fn host_mounts(service: &Value, vars: &Variables) -> Vec<String> {
-    bind_sources(service, vars)
+/// Bind mounts from outside the stack's working folder (the Docker socket
+/// among them), and volumes borrowed from another container.
+fn host_mounts(service: &Value, workdir: &Path) -> Vec<String> {
+    let mut found: Vec<String> = bind_sources(service)
         .into_iter()
-        .filter_map(Result::ok)
-        .filter(|source| source.starts_with(['/', '~']) || source.ends_with("docker.sock"))
+        .filter(|source| {
+            !within(workdir, source) || source.trim_end_matches('/').ends_with("docker.sock")
+        })
         .map(|source| format!("volume '{source}'"))
+        .collect();
+    let borrowed = service.get("volumes_from").and_then(Value::as_array);
+    for from in borrowed.into_iter().flatten().filter_map(Value::as_str) {
+        if from.starts_with("container:") {
+            found.push(format!("volumes_from: {from}"));
+        }
+    }
+    found
+}
+
+/// Every bind source of a resolved service: long syntax (compose v2) or
+/// `source:target:mode` strings with an absolute source (compose v1).
+pub fn bind_sources(service: &Value) -> Vec<&str> {
+    let volumes = service.get("volumes").and_then(Value::as_array);
+    volumes
+        .into_iter()
+        .flatten()
+        .filter_map(|volume| match volume {
+            Value::String(short) => short
+                .split_once(':')
+                .map(|(source, _)| source)
+                .filter(|source| source.starts_with('/')),
+            Value::Object(long) => {
+                let bind = long.get("type").and_then(Value::as_str) == Some("bind");
+                bind.then(|| long.get("source").and_then(Value::as_str))
+                    .flatten()
+            }
+            _ => None,
+        })
         .collect()
 }
 
 /// Top-level volumes whose driver binds a host folder (`driver_opts: {o: bind, device: …}`).
-fn host_volumes(document: &Document) -> Vec<String> {
-    let volumes = document.value.get("volumes").and_then(Value::as_object);
+fn host_volumes(config: &Value) -> Vec<String> {
+    let volumes = config.get("volumes").and_then(Value::as_object);
     volumes
         .into_iter()
         .flatten()
@@ -184,16 +219,30 @@ fn host_volumes(document: &Document) -> Vec<String> {
             let binds = options
                 .get("o")
                 .and_then(Value::as_str)
-                .is_some_and(|o| o.split(',').any(|o| o.trim() == "bind"));
+                .is_some_and(|o| o.split(',').any(|o| matches!(o.trim(), "bind" | "rbind")));
             let device = options.get("device").and_then(Value::as_str)?;
             binds.then(|| {
-                document.problem(
-                    None,
-                    format!("volumes.{name} binds '{device}', refused by POLICY deny-host-mounts"),
-                )
+                format!("volumes.{name} binds '{device}', refused by POLICY deny-host-mounts")
             })
         })
         .collect()
+}
+
+/// Whether the absolute `path` is `dir` or inside it, after resolving `.` and
+/// `..` (compose prints paths as written, joined to the project folder).
+pub fn within(dir: &Path, path: &str) -> bool {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            part => parts.push(part),
+        }
+    }
+    let normal = format!("/{}", parts.join("/"));
+    path.starts_with('/') && Path::new(&normal).starts_with(dir)
 }
 
 /// The registry an image reference pulls from (`docker.io` when it names none).
@@ -212,21 +261,16 @@ mod tests {
 
     use super::*;
     use crate::compose::file::parse_document;
-    use crate::stack::model::Reached;
+
+    const WORKDIR: &str = "/data/stacks/agent";
 
     fn problems(policy: &str, yaml: &str) -> Vec<String> {
         let policy: Policy = policy.parse().expect("test policy parses");
-        let document = Document {
-            path: "compose.yaml".into(),
-            reached: Reached::Main,
-            value: parse_document(yaml.as_bytes()).expect("test yaml parses"),
-        };
-        policy.check(
-            &document,
-            &Variables::only_dotenv(b"SOCK=/var/run/docker.sock\n"),
-        )
+        let config = parse_document(yaml.as_bytes()).expect("test yaml parses");
+        policy.check(&config, Path::new(WORKDIR))
     }
 
+    /// As `compose config` prints it: values interpolated, paths absolute.
     const POWERFUL: &str = r#"
 services:
   agent:
@@ -235,11 +279,17 @@ services:
     pid: host
     network_mode: host
     cap_add: [NET_ADMIN, CAP_SYS_ADMIN]
-    devices: ["/dev/sda:/dev/sda"]
-    volumes: ["/:/host:ro", "${SOCK}:/var/run/docker.sock", "./conf:/conf", "cache:/cache"]
+    devices: [{source: /dev/sda, target: /dev/sda, permissions: rwm}]
+    volumes:
+      - {type: bind, source: /, target: /host, read_only: true}
+      - {type: bind, source: /var/run/docker.sock, target: /var/run/docker.sock}
+      - {type: bind, source: /data/stacks/agent/conf, target: /conf}
+      - {type: bind, source: /data/stacks/agent/../other, target: /other}
+      - {type: volume, source: cache, target: /cache}
+    volumes_from: ["container:db", "sidecar"]
 volumes:
   hostdir:
-    driver_opts: {type: none, o: bind, device: /srv/data}
+    driver_opts: {type: none, o: rbind, device: /srv/data}
 "#;
 
     #[test]
@@ -252,25 +302,34 @@ volumes:
         assert_eq!(
             problems("deny-privileged", POWERFUL),
             vec![
-                "compose.yaml: service 'agent': privileged: true is refused by POLICY deny-privileged",
-                "compose.yaml: service 'agent': network_mode: host is refused by POLICY deny-privileged",
-                "compose.yaml: service 'agent': pid: host is refused by POLICY deny-privileged",
-                "compose.yaml: service 'agent': cap_add: CAP_SYS_ADMIN is refused by POLICY deny-privileged",
-                "compose.yaml: service 'agent': devices: /dev/sda:/dev/sda is refused by POLICY deny-privileged",
+                "service 'agent': privileged: true is refused by POLICY deny-privileged",
+                "service 'agent': network_mode: host is refused by POLICY deny-privileged",
+                "service 'agent': pid: host is refused by POLICY deny-privileged",
+                "service 'agent': cap_add: CAP_SYS_ADMIN is refused by POLICY deny-privileged",
+                "service 'agent': devices: /dev/sda is refused by POLICY deny-privileged",
             ]
         );
     }
 
     #[test]
-    fn deny_host_mounts_names_host_paths_and_the_socket() {
+    fn deny_host_mounts_names_host_paths_the_socket_and_borrowed_volumes() {
         assert_eq!(
             problems("deny-host-mounts", POWERFUL),
             vec![
-                "compose.yaml: service 'agent': volume '/' is refused by POLICY deny-host-mounts",
-                "compose.yaml: service 'agent': volume '/var/run/docker.sock' is refused by POLICY deny-host-mounts",
-                "compose.yaml: volumes.hostdir binds '/srv/data', refused by POLICY deny-host-mounts",
+                "service 'agent': volume '/' is refused by POLICY deny-host-mounts",
+                "service 'agent': volume '/var/run/docker.sock' is refused by POLICY deny-host-mounts",
+                "service 'agent': volume '/data/stacks/agent/../other' is refused by POLICY deny-host-mounts",
+                "service 'agent': volumes_from: container:db is refused by POLICY deny-host-mounts",
+                "volumes.hostdir binds '/srv/data', refused by POLICY deny-host-mounts",
             ]
         );
+    }
+
+    #[test]
+    fn compose_v1_short_syntax_and_string_booleans_count_too() {
+        let v1 =
+            "services:\n  a:\n    privileged: 'yes'\n    volumes: ['/etc:/e:rw', 'cache:/c:rw']\n";
+        assert_eq!(problems("deny-privileged,deny-host-mounts", v1).len(), 2);
     }
 
     #[rstest]
@@ -292,9 +351,19 @@ volumes:
         assert_eq!(
             problems("allowed-registries=registry.example.com", POWERFUL),
             vec![
-                "compose.yaml: service 'agent': image 'ghcr.io/acme/agent:1' (registry ghcr.io) is refused by POLICY allowed-registries"
+                "service 'agent': image 'ghcr.io/acme/agent:1' (registry ghcr.io) is refused by POLICY allowed-registries"
             ]
         );
+    }
+
+    #[rstest]
+    #[case("/data/stacks/agent", true)]
+    #[case("/data/stacks/agent/conf/x", true)]
+    #[case("/data/stacks/agent/../other", false)]
+    #[case("/data/stacks/agentx", false)]
+    #[case("relative", false)]
+    fn within_is_lexical(#[case] path: &str, #[case] expected: bool) {
+        assert_eq!(within(Path::new(WORKDIR), path), expected);
     }
 
     #[rstest]

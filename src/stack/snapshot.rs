@@ -113,7 +113,6 @@ mod tests {
     use super::*;
     use crate::git::tree::FileTree;
     use crate::stack::discover;
-    use crate::stack::policy::Policy;
 
     fn snapshot(files: &[(&str, &str)], revision: &str) -> Snapshot {
         let mut tree = FileTree::new();
@@ -124,7 +123,7 @@ mod tests {
             revision: revision.into(),
             reference: "refs/heads/main".into(),
             refreshed_at: Timestamp::now(),
-            stacks: discover(&tree, &Policy::default()),
+            stacks: discover(&tree),
         }
     }
 

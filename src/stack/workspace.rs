@@ -5,6 +5,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use serde_json::Value;
+
+use super::admit::admit;
+use super::policy::Policy;
 use super::{DesiredStack, StackFile};
 use crate::compose::overlay::{self, OVERRIDE_FILE};
 use crate::compose::runner::{ComposeError, ComposeRunner, Project, RunOutput};
@@ -20,6 +24,12 @@ pub enum WorkspaceError {
     /// The folder could not be written or read.
     #[error("cannot write the stack's working folder: {0}")]
     Io(#[from] std::io::Error),
+    /// `compose config` printed something that is not a compose model.
+    #[error("cannot read the output of compose config: {0}")]
+    Unreadable(String),
+    /// The resolved model asks for what docker-cd does not allow (`admit`).
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// Every stack's workspace, under one `DATA_DIR`.
@@ -27,12 +37,14 @@ pub enum WorkspaceError {
 pub struct Workspaces {
     data_dir: PathBuf,
     compose: Arc<ComposeRunner>,
+    policy: Arc<Policy>,
 }
 
 /// `compose config` of a stack, run in a scratch copy of its files.
 pub struct ResolvedConfig {
-    /// What compose printed, with paths pointing into the stack's real working folder.
-    pub text: String,
+    /// What compose printed, parsed, with paths pointing into the stack's real
+    /// working folder.
+    pub config: Value,
     /// The scratch copy (deleted on drop): files the config names are read from here.
     pub scratch: tempfile::TempDir,
     /// The scratch copy's stack folder inside `scratch`.
@@ -42,9 +54,14 @@ pub struct ResolvedConfig {
 }
 
 impl Workspaces {
-    /// Workspaces under the absolute `data_dir`, run with `compose`.
-    pub fn new(data_dir: PathBuf, compose: Arc<ComposeRunner>) -> Self {
-        Self { data_dir, compose }
+    /// Workspaces under the absolute `data_dir`, run with `compose`; no stack
+    /// is applied or planned beyond `policy`.
+    pub fn new(data_dir: PathBuf, compose: Arc<ComposeRunner>, policy: Policy) -> Self {
+        Self {
+            data_dir,
+            compose,
+            policy: Arc::new(policy),
+        }
     }
 
     /// Where the working folder of `name` lives (compose records it in labels).
@@ -53,10 +70,11 @@ impl Workspaces {
     }
 
     /// Replaces the working folder of `desired` with its files plus an override
-    /// carrying `labels`, then runs `compose up` there.
+    /// carrying `labels`, checks the model compose resolves from them
+    /// ([`admit`]), then runs `compose up` there.
     ///
     /// # Errors
-    /// When the folder cannot be written or compose fails.
+    /// When the folder cannot be written, compose fails, or the model is refused.
     pub async fn up(
         &self,
         desired: &DesiredStack,
@@ -70,10 +88,11 @@ impl Workspaces {
         );
         materialize(&dir, &desired.files, override_bytes).await?;
         let files = [desired.compose_file.as_str(), OVERRIDE_FILE];
-        Ok(self
-            .compose
-            .up(&project(&desired.name, &dir, &files))
-            .await?)
+        let project = project(&desired.name, &dir, &files);
+        let config = parse(&self.compose.config(&project).await?.stdout)?;
+        admit(&config, &dir, &self.policy, Some(&labels.instance))
+            .map_err(WorkspaceError::Refused)?;
+        Ok(self.compose.up(&project).await?)
     }
 
     /// `compose down` with the files of the last apply; `None` (nothing run) when
@@ -100,7 +119,8 @@ impl Workspaces {
     /// folder of a running stack is never touched by a plan.
     ///
     /// # Errors
-    /// When the scratch folder cannot be written or compose rejects the files.
+    /// When the scratch folder cannot be written, compose rejects the files, or
+    /// the resolved model is refused ([`admit`]).
     pub async fn resolve(&self, desired: &DesiredStack) -> Result<ResolvedConfig, WorkspaceError> {
         let scratch_root = self.data_dir.join("plans");
         tokio::fs::create_dir_all(&scratch_root).await?;
@@ -118,13 +138,20 @@ impl Workspaces {
             &scratch_dir.to_string_lossy().into_owned(),
             &workdir.to_string_lossy(),
         );
+        let config = parse(&text)?;
+        admit(&config, &workdir, &self.policy, None).map_err(WorkspaceError::Refused)?;
         Ok(ResolvedConfig {
-            text,
+            config,
             scratch,
             scratch_dir,
             workdir,
         })
     }
+}
+
+/// `compose config` output (YAML from v1, YAML or JSON from v2).
+fn parse(text: &str) -> Result<Value, WorkspaceError> {
+    serde_saphyr::from_str(text).map_err(|e| WorkspaceError::Unreadable(e.to_string()))
 }
 
 fn project<'a>(name: &'a str, dir: &'a Path, files: &'a [&'a str]) -> Project<'a> {

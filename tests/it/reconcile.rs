@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::require_docker;
-use crate::support::deployment::{CONVERGE, Deployment, compose_runs, ids, refresh};
+use crate::support::deployment::{CONVERGE, Deployment, compose_runs, compose_ups, ids, refresh};
 use crate::support::docker::{TEST_IMAGE, docker, docker_ok};
 use crate::support::private_dockerd::PrivateDockerd;
 use crate::support::repo::compose;
@@ -283,7 +283,7 @@ async fn a_service_that_keeps_exiting_after_its_gate_fails_naming_it_until_a_syn
             wait_until("the crash loop given up", CONVERGE, || async {
                 let stack = api.stack(app).await.unwrap_or_default();
                 let error = stack["error"].as_str().unwrap_or_default().to_string();
-                let runs = compose_runs(api).await;
+                let runs = compose_ups(api).await;
                 if stack["status"] == "failed"
                     && error.contains("keeps stopping")
                     && runs > runs_before
@@ -301,7 +301,7 @@ async fn a_service_that_keeps_exiting_after_its_gate_fails_naming_it_until_a_syn
         error.contains("crash: container") && error.contains("exited (3)"),
         "names the service and its exit code: {error}"
     );
-    assert!(runs <= 7, "a bounded number of compose runs: {runs}");
+    assert!(runs <= 7, "a bounded number of applies: {runs}");
 
     // An explicit sync is a fresh start (and the loop is given up again).
     let (status, body) = api.post(&format!("/api/stacks/{app}/sync"), &[], b"").await;

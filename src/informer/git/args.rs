@@ -9,7 +9,6 @@ use crate::git::repository::GitSettings;
 use crate::git::{DeployDir, GitRef, RepoUrl};
 use crate::secret::Secret;
 use crate::setting::{Invalid, parse_duration};
-use crate::stack::policy::Policy;
 
 /// `GIT_*`, `DEPLOY_DIR` and `POLL_INTERVAL`.
 #[derive(Debug, Clone, clap::Args)]
@@ -86,17 +85,6 @@ pub struct GitArgs {
     /// Periodic refresh (30s, 5m, …); 0 turns polling off.
     #[arg(long = "poll-interval", env = "POLL_INTERVAL", value_name = "DURATION", default_value = "60s", value_parser = parse_duration, display_order = 7)]
     pub poll_interval: Duration,
-
-    /// What a commit may ask of the host, comma-separated: deny-privileged, deny-host-mounts, allowed-registries=<a;b> [default: no limits].
-    #[arg(
-        long = "policy",
-        env = "POLICY",
-        value_name = "RULES",
-        default_value = "",
-        hide_default_value = true,
-        display_order = 8
-    )]
-    pub policy: Policy,
 }
 
 impl GitArgs {

@@ -89,7 +89,6 @@ fn start(source: FakeSource) -> Harness {
         events: bus,
         readiness: Readiness::new(&[READY_CONDITION]),
         poll_interval: None,
-        policy: Arc::default(),
     };
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(refresher.run(shutdown.clone()));
@@ -248,7 +247,6 @@ async fn polling_asks_for_a_refresh_every_interval() {
         events: bus,
         readiness: Readiness::default(),
         poll_interval: Some(Duration::from_secs(30)),
-        policy: Arc::default(),
     };
     let shutdown = CancellationToken::new();
     tokio::spawn(refresher.run(shutdown.clone()));
@@ -266,7 +264,7 @@ async fn spawning_initialises_every_trigger_and_outcome_series() {
     let runtime = Runtime::new(CancellationToken::new()).unwrap();
     let source = FakeSource::default();
     source.set("c1", &[]);
-    let _handles = super::start(source, None, Arc::default(), &runtime);
+    let _handles = super::start(source, None, &runtime);
     let families = runtime.registry.gather();
     let refreshes = families
         .iter()

@@ -26,7 +26,17 @@ fn defaults() -> Policy {
 fn needs(cause: Cause) -> Verdict {
     Verdict::NeedsApply {
         cause,
+        exited: false,
         detail: "web: no container".into(),
+    }
+}
+
+/// A container of the applied stack ran and ended.
+fn exited() -> Verdict {
+    Verdict::NeedsApply {
+        cause: Cause::Drift,
+        exited: true,
+        detail: "web: container web-1 exited (3)".into(),
     }
 }
 
@@ -163,7 +173,7 @@ fn needs_apply_rows_that_apply(
     true,
     defaults(),
     Status::Syncing,
-    None
+    Some("waiting for web: container web-1 is starting")
 )]
 #[case::unhealthy_without_an_apply_is_failed(
     settling("web: unhealthy"),
@@ -357,7 +367,7 @@ fn a_gated_apply_is_syncing_while_healthchecks_start_then_fails_at_the_timeout()
     settling("web: container web-1 is unhealthy"),
     "web: container web-1 is unhealthy"
 )]
-#[case::exited(needs(Cause::Drift), "web: no container")]
+#[case::exited(exited(), "web: container web-1 exited (3)")]
 fn a_gated_apply_fails_at_once_when_a_container_is_unhealthy_or_exits(
     #[case] verdict: Verdict,
     #[case] why: &str,
@@ -373,15 +383,37 @@ fn a_gated_apply_fails_at_once_when_a_container_is_unhealthy_or_exits(
         &mut memory,
         now
     )));
-    if matches!(verdict, Verdict::NeedsApply { .. }) {
-        memory.granted = true;
-        assert_eq!(pass(&verdict, &mut memory, now), apply(Cause::Drift));
-        assert!(
-            begin(Some(Cause::Drift), &mut memory, now),
-            "a sync is a fresh start"
-        );
-        assert_eq!(memory.gate, None);
-    }
+    // Not even when the container runs again for a while (restart: always).
+    assert!(reported(Status::Failed, Wait::ForChange)(&pass(
+        &Verdict::InSync,
+        &mut memory,
+        now
+    )));
+    // A sync applies it again, whatever the containers look like.
+    memory.granted = true;
+    let Step::Apply { cause, .. } = pass(&verdict, &mut memory, now) else {
+        panic!("a sync applies");
+    };
+    assert!(
+        begin(Some(cause), &mut memory, now),
+        "a sync is a fresh start"
+    );
+    assert_eq!(memory.gate, None);
+}
+
+#[test]
+fn a_container_missing_or_not_started_during_the_gate_is_applied_not_failed() {
+    let start = Instant::now();
+    let mut memory = Memory::default();
+    after_apply(&starting("web: starting"), HASH, true, &mut memory, start);
+    assert_eq!(
+        pass(
+            &needs(Cause::Drift),
+            &mut memory,
+            start + Duration::from_secs(1)
+        ),
+        apply(Cause::Drift)
+    );
 }
 
 #[test]
@@ -468,7 +500,7 @@ fn the_stack_label_sets_its_own_timeout() {
     200,
     reported(Status::Failed, Wait::ForChange)
 )]
-#[case::old_apply_exited(needs(Cause::Drift), 200, |s: &Step| *s == apply(Cause::Drift))]
+#[case::old_apply_exited(exited(), 200, |s: &Step| matches!(s, Step::Apply { cause: Cause::Drift, .. }))]
 fn after_a_restart_the_gate_is_read_from_the_labels(
     #[case] verdict: Verdict,
     #[case] seconds_ago: u64,

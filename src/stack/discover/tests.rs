@@ -2,11 +2,6 @@
 
 use super::*;
 
-/// Discovery without a policy, as most stacks run.
-fn discover(tree: &FileTree) -> BTreeMap<StackName, Arc<DesiredStack>> {
-    super::discover(tree, &Policy::default())
-}
-
 const COMPOSE: &str = "services:\n  web:\n    image: busybox\n";
 
 fn tree(files: &[(&str, &str)]) -> FileTree {

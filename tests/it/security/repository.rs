@@ -60,11 +60,44 @@ async fn compose_may_not_read_files_outside_the_stack_folder() {
             ),
             "extends.file",
         ),
+        // What compose resolves is checked on its resolved model.
+        (
+            "build",
+            format!("services:\n  web:\n    image: {TEST_IMAGE}\n    build: {host}\n"),
+            "build context",
+        ),
+        (
+            "secret",
+            format!(
+                "services:\n{}secrets:\n  s:\n    file: {host}/host.env\n",
+                service("web", "    secrets: [s]\n")
+            ),
+            "secrets.s.file",
+        ),
     ];
     for (short, compose, _) in &bad {
         d.repo
             .write(&format!("{}/compose.yaml", d.stack(short)), compose);
     }
+    // A variable in a path compose reads before docker-cd could see its value.
+    let var = d.stack("var");
+    d.repo
+        .write(
+            &format!("{var}/compose.yaml"),
+            &format!(
+                "services:\n{}",
+                service("web", "    env_file: ${B}/host.env\n")
+            ),
+        )
+        .write(&format!("{var}/.env"), &format!("B={climb}{host}\n"));
+    // Compose v1 takes DOCKER_HOST from .env.
+    let engine = d.stack("engine");
+    d.repo
+        .write(
+            &format!("{engine}/compose.yaml"),
+            &format!("services:\n{}", service("web", "")),
+        )
+        .write(&format!("{engine}/.env"), "DOCKER_HOST=tcp://127.0.0.1:1\n");
     let fine = d.stack("fine");
     d.repo
         .write(
@@ -108,6 +141,14 @@ async fn compose_may_not_read_files_outside_the_stack_folder() {
         );
         assert!(d.containers(short).is_empty(), "{stack} runs something");
     }
+    for (short, expected) in [
+        ("var", "uses variables"),
+        ("engine", ".env: sets DOCKER_HOST"),
+    ] {
+        let error = failed_with(&api, &d.stack(short)).await;
+        assert!(error.contains(expected), "{short}: {error}");
+        assert!(d.containers(short).is_empty(), "{short} runs something");
+    }
     let everything = docker_ok(&[
         "ps",
         "-aq",
@@ -139,9 +180,24 @@ async fn policy_refuses_host_powers_and_a_plan_shows_them() {
         &format!("{ghcr}/compose.yaml"),
         "services:\n  app:\n    image: ghcr.io/acme/app:1\n    network_mode: bridge\n",
     );
+    // The same powers through .env variables and a YAML 1.1 boolean: the
+    // policy reads the model compose resolved.
+    let sneaky = d.stack("sneaky");
+    d.repo
+        .write(
+            &format!("{sneaky}/compose.yaml"),
+            &format!(
+                "services:\n{}",
+                service(
+                    "agent",
+                    "    pid: ${P}\n    privileged: \"yes\"\n    volumes:\n      - ${UP:-.}/x:/x\n"
+                )
+            ),
+        )
+        .write(&format!("{sneaky}/.env"), "P=host\nUP=../../../..\n");
     d.write_stack("plain", &["web"]);
     d.repo
-        .commit("a powerful stack, a foreign registry, a plain one");
+        .commit("a powerful stack, a sneaky one, a foreign registry, a plain one");
     let api = d.start(&[(
         "POLICY",
         "deny-privileged,deny-host-mounts,allowed-registries=docker.io",
@@ -156,6 +212,15 @@ async fn policy_refuses_host_powers_and_a_plan_shows_them() {
     ] {
         assert!(error.contains(expected), "{expected}\nin: {error}");
     }
+    let error = failed_with(&api, &sneaky).await;
+    for expected in [
+        "service 'agent': privileged: true is refused",
+        "service 'agent': pid: host is refused",
+        "is refused by POLICY deny-host-mounts",
+    ] {
+        assert!(error.contains(expected), "{expected}\nin: {error}");
+    }
+    assert!(d.containers("sneaky").is_empty());
     let error = failed_with(&api, &ghcr).await;
     assert!(
         error.contains("service 'app': image 'ghcr.io/acme/app:1' (registry ghcr.io) is refused by POLICY allowed-registries"),

@@ -55,7 +55,7 @@ impl Api {
         let response = request
             .send()
             .await
-            .unwrap_or_else(|e| panic!("{what}: {e}"));
+            .unwrap_or_else(|e| panic!("{what}: {e:?}"));
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(Value::Null))
     }

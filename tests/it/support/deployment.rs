@@ -150,6 +150,12 @@ pub async fn compose_runs(api: &Api) -> u64 {
     api.metric_sum("dockercd_compose_runs_total{", &[]).await as u64
 }
 
+/// `compose up` runs so far (each apply also runs `compose config` first).
+pub async fn compose_ups(api: &Api) -> u64 {
+    api.metric_sum("dockercd_compose_runs_total{", &["command=\"up\""])
+        .await as u64
+}
+
 /// The container ids of `containers` rows.
 pub fn ids(rows: &[(String, String, String)]) -> Vec<String> {
     rows.iter().map(|(_, id, _)| id.clone()).collect()
