@@ -27,6 +27,7 @@ pub mod docker;
 pub mod events;
 pub mod git;
 pub mod healthcheck;
+pub mod history;
 pub mod informer;
 pub mod labels;
 pub mod metrics;
