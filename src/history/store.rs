@@ -9,7 +9,8 @@ pub const KEEP: usize = 100;
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {
     /// The store file could not be opened or created.
-    #[error("cannot open the history store {path}: {source}")]
+    // The source is not in the message: the start error prints the chain.
+    #[error("cannot open the history store {path}")]
     Open {
         /// The file.
         path: String,
