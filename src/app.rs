@@ -22,6 +22,7 @@ use crate::compose::runner::{ComposeMetrics, ComposeRunner};
 use crate::config::Config;
 use crate::docker::DockerHandle;
 use crate::docker::state::RuntimeCache;
+use crate::history::History;
 use crate::informer::git::RefreshHandle;
 use crate::informer::{self, Keys};
 use crate::plan::Planner;
@@ -109,6 +110,7 @@ struct Reconciling {
     status: StatusTable,
     memories: Memories,
     queue: WorkQueue<StackName>,
+    history: History,
 }
 
 /// `DATA_DIR`, created and made absolute: compose runs in sub-folders and
@@ -144,6 +146,9 @@ fn start_reconciler(
         }
     });
     let status = StatusTable::new(runtime.events.clone(), runtime.metrics.clone());
+    // Opened (a short blocking call) before anything runs: a history that
+    // cannot be kept fails the start rather than every record later.
+    let history = History::open(data_dir, &runtime.registry).context("DATA_DIR")?;
     let memories = Memories::new();
     let instance = config.reconcile.instance_name.to_string();
     let workspaces = Workspaces::new(
@@ -175,6 +180,7 @@ fn start_reconciler(
         status: status.clone(),
         memories: memories.clone(),
         metrics: runtime.metrics.clone(),
+        history: history.clone(),
     });
     let queue = WorkQueue::with_limiter(
         controller::default_rate_limiter(),
@@ -186,6 +192,7 @@ fn start_reconciler(
         status,
         memories,
         queue,
+        history,
     })
 }
 
@@ -268,6 +275,7 @@ async fn start_api(
             readiness: runtime.readiness.clone(),
         },
         refresh: stores.refresh.clone(),
+        history: reconciling.history.clone(),
         webhooks: Webhooks::new(
             WebhookGuard::new(
                 config.api.webhook_secret.clone(),

@@ -12,7 +12,7 @@
 //! | Git informer | [`informer::git`] over the pure source [`git`]; desired state in [`stack`] |
 //! | Docker informer | [`informer::docker`] over [`docker`] (client, connection, runtime cache) |
 //! | queue, workers, resync | the `controller` crate |
-//! | reconcile | [`reconcile`] (pure `assess` and `decide`, effects behind `executor`), [`compose`], [`labels`], [`status`] |
+//! | reconcile | [`reconcile`] (pure `assess` and `decide`, effects behind `executor`), [`compose`], [`labels`], [`status`], [`history`] |
 //! | commands | [`commands`]: sync, ack, plan, apply (changes through the work queue); [`plan`] |
 //! | API | [`api`], [`webhook`], [`events`], [`metrics`], [`readiness`] |
 //! | wiring | [`app`] starts each of them into one [`runtime::Runtime`] |
@@ -27,6 +27,7 @@ pub mod docker;
 pub mod events;
 pub mod git;
 pub mod healthcheck;
+pub mod history;
 pub mod informer;
 pub mod labels;
 pub mod metrics;

@@ -8,6 +8,7 @@ mod dashboard;
 mod error;
 mod events;
 mod health;
+mod history;
 mod host_check;
 mod origin;
 mod plan;
@@ -30,6 +31,7 @@ pub use webhook::WebhookGuard;
 
 use crate::commands::StackCommands;
 use crate::docker::state::RuntimeCache;
+use crate::history::History;
 use crate::informer::git::RefreshHandle;
 use crate::metrics::AppMetrics;
 use crate::readiness::Readiness;
@@ -49,6 +51,8 @@ pub struct AppState {
     pub health: Health,
     /// Refresh requests and status.
     pub refresh: RefreshHandle,
+    /// Applies and removals per stack.
+    pub history: History,
     /// What a push webhook needs.
     pub webhooks: Webhooks,
     /// SSE events.
@@ -116,6 +120,7 @@ sub_state! {
     commands: Arc<StackCommands>,
     health: Health,
     refresh: RefreshHandle,
+    history: History,
     webhooks: Webhooks,
     events: EventStreams,
     api_token: ApiToken,
@@ -137,6 +142,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/stacks/{name}/plan", post(plan::plan))
         .route("/api/stacks/{name}/apply", post(plan::apply))
         .route("/api/stacks/{name}/compose", get(plan::compose_file))
+        .route("/api/stacks/{name}/history", get(history::list))
         .route("/api/refresh", get(refresh::status).post(refresh::request))
         .route("/api/webhook", post(webhook::receive))
         .route("/api/events", get(events::stream))

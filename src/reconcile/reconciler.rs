@@ -18,6 +18,7 @@ use super::decide::{self, Applied, Observation, Policy, Step, Wait, decide};
 use super::executor::Executor;
 use super::memory::{Memories, StackGuard};
 use crate::docker::state::{ContainerInfo, RuntimeCache};
+use crate::history::{self, History, Run};
 use crate::labels::{self, StackLabels, Synced};
 use crate::metrics::AppMetrics;
 use crate::stack::snapshot::{Snapshot, SnapshotReader};
@@ -47,6 +48,8 @@ pub struct StackReconciler<E> {
     pub memories: Memories,
     /// Series.
     pub metrics: AppMetrics,
+    /// Every apply and removal, per stack.
+    pub history: History,
 }
 
 impl<E: Executor> Reconciler<StackName> for StackReconciler<E> {
@@ -60,6 +63,8 @@ impl<E: Executor> Reconciler<StackName> for StackReconciler<E> {
             None => (None, None),
         };
         let result = self.pass(name, guard).instrument(span).await;
+        let error = result.as_ref().err().map(ToString::to_string);
+        self.history.end(name, error).await;
         if let Err(error) = &result
             && !matches!(error, ReconcileError::Invalid(_))
         {
@@ -226,6 +231,12 @@ impl<E: Executor> StackReconciler<E> {
             return Ok(Action::requeue(LOCKED_RETRY));
         };
         self.executor.connected()?;
+        let granted = self.memories.with(name, |m| m.granted); // `begin` takes it
+        let origin = history::origin(Some(cause), requested, granted);
+        self.history.begin(
+            name,
+            Run::start(history::Action::Apply, origin, Some(&labels.synced)),
+        );
         let gated = self
             .memories
             .with(name, |m| decide::begin(Some(cause), m, Instant::now()))
@@ -289,10 +300,16 @@ impl<E: Executor> StackReconciler<E> {
         containers: &[ContainerInfo],
         held: Option<StackGuard>,
     ) -> Result<Action, ReconcileError> {
+        let origin = history::origin(None, held.is_some(), false);
         let Some(_guard) = held.or_else(|| self.memories.try_lock(name)) else {
             return Ok(Action::requeue(LOCKED_RETRY));
         };
         self.executor.connected()?;
+        let removed = labels::last_synced(containers.iter().map(|c| &c.labels));
+        self.history.begin(
+            name,
+            Run::start(history::Action::Remove, origin, removed.as_ref()),
+        );
         self.memories
             .with(name, |m| decide::begin(None, m, Instant::now()));
         tracing::info!(stack = name, "removing stack that left the desired state");

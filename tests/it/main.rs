@@ -10,6 +10,7 @@ mod desired_state;
 mod docker_support;
 mod faults;
 mod health_gate;
+mod history;
 mod observability;
 mod plan;
 mod real_inputs;

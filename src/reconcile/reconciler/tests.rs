@@ -11,6 +11,8 @@ use crate::events::EventBus;
 use crate::reconcile::args::DriftPolicy;
 use crate::stack::snapshot::SnapshotStore;
 
+mod history;
+
 /// Records what it was asked to do and answers with scripted containers.
 #[derive(Default)]
 struct FakeExecutor {
@@ -117,6 +119,7 @@ fn harness(policy: Policy, executor: FakeExecutor) -> Harness {
             status: StatusTable::new(EventBus::new(), metrics.clone()),
             memories: Memories::new(),
             metrics,
+            history: History::in_memory(),
         },
         store,
         containers,

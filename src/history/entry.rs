@@ -1,0 +1,128 @@
+//! One history entry and its vocabulary.
+
+use std::time::Instant;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::labels::Synced;
+use crate::named::named_enum;
+use crate::status::Outcome;
+
+named_enum! {
+    /// Why a stack was changed.
+    pub enum Cause {
+        /// Git changed the stack (or it was never deployed, or it left Git).
+        Git = "git",
+        /// The runtime drifted from what was applied.
+        Drift = "drift",
+        /// An operator asked (a plan's apply, a sync, an acknowledgement).
+        Manual = "manual",
+        /// A failed health gate brought back the last good revision.
+        Rollback = "rollback",
+    }
+}
+
+named_enum! {
+    /// What woke the change, as far as the reconciler knows.
+    pub enum Trigger {
+        /// A Git refresh (poll, webhook or `POST /api/refresh`: the reconciler
+        /// sees only the new snapshot, not which of them made it).
+        Refresh = "refresh",
+        /// A Docker event or the periodic resync found the runtime changed.
+        DockerEvent = "docker-event",
+        /// `POST /api/stacks/{name}/sync` or `/ack`.
+        Sync = "sync",
+        /// `POST /api/stacks/{name}/apply` (a plan) or `/rollback`.
+        Api = "api",
+        /// The health gate of the previous apply failed.
+        HealthGate = "health-gate",
+    }
+}
+
+named_enum! {
+    /// What was done to the stack.
+    pub enum Action {
+        /// `compose up` at a revision.
+        Apply = "apply",
+        /// `compose down`.
+        Remove = "remove",
+        /// `compose up` at a past revision.
+        Rollback = "rollback",
+    }
+}
+
+/// One apply, removal or rollback; the JSON of `GET /api/stacks/{name}/history`
+/// and of the stored record (JSON: a field added later reads as `null` from
+/// older records).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// Commit applied (for a removal: the one the removed containers ran).
+    pub revision: Option<String>,
+    /// `stack_hash` applied (for a removal: that of the removed containers).
+    pub stack_hash: Option<String>,
+    /// Why.
+    pub cause: Cause,
+    /// What woke it.
+    pub trigger: Trigger,
+    /// What was done.
+    pub action: Action,
+    /// RFC 3339 start.
+    pub started_at: String,
+    /// From the start until compose returned and the result was checked.
+    pub duration_ms: u64,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+/// An apply, removal or rollback under way; [`Run::finish`] makes its entry.
+#[derive(Debug, Clone)]
+pub struct Run {
+    action: Action,
+    cause: Cause,
+    trigger: Trigger,
+    revision: Option<String>,
+    stack_hash: Option<String>,
+    started_at: Timestamp,
+    started: Instant,
+}
+
+impl Run {
+    /// Starts now; `target` is what it applies (or, for a removal, removes).
+    pub fn start(
+        action: Action,
+        (cause, trigger): (Cause, Trigger),
+        target: Option<&Synced>,
+    ) -> Self {
+        Self {
+            action,
+            cause,
+            trigger,
+            revision: target.map(|t| t.revision.clone()),
+            stack_hash: target.map(|t| t.stack_hash.clone()),
+            started_at: Timestamp::now(),
+            started: Instant::now(),
+        }
+    }
+
+    /// Its entry, ended now: a success without `error`, else a failure.
+    pub fn finish(self, error: Option<String>) -> Entry {
+        Entry {
+            revision: self.revision,
+            stack_hash: self.stack_hash,
+            cause: self.cause,
+            trigger: self.trigger,
+            action: self.action,
+            started_at: self.started_at.to_string(),
+            duration_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            outcome: if error.is_none() {
+                Outcome::Success
+            } else {
+                Outcome::Failure
+            },
+            error,
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! An in-memory [`HistoryStore`] for unit tests.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+
+use super::{Entry, HistoryError, HistoryStore, KEEP};
+
+/// Entries per stack, oldest first, in memory; `failing` makes every call fail.
+#[derive(Default)]
+pub struct MemoryStore {
+    entries: Mutex<HashMap<String, Vec<Entry>>>,
+    failing: bool,
+}
+
+impl MemoryStore {
+    /// A store whose every call fails (a full or read-only disk).
+    pub fn failing() -> Self {
+        Self {
+            failing: true,
+            ..Self::default()
+        }
+    }
+}
+
+impl HistoryStore for MemoryStore {
+    fn record(&self, stack: &str, entry: &Entry) -> Result<(), HistoryError> {
+        if self.failing {
+            return Err(HistoryError::Task("disk full".into()));
+        }
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        let list = entries.entry(stack.to_string()).or_default();
+        list.push(entry.clone());
+        let excess = list.len().saturating_sub(KEEP);
+        list.drain(..excess);
+        Ok(())
+    }
+
+    fn list(&self, stack: &str) -> Result<Vec<Entry>, HistoryError> {
+        if self.failing {
+            return Err(HistoryError::Task("disk full".into()));
+        }
+        let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(entries
+            .get(stack)
+            .map(|l| l.iter().rev().cloned().collect())
+            .unwrap_or_default())
+    }
+}

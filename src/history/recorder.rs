@@ -1,0 +1,141 @@
+//! The async face of the history: store calls on the blocking pool, and a
+//! failed write costs a log line and a counter, never the reconcile.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use prometheus::{IntCounter, Registry};
+
+use super::{Entry, FILE_NAME, HistoryError, HistoryStore, RedbStore, Run};
+
+/// The history handle shared by the reconciler (writes) and the API (reads).
+#[derive(Clone)]
+pub struct History {
+    store: Arc<dyn HistoryStore>,
+    /// The run under way per stack, from [`History::begin`] to [`History::end`].
+    /// The controller never reconciles one stack twice at once, so one slot
+    /// per stack is enough.
+    runs: Arc<Mutex<HashMap<String, Run>>>,
+    errors: IntCounter,
+}
+
+impl History {
+    /// Over `store`; failed writes count in `errors`.
+    pub fn new(store: Arc<dyn HistoryStore>, errors: IntCounter) -> Self {
+        Self {
+            store,
+            runs: Arc::default(),
+            errors,
+        }
+    }
+
+    /// Opens (or creates) `DATA_DIR/history.redb` and registers
+    /// `history_errors_total`. Blocks briefly: called once at start.
+    ///
+    /// # Errors
+    /// When the file cannot be opened (an unwritable `DATA_DIR`, another
+    /// docker-cd on the same `DATA_DIR`).
+    pub fn open(data_dir: &Path, registry: &Registry) -> Result<Self, HistoryError> {
+        let store = RedbStore::open(&data_dir.join(FILE_NAME))?;
+        let errors = IntCounter::new(
+            "history_errors_total",
+            "History entries that could not be written (the reconcile went on)",
+        )?;
+        registry.register(Box::new(errors.clone()))?;
+        Ok(Self::new(Arc::new(store), errors))
+    }
+
+    /// Over an in-memory store, for unit tests.
+    #[cfg(test)]
+    pub fn in_memory() -> Self {
+        let errors = IntCounter::new("history_errors_total", "test").expect("counter");
+        Self::new(Arc::new(super::fake::MemoryStore::default()), errors)
+    }
+
+    /// Notes that `run` started on `stack`; [`History::end`] records it.
+    pub fn begin(&self, stack: &str, run: Run) {
+        self.slots().insert(stack.to_string(), run);
+    }
+
+    /// Records the run begun on `stack`, if any: a success without `error`.
+    pub async fn end(&self, stack: &str, error: Option<String>) {
+        let run = self.slots().remove(stack);
+        if let Some(run) = run {
+            self.record(stack, run.finish(error)).await;
+        }
+    }
+
+    /// Records `entry`; a failure is logged and counted, never returned.
+    pub async fn record(&self, stack: &str, entry: Entry) {
+        let store = self.store.clone();
+        let key = stack.to_string();
+        let result = tokio::task::spawn_blocking(move || store.record(&key, &entry)).await;
+        let error = match result {
+            Ok(Ok(())) => return,
+            Ok(Err(e)) => e,
+            Err(e) => HistoryError::Task(e.to_string()),
+        };
+        self.errors.inc();
+        tracing::warn!(stack, %error, "history entry not recorded");
+    }
+
+    /// `stack`'s entries, newest first.
+    ///
+    /// # Errors
+    /// When the store cannot be read.
+    pub async fn list(&self, stack: &str) -> Result<Vec<Entry>, HistoryError> {
+        let store = self.store.clone();
+        let key = stack.to_string();
+        tokio::task::spawn_blocking(move || store.list(&key))
+            .await
+            .map_err(|e| HistoryError::Task(e.to_string()))?
+    }
+
+    fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<String, Run>> {
+        self.runs.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::fake::MemoryStore;
+    use crate::history::{Action, Cause, Trigger};
+    use crate::status::Outcome;
+
+    fn history(store: MemoryStore) -> History {
+        let errors = IntCounter::new("errors", "errors").expect("counter");
+        History::new(Arc::new(store), errors)
+    }
+
+    #[tokio::test]
+    async fn a_run_is_recorded_once_when_it_ends_with_its_outcome() {
+        let history = history(MemoryStore::default());
+        history.end("web", None).await;
+        assert!(
+            history.list("web").await.expect("list").is_empty(),
+            "nothing begun"
+        );
+        let run = Run::start(Action::Remove, (Cause::Git, Trigger::Refresh), None);
+        history.begin("web", run);
+        history.end("web", Some("compose down failed".into())).await;
+        history.end("web", None).await;
+        let entries = history.list("web").await.expect("list");
+        assert_eq!(entries.len(), 1, "{entries:?}");
+        assert_eq!(entries[0].outcome, Outcome::Failure);
+        assert_eq!(entries[0].error.as_deref(), Some("compose down failed"));
+        assert_eq!(entries[0].revision, None);
+    }
+
+    #[tokio::test]
+    async fn a_failing_store_is_counted_not_returned() {
+        let history = history(MemoryStore::failing());
+        history.begin(
+            "web",
+            Run::start(Action::Apply, (Cause::Git, Trigger::Refresh), None),
+        );
+        history.end("web", None).await;
+        assert_eq!(history.errors.get(), 1);
+    }
+}
