@@ -8,13 +8,11 @@
 mod entry;
 #[cfg(test)]
 pub mod fake;
-mod origin;
 mod recorder;
 mod redb_store;
 mod store;
 
 pub use entry::{Action, Cause, Entry, Run, Trigger};
-pub use origin::origin;
 pub use recorder::History;
 pub use redb_store::RedbStore;
 pub use store::{HistoryError, HistoryStore, KEEP};

@@ -7,6 +7,7 @@ pub mod assess;
 pub mod decide;
 pub mod executor;
 pub mod memory;
+mod origin;
 pub mod reconciler;
 
 pub use executor::DockerExecutor;

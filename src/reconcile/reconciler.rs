@@ -232,7 +232,7 @@ impl<E: Executor> StackReconciler<E> {
         };
         self.executor.connected()?;
         let granted = self.memories.with(name, |m| m.granted); // `begin` takes it
-        let origin = history::origin(Some(cause), requested, granted);
+        let origin = super::origin::origin(Some(cause), requested, granted);
         self.history.begin(
             name,
             Run::start(history::Action::Apply, origin, Some(&labels.synced)),
@@ -300,7 +300,7 @@ impl<E: Executor> StackReconciler<E> {
         containers: &[ContainerInfo],
         held: Option<StackGuard>,
     ) -> Result<Action, ReconcileError> {
-        let origin = history::origin(None, held.is_some(), false);
+        let origin = super::origin::origin(None, held.is_some(), false);
         let Some(_guard) = held.or_else(|| self.memories.try_lock(name)) else {
             return Ok(Action::requeue(LOCKED_RETRY));
         };

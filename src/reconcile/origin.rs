@@ -1,7 +1,8 @@
-//! The cause and trigger of an entry, from what the reconciler knows of a pass.
+//! The cause and trigger of a history entry, from what the reconciler knows of
+//! a pass (kept here so the history store knows nothing of the reconciler).
 
-use super::{Cause, Trigger};
-use crate::reconcile::assess;
+use super::assess;
+use crate::history::{Cause, Trigger};
 
 /// `cause`: the reconciler's reason to apply (`None` for a removal);
 /// `requested`: a plan's apply through the API; `granted`: a sync or an
