@@ -143,69 +143,30 @@ pub fn decide(
             }
             let timeout = health_timeout.unwrap_or(policy.health_timeout);
             reopen_after_restart(memory, verdict, stack_hash, applied_ago, timeout, now);
-            let gate = memory.gate.clone().filter(|g| g.stack_hash() == stack_hash);
-            match (verdict, gate) {
-                // Failed stays failed, also when a restarted container runs
-                // again for a while, until Git changes the stack or a sync.
-                (_, Some(Gate::Failed { reason, .. })) if !memory.granted => {
-                    report(Status::Failed, Some(reason), Wait::ForChange)
-                }
-                (_, Some(Gate::Failed { .. })) => Step::Apply {
-                    cause: Cause::Desired,
-                    detail: "a sync asked for the revision whose health gate failed".into(),
-                },
-                (Verdict::InSync, _) => {
+            if let Some(step) = through_gate(verdict, stack_hash, timeout, memory, now) {
+                return step;
+            }
+            match verdict {
+                Verdict::InSync => {
                     memory.gate = Some(Gate::Passed {
                         stack_hash: stack_hash.to_string(),
                     });
                     report(Status::Synced, None, Wait::ForChange)
                 }
-                (
-                    Verdict::Settling {
-                        detail,
-                        starting_only,
-                    },
-                    Some(Gate::Open { since, gated, .. }),
-                ) => {
-                    let deadline = since + timeout;
-                    if now >= deadline {
-                        let why = format!(
-                            "not healthy {}s after the apply: {detail}",
-                            timeout.as_secs()
-                        );
-                        fail_gate(memory, stack_hash, &why)
-                    } else if gated && !starting_only {
-                        fail_gate(memory, stack_hash, detail)
-                    } else {
-                        let waiting = Some(format!("waiting for {detail}"));
-                        report(Status::Syncing, waiting, Wait::Poll(deadline - now))
-                    }
-                }
-                (
-                    Verdict::NeedsApply {
-                        cause: Cause::Drift,
-                        exited: true,
-                        detail,
-                    },
-                    Some(Gate::Open { gated: true, .. }),
-                ) => fail_gate(memory, stack_hash, detail),
-                (
-                    Verdict::Settling {
-                        detail,
-                        starting_only: true,
-                    },
-                    _,
-                ) => {
+                Verdict::Settling {
+                    detail,
+                    starting_only: true,
+                } => {
                     let waiting = Some(format!("waiting for {detail}"));
                     report(Status::Syncing, waiting, Wait::Poll(SETTLE_POLL))
                 }
                 // Health events wake the stack when it recovers.
-                (Verdict::Settling { detail, .. }, _) => report(
+                Verdict::Settling { detail, .. } => report(
                     Status::Failed,
                     Some(format!("not ready: {detail}")),
                     Wait::ForChange,
                 ),
-                (Verdict::NeedsApply { cause, detail, .. }, _) => {
+                Verdict::NeedsApply { cause, detail, .. } => {
                     needs_apply(*cause, detail, has_containers, policy, memory, now)
                 }
             }
@@ -223,6 +184,63 @@ pub fn decide(
                 Step::Remove
             }
         }
+    }
+}
+
+/// The step an apply's health gate decides, if it decides one: a failed gate
+/// (reported, or applied again on a sync), and an open gate's wait, deadline
+/// and failures.
+fn through_gate(
+    verdict: &Verdict,
+    stack_hash: &str,
+    timeout: Duration,
+    memory: &mut Memory,
+    now: Instant,
+) -> Option<Step> {
+    let gate = memory
+        .gate
+        .clone()
+        .filter(|g| g.stack_hash() == stack_hash)?;
+    match (verdict, gate) {
+        // Failed stays failed, also when a restarted container runs again for
+        // a while, until Git changes the stack or a sync.
+        (_, Gate::Failed { reason, .. }) if !memory.granted => {
+            Some(report(Status::Failed, Some(reason), Wait::ForChange))
+        }
+        (_, Gate::Failed { .. }) => Some(Step::Apply {
+            cause: Cause::Desired,
+            detail: "a sync asked for the revision whose health gate failed".into(),
+        }),
+        (
+            Verdict::Settling {
+                detail,
+                starting_only,
+            },
+            Gate::Open { since, gated, .. },
+        ) => {
+            let deadline = since + timeout;
+            Some(if now >= deadline {
+                let why = format!(
+                    "not healthy {}s after the apply: {detail}",
+                    timeout.as_secs()
+                );
+                fail_gate(memory, stack_hash, &why)
+            } else if gated && !starting_only {
+                fail_gate(memory, stack_hash, detail)
+            } else {
+                let waiting = Some(format!("waiting for {detail}"));
+                report(Status::Syncing, waiting, Wait::Poll(deadline - now))
+            })
+        }
+        (
+            Verdict::NeedsApply {
+                cause: Cause::Drift,
+                exited: true,
+                detail,
+            },
+            Gate::Open { gated: true, .. },
+        ) => Some(fail_gate(memory, stack_hash, detail)),
+        _ => None,
     }
 }
 
