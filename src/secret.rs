@@ -19,6 +19,20 @@ impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    /// Whether `presented` is this secret. Compares SHA-256 digests in constant
+    /// time, not the texts: a byte compare of unequal lengths returns early and
+    /// tells an attacker the secret's length.
+    pub fn matches(&self, presented: &[u8]) -> bool {
+        use sha2::{Digest, Sha256};
+        use subtle::ConstantTimeEq;
+        let expected = Sha256::digest(self.0.as_bytes());
+        bool::from(
+            Sha256::digest(presented)
+                .as_slice()
+                .ct_eq(expected.as_slice()),
+        )
+    }
 }
 
 impl FromStr for Secret {
@@ -50,6 +64,14 @@ impl fmt::Display for Secret {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_compare_by_digest() {
+        let secret = Secret::new("tok");
+        assert!(secret.matches(b"tok"));
+        assert!(!secret.matches(b"tok2"));
+        assert!(!secret.matches(b""));
+    }
 
     #[test]
     fn secret_never_prints_its_value() {

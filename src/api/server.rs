@@ -38,6 +38,9 @@ const KEEP_ALIVE_MIN_FREE: usize = MAX_CONNECTIONS / 8;
 /// before the next, rather than a busy loop.
 const ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
 
+/// How long answers in flight may take once shutdown began.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+
 /// Connections the kernel completes and holds while every slot is taken.
 /// A burst beyond it is dropped at the handshake (clients retry, slowly), so
 /// it is the kernel's usual ceiling, not the 1024 tokio asks for.
@@ -92,7 +95,17 @@ pub async fn serve(listener: TcpListener, router: Router, shutdown: Cancellation
     }
     drop(listener);
     connections.close();
-    connections.wait().await;
+    // A client that trickles a request body would hold the shutdown for ever.
+    if tokio::time::timeout(SHUTDOWN_GRACE, connections.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            open = connections.len(),
+            "connections still open {}s after shutdown began; closing them",
+            SHUTDOWN_GRACE.as_secs()
+        );
+    }
 }
 
 /// Serves one connection, holding its `slot` until it closes.
