@@ -31,6 +31,7 @@ use crate::reconcile::memory::Memories;
 use crate::reconcile::{DockerExecutor, StackReconciler};
 use crate::runtime::Runtime;
 use crate::stack::StackName;
+use crate::stack::revisions::Revisions;
 use crate::stack::snapshot::SnapshotReader;
 use crate::stack::workspace::Workspaces;
 use crate::status::StatusTable;
@@ -47,6 +48,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let docker = informer::docker::spawn(&config.docker, &config.reconcile.instance_name, &runtime);
     let stores = Stores {
         snapshots: git.snapshots,
+        revisions: git.revisions,
         refresh: git.refresh,
         cache: docker.cache,
         docker: docker.client,
@@ -68,6 +70,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
 /// What the informers keep for everyone else to read.
 struct Stores {
     snapshots: SnapshotReader,
+    revisions: Revisions,
     refresh: RefreshHandle,
     cache: RuntimeCache,
     docker: DockerHandle,
@@ -169,6 +172,7 @@ fn start_reconciler(
             remove_enabled: config.reconcile.remove_enabled,
             drift_policy: config.reconcile.drift_policy,
             health_timeout: config.reconcile.health_timeout,
+            rollback_enabled: config.reconcile.rollback_enabled,
         },
         snapshots: stores.snapshots.clone(),
         runtime: stores.cache.clone(),
@@ -181,6 +185,7 @@ fn start_reconciler(
         memories: memories.clone(),
         metrics: runtime.metrics.clone(),
         history: history.clone(),
+        revisions: stores.revisions.clone(),
     });
     let queue = WorkQueue::with_limiter(
         controller::default_rate_limiter(),

@@ -28,6 +28,15 @@ pub const ONESHOT: &str = "io.docker-cd.oneshot";
 /// run and pass its healthchecks (`HEALTH_TIMEOUT` for this stack).
 pub const HEALTH_TIMEOUT: &str = "io.docker-cd.health-timeout";
 
+/// Set by the user on any service (`"true"`/`"false"`): `ROLLBACK_ENABLED` for this stack.
+pub const ROLLBACK: &str = "io.docker-cd.rollback";
+/// The newest revision of the stack that had passed its health gate when this
+/// apply was made: where a failed gate rolls back to.
+pub const GOOD_REVISION: &str = "io.docker-cd.good-revision";
+/// On a rollback: the `stack_hash` that failed its gate, never applied again
+/// automatically.
+pub const ROLLED_BACK_FROM: &str = "io.docker-cd.rolled-back-from";
+
 /// Compose's project label: the stack name.
 pub const COMPOSE_PROJECT: &str = "com.docker.compose.project";
 /// Compose's service label.
@@ -48,6 +57,10 @@ pub struct Synced {
     pub stack_hash: String,
     /// RFC 3339 time of that apply.
     pub synced_at: String,
+    /// The newest revision that had passed its gate then (see [`GOOD_REVISION`]).
+    pub good_revision: Option<String>,
+    /// The `stack_hash` this apply rolled back from (see [`ROLLED_BACK_FROM`]).
+    pub rolled_back_from: Option<String>,
 }
 
 impl Synced {
@@ -73,16 +86,26 @@ pub struct StackLabels {
 
 impl StackLabels {
     /// Label name → value, as written on every service.
-    pub fn pairs(&self) -> [(&'static str, &str); 7] {
-        [
+    pub fn pairs(&self) -> Vec<(&'static str, &str)> {
+        let mut pairs = vec![
             (MANAGED, "true"),
-            (INSTANCE, &self.instance),
+            (INSTANCE, self.instance.as_str()),
             (STACK, &self.stack_path),
             (REVISION, &self.synced.revision),
             (COMPOSE_HASH, &self.synced.compose_hash),
             (STACK_HASH, &self.synced.stack_hash),
             (SYNCED_AT, &self.synced.synced_at),
-        ]
+        ];
+        let optional = [
+            (GOOD_REVISION, &self.synced.good_revision),
+            (ROLLED_BACK_FROM, &self.synced.rolled_back_from),
+        ];
+        pairs.extend(
+            optional
+                .into_iter()
+                .filter_map(|(key, value)| Some((key, value.as_deref()?))),
+        );
+        pairs
     }
 
     /// The labels of a container docker-cd deployed; `None` when any is missing.
@@ -96,6 +119,8 @@ impl StackLabels {
                 compose_hash: get(COMPOSE_HASH)?,
                 stack_hash: get(STACK_HASH)?,
                 synced_at: get(SYNCED_AT)?,
+                good_revision: get(GOOD_REVISION),
+                rolled_back_from: get(ROLLED_BACK_FROM),
             },
         })
     }
@@ -125,6 +150,8 @@ mod tests {
                 compose_hash: "c".into(),
                 stack_hash: "s".into(),
                 synced_at: at.into(),
+                good_revision: None,
+                rolled_back_from: None,
             },
         };
         labels

@@ -32,6 +32,8 @@ named_enum! {
         Drifted = "drifted",
         /// Running, no longer desired, removal disabled.
         Orphaned = "orphaned",
+        /// The desired revision failed its health gate; the last good one runs again.
+        RolledBack = "rolled-back",
     }
 }
 
@@ -42,7 +44,7 @@ impl Status {
             Self::Synced => Tone::Good,
             Self::Syncing | Self::Deleting => Tone::Busy,
             Self::Failed => Tone::Bad,
-            Self::Drifted | Self::Orphaned => Tone::Warn,
+            Self::Drifted | Self::Orphaned | Self::RolledBack => Tone::Warn,
             Self::Missing => Tone::Idle,
         }
     }

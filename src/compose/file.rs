@@ -27,12 +27,15 @@ pub struct ComposeFile {
     pub version: Option<String>,
     /// `io.docker-cd.health-timeout` of its services (the longest, when several set it).
     pub health_timeout: Option<Duration>,
+    /// `io.docker-cd.rollback` of its services (`true` when any says so).
+    pub rollback: Option<bool>,
 }
 
 impl ComposeFile {
     /// Adds the services of an included file.
     pub fn absorb(&mut self, other: ComposeFile) {
         self.health_timeout = self.health_timeout.max(other.health_timeout);
+        self.rollback = self.rollback.max(other.rollback);
         for (mine, theirs) in [
             (&mut self.services, other.services),
             (&mut self.expected, other.expected),
@@ -93,6 +96,7 @@ pub fn summarize(doc: &Value) -> Result<ComposeFile, String> {
                 oneshot: Vec::new(),
                 version,
                 health_timeout: None,
+                rollback: None,
             });
         }
         Some(_) => return Err("'services' must be a mapping of service names".into()),
@@ -102,6 +106,7 @@ pub fn summarize(doc: &Value) -> Result<ComposeFile, String> {
     let mut expected = Vec::with_capacity(services.len());
     let mut oneshot = std::collections::BTreeSet::new();
     let mut health_timeout: Option<Duration> = None;
+    let mut rollback: Option<bool> = None;
     for (name, definition) in services {
         if !valid_service_name(name) {
             return Err(format!(
@@ -124,6 +129,19 @@ pub fn summarize(doc: &Value) -> Result<ComposeFile, String> {
             })?;
             health_timeout = health_timeout.max(Some(timeout));
         }
+        if let Some(text) = label(definition, labels::ROLLBACK) {
+            let on = match text.trim().to_ascii_lowercase().as_str() {
+                "true" => true,
+                "false" => false,
+                _ => {
+                    return Err(format!(
+                        "service '{name}': label {}: expected true or false, got '{text}'",
+                        labels::ROLLBACK
+                    ));
+                }
+            };
+            rollback = rollback.max(Some(on));
+        }
         oneshot.extend(awaited_to_complete(definition));
         names.push(name.clone());
     }
@@ -133,6 +151,7 @@ pub fn summarize(doc: &Value) -> Result<ComposeFile, String> {
         oneshot: oneshot.into_iter().collect(),
         version,
         health_timeout,
+        rollback,
     })
 }
 

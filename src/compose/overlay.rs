@@ -48,6 +48,8 @@ mod tests {
                 compose_hash: "c".into(),
                 stack_hash: "s".into(),
                 synced_at: "2026-11-23T00:00:00Z".into(),
+                good_revision: None,
+                rolled_back_from: None,
             },
         }
     }

@@ -31,6 +31,7 @@ use crate::metrics::AppMetrics;
 use crate::readiness::Readiness;
 use crate::runtime::Runtime;
 use crate::stack::discover;
+use crate::stack::revisions::Revisions;
 use crate::stack::snapshot::{Snapshot, SnapshotReader, SnapshotStore};
 
 /// Longest a fetch (or the read of a tree) may take before it is interrupted: long
@@ -49,16 +50,26 @@ pub struct Handles {
     pub refresh: RefreshHandle,
     /// Keys of stacks whose desired record changed.
     pub keys: Keys,
+    /// The deploy folder at past commits (rollbacks).
+    pub revisions: Revisions,
 }
 
 /// Starts refreshing the deploy folder of the repository (mirrored under
 /// `data_dir/git`) at start, on request and every poll interval.
 pub fn spawn(args: &GitArgs, data_dir: &Path, runtime: &Runtime) -> Handles {
-    let source = DeployFolder {
+    let folder = || DeployFolder {
         git: GitSource::new(args.source_settings(), data_dir.join("git")),
         deploy_dir: args.deploy_path(),
     };
-    start(source, args.poll(), runtime)
+    // A second reader of the same mirror: reads need no lock against fetches.
+    let past = folder();
+    let revisions = Revisions::new(Arc::new(move |commit: &str| {
+        past.read_tree(commit).map_err(|e| e.to_string())
+    }));
+    Handles {
+        revisions,
+        ..start(folder(), args.poll(), runtime)
+    }
 }
 
 /// Starts refreshing from `source`.
@@ -96,6 +107,7 @@ fn start<S: DesiredSource>(
         snapshots,
         refresh,
         keys,
+        revisions: Revisions::default(),
     }
 }
 

@@ -56,6 +56,10 @@ pub struct ReconcileArgs {
     #[arg(long = "health-timeout", env = "HEALTH_TIMEOUT", value_name = "DURATION", default_value = "120s", value_parser = parse_duration, display_order = 21)]
     pub health_timeout: Duration,
 
+    /// Re-apply a stack's last revision that passed its health gate when a new one fails it (per stack: label io.docker-cd.rollback).
+    #[arg(long = "rollback-enabled", env = "ROLLBACK_ENABLED", value_name = "BOOL", default_value = "false", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::Set, display_order = 22)]
+    pub rollback_enabled: bool,
+
     /// Git cache and the working folders compose runs in.
     #[arg(
         long = "data-dir",

@@ -30,6 +30,8 @@ pub struct Policy {
     pub drift_policy: DriftPolicy,
     /// `HEALTH_TIMEOUT`: how long an apply may take to run and pass its healthchecks.
     pub health_timeout: Duration,
+    /// `ROLLBACK_ENABLED`: a failed gate re-applies the last revision that passed.
+    pub rollback_enabled: bool,
 }
 
 /// What one pass found.
@@ -53,6 +55,12 @@ pub enum Observation<'a> {
         /// How long ago the labels say `stack_hash` was applied: after a
         /// restart, an apply still within its timeout has its gate reopened.
         applied_ago: Option<Duration>,
+        /// Where a failed gate rolls back to (`ROLLBACK_ENABLED` and a revision
+        /// that passed its gate before); `None`: no rollback.
+        rollback_to: Option<&'a str>,
+        /// This is a rollback's target, running because the desired
+        /// `stack_hash` (given here) failed its gate.
+        rolled_back_from: Option<&'a str>,
     },
     /// No longer in Git.
     Gone {
@@ -89,6 +97,14 @@ pub enum Step {
     /// The apply's health gate failed: `failed`, left alone until Git changes
     /// the stack or a sync.
     GateFailed(String),
+    /// The apply's health gate failed: apply `revision` (the last one that
+    /// passed) instead.
+    RollBack {
+        /// The commit to read the stack from.
+        revision: String,
+        /// Why, for the status and history.
+        reason: String,
+    },
     /// Runs `compose up`.
     Apply {
         /// Git change or drift.
@@ -130,29 +146,24 @@ pub fn decide(
             has_containers,
             health_timeout,
             applied_ago,
+            rollback_to,
+            rolled_back_from,
         } => {
             if requested {
-                let cause = match verdict {
-                    Verdict::NeedsApply { cause, .. } => *cause,
-                    _ => Cause::Desired,
-                };
-                return Step::Apply {
-                    cause,
-                    detail: "requested through the API".into(),
-                };
+                return requested_apply(verdict);
             }
             let timeout = health_timeout.unwrap_or(policy.health_timeout);
             reopen_after_restart(memory, verdict, stack_hash, applied_ago, timeout, now);
-            if let Some(step) = through_gate(verdict, stack_hash, timeout, memory, now) {
+            let gate = Gating {
+                stack_hash,
+                timeout,
+                rollback_to,
+            };
+            if let Some(step) = gate.step(verdict, memory, now) {
                 return step;
             }
             match verdict {
-                Verdict::InSync => {
-                    memory.gate = Some(Gate::Passed {
-                        stack_hash: stack_hash.to_string(),
-                    });
-                    report(Status::Synced, None, Wait::ForChange)
-                }
+                Verdict::InSync => in_sync(memory, stack_hash, rolled_back_from),
                 Verdict::Settling {
                     detail,
                     starting_only: true,
@@ -187,61 +198,122 @@ pub fn decide(
     }
 }
 
-/// The step an apply's health gate decides, if it decides one: a failed gate
-/// (reported, or applied again on a sync), and an open gate's wait, deadline
-/// and failures.
-fn through_gate(
-    verdict: &Verdict,
-    stack_hash: &str,
-    timeout: Duration,
-    memory: &mut Memory,
-    now: Instant,
-) -> Option<Step> {
-    let gate = memory
-        .gate
-        .clone()
-        .filter(|g| g.stack_hash() == stack_hash)?;
-    match (verdict, gate) {
-        // Failed stays failed, also when a restarted container runs again for
-        // a while, until Git changes the stack or a sync.
-        (_, Gate::Failed { reason, .. }) if !memory.granted => {
-            Some(report(Status::Failed, Some(reason), Wait::ForChange))
-        }
-        (_, Gate::Failed { .. }) => Some(Step::Apply {
-            cause: Cause::Desired,
-            detail: "a sync asked for the revision whose health gate failed".into(),
-        }),
-        (
-            Verdict::Settling {
-                detail,
-                starting_only,
-            },
-            Gate::Open { since, gated, .. },
-        ) => {
-            let deadline = since + timeout;
-            Some(if now >= deadline {
-                let why = format!(
-                    "not healthy {}s after the apply: {detail}",
-                    timeout.as_secs()
-                );
-                fail_gate(memory, stack_hash, &why)
-            } else if gated && !starting_only {
-                fail_gate(memory, stack_hash, detail)
-            } else {
-                let waiting = Some(format!("waiting for {detail}"));
-                report(Status::Syncing, waiting, Wait::Poll(deadline - now))
-            })
-        }
-        (
-            Verdict::NeedsApply {
-                cause: Cause::Drift,
-                exited: true,
-                detail,
-            },
-            Gate::Open { gated: true, .. },
-        ) => Some(fail_gate(memory, stack_hash, detail)),
-        _ => None,
+/// Everything runs and is healthy: the gate passed. `synced`, or
+/// `rolled-back` when this is a rollback's target.
+fn in_sync(memory: &mut Memory, stack_hash: &str, rolled_back_from: Option<&str>) -> Step {
+    memory.gate = Some(Gate::Passed {
+        stack_hash: stack_hash.to_string(),
+    });
+    match rolled_back_from {
+        Some(failed) => report(
+            Status::RolledBack,
+            Some(format!(
+                "stack_hash {} failed its health gate; the last revision that passed runs",
+                short(failed)
+            )),
+            Wait::ForChange,
+        ),
+        None => report(Status::Synced, None, Wait::ForChange),
     }
+}
+
+/// An apply asked through the API: it runs whatever the verdict and policy say.
+fn requested_apply(verdict: &Verdict) -> Step {
+    let cause = match verdict {
+        Verdict::NeedsApply { cause, .. } => *cause,
+        _ => Cause::Desired,
+    };
+    Step::Apply {
+        cause,
+        detail: "requested through the API".into(),
+    }
+}
+
+/// What an apply's health gate is judged by.
+struct Gating<'a> {
+    stack_hash: &'a str,
+    timeout: Duration,
+    rollback_to: Option<&'a str>,
+}
+
+impl Gating<'_> {
+    /// The step the gate decides, if it decides one: a failed gate (a rollback
+    /// once, then reported, or applied again on a sync), and an open gate's
+    /// wait, deadline and failures.
+    fn step(&self, verdict: &Verdict, memory: &mut Memory, now: Instant) -> Option<Step> {
+        let stack_hash = self.stack_hash;
+        let gate = memory
+            .gate
+            .clone()
+            .filter(|g| g.stack_hash() == stack_hash)?;
+        match (verdict, gate) {
+            (
+                _,
+                Gate::Failed {
+                    reason,
+                    rollback_tried: false,
+                    ..
+                },
+            ) if !memory.granted && self.rollback_to.is_some() => {
+                if let Some(Gate::Failed { rollback_tried, .. }) = &mut memory.gate {
+                    *rollback_tried = true;
+                }
+                Some(Step::RollBack {
+                    revision: self.rollback_to.unwrap_or_default().to_string(),
+                    reason,
+                })
+            }
+            // Failed stays failed, also when a restarted container runs again
+            // for a while, until Git changes the stack or a sync.
+            (_, Gate::Failed { reason, .. }) if !memory.granted => {
+                Some(report(Status::Failed, Some(reason), Wait::ForChange))
+            }
+            (_, Gate::Failed { .. }) => Some(Step::Apply {
+                cause: Cause::Desired,
+                detail: "a sync asked for the revision whose health gate failed".into(),
+            }),
+            (
+                Verdict::Settling {
+                    detail,
+                    starting_only,
+                },
+                Gate::Open { since, gated, .. },
+            ) => {
+                let deadline = since + self.timeout;
+                Some(if now >= deadline {
+                    let why = format!(
+                        "not healthy {}s after the apply: {detail}",
+                        self.timeout.as_secs()
+                    );
+                    self.fail(memory, &why)
+                } else if gated && !starting_only {
+                    self.fail(memory, detail)
+                } else {
+                    let waiting = Some(format!("waiting for {detail}"));
+                    report(Status::Syncing, waiting, Wait::Poll(deadline - now))
+                })
+            }
+            (
+                Verdict::NeedsApply {
+                    cause: Cause::Drift,
+                    exited: true,
+                    detail,
+                },
+                Gate::Open { gated: true, .. },
+            ) => Some(self.fail(memory, detail)),
+            _ => None,
+        }
+    }
+
+    /// The gate failed for `why`: reported now; a rollback, if any, on the next pass.
+    fn fail(&self, memory: &mut Memory, why: &str) -> Step {
+        fail_gate(memory, self.stack_hash, why)
+    }
+}
+
+/// The first 12 characters of a hash, for messages.
+fn short(hash: &str) -> &str {
+    hash.get(..12).unwrap_or(hash)
 }
 
 fn needs_apply(
@@ -312,6 +384,7 @@ fn fail_gate(memory: &mut Memory, stack_hash: &str, why: &str) -> Step {
     memory.gate = Some(Gate::Failed {
         stack_hash: stack_hash.to_string(),
         reason: reason.clone(),
+        rollback_tried: false,
     });
     Step::GateFailed(reason)
 }
@@ -375,6 +448,7 @@ pub fn after_apply(
             memory.gate = Some(Gate::Failed {
                 stack_hash: stack_hash.to_string(),
                 reason: reason.clone(),
+                rollback_tried: false,
             });
             Applied::NotConverged(reason)
         }

@@ -50,6 +50,8 @@ pub enum Gate {
         stack_hash: String,
         /// Why, for the status.
         reason: String,
+        /// A rollback was asked for once already: never twice for one failure.
+        rollback_tried: bool,
     },
 }
 

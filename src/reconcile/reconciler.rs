@@ -6,6 +6,7 @@
 //! `stack_hash`, missing or stopped containers, or outdated labels lead to a
 //! compose run, and every run is confirmed through the Docker API.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use controller::{Action, Reconciler};
@@ -16,11 +17,12 @@ use super::ReconcileError;
 use super::assess::{Cause, assess};
 use super::decide::{self, Applied, Observation, Policy, Step, Wait, decide};
 use super::executor::Executor;
-use super::memory::{Memories, StackGuard};
+use super::memory::{Gate, Memories, StackGuard};
 use crate::docker::state::{ContainerInfo, RuntimeCache};
 use crate::history::{self, History, Run};
 use crate::labels::{self, StackLabels, Synced};
 use crate::metrics::AppMetrics;
+use crate::stack::revisions::Revisions;
 use crate::stack::snapshot::{Snapshot, SnapshotReader};
 use crate::stack::{DesiredStack, StackName};
 use crate::status::{LastResult, Outcome, Status, StatusTable};
@@ -50,7 +52,24 @@ pub struct StackReconciler<E> {
     pub metrics: AppMetrics,
     /// Every apply and removal, per stack.
     pub history: History,
+    /// Past revisions, for rollbacks.
+    pub revisions: Revisions,
 }
+
+/// What one pass read: desired state (`wanted` from Git, `desired` what runs
+/// in its place during a rollback), the labels and the containers.
+struct Seen<'a> {
+    name: &'a str,
+    snapshot: &'a Snapshot,
+    wanted: Option<&'a Arc<DesiredStack>>,
+    desired: Option<&'a Arc<DesiredStack>>,
+    observed: Option<Synced>,
+    applied: Option<Synced>,
+    containers: &'a [ContainerInfo],
+}
+
+/// How soon after a failed gate the stack is looked at again (to roll back).
+const ROLLBACK_DELAY: Duration = Duration::from_millis(100);
 
 impl<E: Executor> Reconciler<StackName> for StackReconciler<E> {
     type Error = ReconcileError;
@@ -92,7 +111,14 @@ impl<E: Executor> StackReconciler<E> {
         tracing::Span::current().record("revision", snapshot.revision.as_str());
         let containers = self.runtime.containers(name);
         let observed = labels::last_synced(containers.iter().map(|c| &c.labels));
-        let desired = snapshot.stacks.get(name);
+        let wanted = snapshot.stacks.get(name);
+        let standing_in = self.standing_in(wanted, observed.as_ref(), requested).await;
+        let rolled_back_from = standing_in
+            .as_ref()
+            .and(wanted)
+            .map(|w| w.stack_hash.as_str());
+        let desired = standing_in.as_ref().or(wanted);
+        let rollback_to = self.rollback_to(wanted, observed.as_ref(), rolled_back_from.is_some());
         let applied = self.last_applied(name, observed.as_ref());
         let assessment = desired.filter(|d| d.error.is_none()).map(|d| {
             assess(
@@ -111,6 +137,8 @@ impl<E: Executor> StackReconciler<E> {
                     .as_ref()
                     .filter(|o| o.stack_hash == d.stack_hash)
                     .and_then(|o| o.age(Timestamp::now())),
+                rollback_to: rollback_to.as_deref(),
+                rolled_back_from,
             },
             (Some(d), None) => Observation::Invalid {
                 error: d.error.as_deref().unwrap_or_default(),
@@ -122,17 +150,37 @@ impl<E: Executor> StackReconciler<E> {
         let step = self.memories.with(name, |memory| {
             decide(observation, requested, self.policy, memory, Instant::now())
         });
+        let seen = Seen {
+            name,
+            snapshot: &snapshot,
+            wanted,
+            desired,
+            observed,
+            applied,
+            containers: &containers,
+        };
+        self.act(step, seen, held).await
+    }
+
+    /// Runs the step `decide` chose for what the pass `seen`.
+    async fn act(
+        &self,
+        step: Step,
+        seen: Seen<'_>,
+        held: Option<StackGuard>,
+    ) -> Result<Action, ReconcileError> {
+        let name = seen.name;
         match step {
             Step::Report {
                 status,
                 error,
                 wait,
             } => {
-                self.report(name, status, error, observed);
+                self.report(name, status, error, seen.observed);
                 Ok(action(wait))
             }
             Step::Invalid(error) => {
-                self.record_invalid(name, &error, observed);
+                self.record_invalid(name, &error, seen.observed);
                 Err(ReconcileError::Invalid(error))
             }
             Step::GiveUp(message) => {
@@ -140,24 +188,97 @@ impl<E: Executor> StackReconciler<E> {
                 self.record_failure(name, &message);
                 Ok(Action::await_change())
             }
+            Step::RollBack { revision, reason } => match seen.wanted {
+                Some(failed) => self.roll_back(failed, &revision, &reason, held).await,
+                None => Ok(Action::await_change()),
+            },
             Step::GateFailed(message) => {
                 tracing::warn!(stack = name, %message, "health gate failed");
                 self.record_failure(name, &message);
-                Ok(Action::await_change())
+                // The next pass rolls back, where a rollback is on.
+                Ok(Action::requeue(ROLLBACK_DELAY))
             }
             Step::Forget => {
                 self.status.remove(name);
                 Ok(Action::await_change())
             }
             Step::Apply { cause, detail } => {
-                let Some(desired) = desired else {
+                let Some(desired) = seen.desired else {
                     return Ok(Action::await_change());
                 };
-                let labels = self.labels_for(&snapshot, desired, cause, applied);
+                let labels = self.labels_for(seen.snapshot, desired, cause, seen.applied);
                 self.apply(desired, cause, &detail, &labels, held).await
             }
-            Step::Remove => self.remove(name, &containers, held).await,
+            Step::Remove => self.remove(name, seen.containers, held).await,
         }
+    }
+
+    /// The stack a rollback runs instead of `wanted`, while the running
+    /// containers say `wanted` failed its gate and no operator asked for it.
+    async fn standing_in(
+        &self,
+        wanted: Option<&Arc<DesiredStack>>,
+        observed: Option<&Synced>,
+        requested: bool,
+    ) -> Option<Arc<DesiredStack>> {
+        let wanted = wanted?;
+        let observed = observed?;
+        let name = &wanted.name;
+        let granted = self.memories.with(name, |m| m.granted);
+        if requested || granted || observed.rolled_back_from.as_deref() != Some(&wanted.stack_hash)
+        {
+            return None;
+        }
+        self.revisions.stack_at(&observed.revision, name).await
+    }
+
+    /// Where a failed gate of `wanted` rolls back to: the revision its running
+    /// apply's labels name as the last good one, if rollbacks are on for it.
+    fn rollback_to(
+        &self,
+        wanted: Option<&Arc<DesiredStack>>,
+        observed: Option<&Synced>,
+        rolled_back: bool,
+    ) -> Option<String> {
+        let wanted = wanted?;
+        let enabled = wanted.rollback.unwrap_or(self.policy.rollback_enabled);
+        let observed = observed.filter(|o| o.stack_hash == wanted.stack_hash)?;
+        (enabled && !rolled_back)
+            .then(|| observed.good_revision.clone())
+            .flatten()
+            .filter(|good| *good != observed.revision)
+    }
+
+    /// Applies `revision` in place of `failed`, whose gate failed for `reason`.
+    async fn roll_back(
+        &self,
+        failed: &DesiredStack,
+        revision: &str,
+        reason: &str,
+        held: Option<StackGuard>,
+    ) -> Result<Action, ReconcileError> {
+        let name = &failed.name;
+        let Some(target) = self.revisions.stack_at(revision, name).await else {
+            let message = format!("{reason}; no rollback: revision {revision} cannot be read");
+            self.record_failure(name, &message);
+            return Ok(Action::await_change());
+        };
+        tracing::warn!(stack = %name, %reason, revision, "rolling back");
+        let labels = StackLabels {
+            instance: self.instance.clone(),
+            stack_path: target.path.clone(),
+            synced: Synced {
+                revision: revision.to_string(),
+                compose_hash: target.compose_hash.clone(),
+                stack_hash: target.stack_hash.clone(),
+                synced_at: Timestamp::now().to_string(),
+                good_revision: Some(revision.to_string()),
+                rolled_back_from: Some(failed.stack_hash.clone()),
+            },
+        };
+        let detail = format!("rollback to {revision}: {reason}");
+        self.apply(&target, Cause::Desired, &detail, &labels, held)
+            .await
     }
 
     /// What was last applied: the record survives a container's removal, the
@@ -197,19 +318,34 @@ impl<E: Executor> StackReconciler<E> {
         cause: Cause,
         applied: Option<Synced>,
     ) -> StackLabels {
-        let (revision, synced_at) = match applied.filter(|a| a.stack_hash == desired.stack_hash) {
-            Some(a) if cause == Cause::Drift => (a.revision, a.synced_at),
-            _ => (snapshot.revision.clone(), Timestamp::now().to_string()),
+        let synced = match applied {
+            Some(a) if cause == Cause::Drift && a.stack_hash == desired.stack_hash => a,
+            previous => Synced {
+                revision: snapshot.revision.clone(),
+                compose_hash: desired.compose_hash.clone(),
+                stack_hash: desired.stack_hash.clone(),
+                synced_at: Timestamp::now().to_string(),
+                good_revision: previous.and_then(|p| self.good_revision_after(&desired.name, p)),
+                rolled_back_from: None,
+            },
         };
         StackLabels {
             instance: self.instance.clone(),
             stack_path: desired.path.clone(),
-            synced: Synced {
-                revision,
-                compose_hash: desired.compose_hash.clone(),
-                stack_hash: desired.stack_hash.clone(),
-                synced_at,
-            },
+            synced,
+        }
+    }
+
+    /// The revision a rollback would return to once the apply after `previous`
+    /// fails: `previous` itself when it passed its gate, else what it knew.
+    fn good_revision_after(&self, name: &str, previous: Synced) -> Option<String> {
+        let passed = self.memories.with(name, |m| {
+            matches!(&m.gate, Some(Gate::Passed { stack_hash }) if *stack_hash == previous.stack_hash)
+        });
+        if passed {
+            Some(previous.revision)
+        } else {
+            previous.good_revision
         }
     }
 
@@ -232,11 +368,15 @@ impl<E: Executor> StackReconciler<E> {
         };
         self.executor.connected()?;
         let granted = self.memories.with(name, |m| m.granted); // `begin` takes it
-        let origin = super::origin::origin(Some(cause), requested, granted);
-        self.history.begin(
-            name,
-            Run::start(history::Action::Apply, origin, Some(&labels.synced)),
-        );
+        let (kind, origin) = if labels.synced.rolled_back_from.is_some() {
+            let origin = (history::Cause::Rollback, history::Trigger::HealthGate);
+            (history::Action::Rollback, origin)
+        } else {
+            let origin = super::origin::origin(Some(cause), requested, granted);
+            (history::Action::Apply, origin)
+        };
+        self.history
+            .begin(name, Run::start(kind, origin, Some(&labels.synced)));
         let gated = self
             .memories
             .with(name, |m| decide::begin(Some(cause), m, Instant::now()))

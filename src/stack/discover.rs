@@ -183,6 +183,7 @@ fn build_stack(
         oneshot_services: parsed.oneshot,
         compose_version: parsed.version,
         health_timeout: parsed.health_timeout,
+        rollback: parsed.rollback,
         files: files.into(),
         error,
         clashes_with: Vec::new(),

@@ -18,6 +18,7 @@ pub fn desired(name: &str, services: &[&str], stack_hash: &str) -> DesiredStack 
         oneshot_services: Vec::new(),
         compose_version: None,
         health_timeout: None,
+        rollback: None,
         files: Arc::new([]),
         error: None,
         clashes_with: Vec::new(),

@@ -8,6 +8,7 @@ pub mod hash;
 pub mod model;
 pub mod name;
 pub mod policy;
+pub mod revisions;
 pub mod snapshot;
 pub mod workdir;
 pub mod workspace;
@@ -54,6 +55,8 @@ pub struct DesiredStack {
     pub compose_version: Option<String>,
     /// The stack's own `HEALTH_TIMEOUT` (label `io.docker-cd.health-timeout`).
     pub health_timeout: Option<std::time::Duration>,
+    /// The stack's own `ROLLBACK_ENABLED` (label `io.docker-cd.rollback`).
+    pub rollback: Option<bool>,
     /// The stack's files, for materialising its working folder.
     pub files: Arc<[StackFile]>,
     /// Why this stack cannot be deployed at this revision, if it cannot.

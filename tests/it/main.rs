@@ -15,6 +15,7 @@ mod observability;
 mod plan;
 mod real_inputs;
 mod reconcile;
+mod rollback;
 mod security;
 mod support;
 mod transports;

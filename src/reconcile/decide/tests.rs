@@ -12,6 +12,7 @@ fn policy(reconcile: bool, remove: bool, drift: DriftPolicy) -> Policy {
         remove_enabled: remove,
         drift_policy: drift,
         health_timeout: TIMEOUT,
+        rollback_enabled: false,
     }
 }
 
@@ -63,6 +64,8 @@ fn desired(verdict: &Verdict, has_containers: bool) -> Observation<'_> {
         has_containers,
         health_timeout: None,
         applied_ago: None,
+        rollback_to: None,
+        rolled_back_from: None,
     }
 }
 
@@ -467,6 +470,8 @@ fn the_stack_label_sets_its_own_timeout() {
         has_containers: true,
         health_timeout: Some(Duration::from_secs(10)),
         applied_ago: None,
+        rollback_to: None,
+        rolled_back_from: None,
     };
     let step = decide(
         observation,
@@ -512,6 +517,8 @@ fn after_a_restart_the_gate_is_read_from_the_labels(
         has_containers: true,
         health_timeout: None,
         applied_ago: Some(Duration::from_secs(seconds_ago)),
+        rollback_to: None,
+        rolled_back_from: None,
     };
     let now = Instant::now() + Duration::from_secs(1000);
     let step = decide(observation, false, defaults(), &mut Memory::default(), now);
@@ -653,4 +660,92 @@ fn a_removal_uses_up_the_grant_without_counting_a_revert() {
     let mut memory = granted();
     begin(None, &mut memory, now);
     assert_eq!(memory, Memory::default());
+}
+
+/// One pass of a stack whose apply's labels name `good` as the last revision
+/// that passed (rollback on), or of a rollback's target (`rolled_back_from`).
+fn pass_with(
+    verdict: &Verdict,
+    rollback_to: Option<&str>,
+    rolled_back_from: Option<&str>,
+    memory: &mut Memory,
+    now: Instant,
+) -> Step {
+    let observation = Observation::Desired {
+        verdict,
+        stack_hash: HASH,
+        has_containers: true,
+        health_timeout: None,
+        applied_ago: None,
+        rollback_to,
+        rolled_back_from,
+    };
+    decide(observation, false, defaults(), memory, now)
+}
+
+#[test]
+fn a_failed_gate_is_reported_then_rolled_back_once() {
+    let start = Instant::now();
+    let mut memory = Memory::default();
+    after_apply(&starting("web: starting"), HASH, true, &mut memory, start);
+    let unhealthy = settling("web: container web-1 is unhealthy");
+    let now = start + Duration::from_secs(3);
+    assert_eq!(
+        pass_with(&unhealthy, Some("good"), None, &mut memory, now),
+        gate_failed("web: container web-1 is unhealthy")
+    );
+    assert_eq!(
+        pass_with(&unhealthy, Some("good"), None, &mut memory, now),
+        Step::RollBack {
+            revision: "good".into(),
+            reason: "health gate failed: web: container web-1 is unhealthy".into()
+        }
+    );
+    // Once: if the rollback could not even start, the failure is reported.
+    assert!(reported(Status::Failed, Wait::ForChange)(&pass_with(
+        &unhealthy,
+        Some("good"),
+        None,
+        &mut memory,
+        now
+    )));
+}
+
+#[test]
+fn a_rollback_target_in_sync_is_rolled_back_and_its_own_failure_is_final() {
+    let now = Instant::now();
+    let mut memory = Memory::default();
+    let step = pass_with(
+        &Verdict::InSync,
+        None,
+        Some("failedhash0123456"),
+        &mut memory,
+        now,
+    );
+    assert!(
+        reported(Status::RolledBack, Wait::ForChange)(&step),
+        "{step:?}"
+    );
+    let Step::Report { error, .. } = step else {
+        unreachable!()
+    };
+    assert_eq!(
+        error.as_deref(),
+        Some("stack_hash failedhash01 failed its health gate; the last revision that passed runs")
+    );
+    // The target's own gate failing is not rolled back again (no target given).
+    let mut memory = Memory::default();
+    after_apply(&starting("web: starting"), HASH, true, &mut memory, now);
+    let exited = exited();
+    assert!(matches!(
+        pass_with(&exited, None, Some("failedhash0123456"), &mut memory, now),
+        Step::GateFailed(_)
+    ));
+    assert!(reported(Status::Failed, Wait::ForChange)(&pass_with(
+        &exited,
+        None,
+        Some("failedhash0123456"),
+        &mut memory,
+        now
+    )));
 }

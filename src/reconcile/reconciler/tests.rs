@@ -120,6 +120,7 @@ fn harness(policy: Policy, executor: FakeExecutor) -> Harness {
             memories: Memories::new(),
             metrics,
             history: History::in_memory(),
+            revisions: Default::default(),
         },
         store,
         containers,
@@ -172,6 +173,7 @@ fn defaults() -> Policy {
         remove_enabled: false,
         drift_policy: DriftPolicy::Revert,
         health_timeout: Duration::from_secs(120),
+        rollback_enabled: false,
     }
 }
 
