@@ -13,12 +13,12 @@ use crate::support::docker::TEST_IMAGE;
 use crate::support::wait::{holds_for, wait_until};
 
 /// One service of the test image with extra YAML lines.
-fn stack(extra: &str) -> String {
+pub fn stack(extra: &str) -> String {
     format!("services:\n  web:\n    image: {TEST_IMAGE}\n    network_mode: bridge\n{extra}")
 }
 
 /// A healthcheck that fails from its first run, once a second, unhealthy after two.
-const FAILING: &str =
+pub const FAILING: &str =
     "    healthcheck:\n      test: [\"CMD\", \"false\"]\n      interval: 1s\n      retries: 2\n";
 /// A healthcheck whose first run is an hour away: `starting` until then.
 const SLOW: &str = "    healthcheck:\n      test: [\"CMD\", \"true\"]\n      interval: 1h\n";

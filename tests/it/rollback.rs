@@ -4,19 +4,10 @@
 
 use std::time::{Duration, Instant};
 
+use crate::health_gate::{FAILING, stack};
 use crate::require_docker;
 use crate::support::deployment::{CONVERGE, Deployment, compose_ups, refresh};
-use crate::support::docker::TEST_IMAGE;
 use crate::support::wait::holds_for;
-
-/// One service of the test image with extra YAML lines.
-fn stack(extra: &str) -> String {
-    format!("services:\n  web:\n    image: {TEST_IMAGE}\n    network_mode: bridge\n{extra}")
-}
-
-/// A healthcheck that fails from its first run, once a second, unhealthy after two.
-const FAILING: &str =
-    "    healthcheck:\n      test: [\"CMD\", \"false\"]\n      interval: 1s\n      retries: 2\n";
 
 #[tokio::test]
 async fn a_failing_revision_is_rolled_back_and_the_next_good_one_deploys() {
