@@ -11,7 +11,7 @@ use crate::status::Status;
 
 /// How often a stack whose healthchecks are starting outside a gate is looked
 /// at again (health events usually come first).
-pub const SETTLE_POLL: Duration = Duration::from_secs(2);
+const SETTLE_POLL: Duration = Duration::from_secs(2);
 /// Drift reverts allowed per stack within [`DRIFT_WINDOW`]: a container that
 /// keeps stopping is a crash loop, and re-running compose for it forever is the
 /// redeploy loop operators of other tools complain about.

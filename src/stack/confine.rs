@@ -7,7 +7,7 @@
 
 use serde_json::Value;
 
-use super::model::{Document, confined, inside, strings};
+use super::model::{Document, VolumeSource, confined, inside, strings, volume_sources};
 
 /// Every path of `document` that compose would read from outside the stack
 /// folder, worded for the stack's error.
@@ -36,19 +36,9 @@ pub fn check(document: &Document) -> Vec<String> {
 /// with such a `source`) and without variables: these are meant to be the
 /// stack's own folders. Interpolated ones are checked once compose resolved them.
 fn literal_relative_sources(service: &Value) -> Vec<&str> {
-    let volumes = service.get("volumes").and_then(Value::as_array);
-    volumes
+    volume_sources(service)
         .into_iter()
-        .flatten()
-        .filter_map(|volume| match volume {
-            Value::String(short) => short.split_once(':').map(|(source, _)| source),
-            Value::Object(long) => {
-                let bind = long.get("type").and_then(Value::as_str) == Some("bind");
-                bind.then(|| long.get("source").and_then(Value::as_str))
-                    .flatten()
-            }
-            _ => None,
-        })
+        .map(|(VolumeSource::Short(source) | VolumeSource::Bind(source))| source)
         .filter(|source| source.starts_with('.') && !source.contains('$'))
         .collect()
 }

@@ -210,6 +210,36 @@ pub fn inside(base: &str, path: &str) -> Option<String> {
     resolve_relative(base, path)
 }
 
+/// The source of one entry of a service's `volumes`, as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VolumeSource<'a> {
+    /// Short syntax `source:target[:mode]`: a path or a volume name.
+    Short(&'a str),
+    /// Long syntax with `type: bind`: always a path.
+    Bind(&'a str),
+}
+
+/// The sources of a service's `volumes` (short syntax, and long syntax binds):
+/// the one reading of that field both the files rule and `POLICY` filter.
+pub fn volume_sources(service: &Value) -> Vec<VolumeSource<'_>> {
+    let volumes = service.get("volumes").and_then(Value::as_array);
+    volumes
+        .into_iter()
+        .flatten()
+        .filter_map(|volume| match volume {
+            Value::String(short) => short
+                .split_once(':')
+                .map(|(source, _)| VolumeSource::Short(source)),
+            Value::Object(long) => {
+                let bind = long.get("type").and_then(Value::as_str) == Some("bind");
+                let source = long.get("source").and_then(Value::as_str);
+                source.filter(|_| bind).map(VolumeSource::Bind)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 /// A string, or the strings of a list (plain or `{path: …}` entries): the forms
 /// of `env_file`, `include` and `label_file`.
 pub fn strings(value: &Value) -> Vec<&str> {

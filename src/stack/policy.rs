@@ -7,6 +7,8 @@ use std::str::FromStr;
 
 use serde_json::Value;
 
+use super::model::{VolumeSource, volume_sources};
+
 /// The rules an operator turned on.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Policy {
@@ -188,22 +190,12 @@ fn host_mounts(service: &Value, workdir: &Path) -> Vec<String> {
 
 /// Every bind source of a resolved service: long syntax (compose v2) or
 /// `source:target:mode` strings with an absolute source (compose v1).
-pub fn bind_sources(service: &Value) -> Vec<&str> {
-    let volumes = service.get("volumes").and_then(Value::as_array);
-    volumes
+fn bind_sources(service: &Value) -> Vec<&str> {
+    volume_sources(service)
         .into_iter()
-        .flatten()
         .filter_map(|volume| match volume {
-            Value::String(short) => short
-                .split_once(':')
-                .map(|(source, _)| source)
-                .filter(|source| source.starts_with('/')),
-            Value::Object(long) => {
-                let bind = long.get("type").and_then(Value::as_str) == Some("bind");
-                bind.then(|| long.get("source").and_then(Value::as_str))
-                    .flatten()
-            }
-            _ => None,
+            VolumeSource::Short(source) => Some(source).filter(|s| s.starts_with('/')),
+            VolumeSource::Bind(source) => Some(source),
         })
         .collect()
 }
