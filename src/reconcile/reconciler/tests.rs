@@ -177,6 +177,22 @@ fn defaults() -> Policy {
     }
 }
 
+/// The defaults with `RECONCILE_REMOVE_ENABLED=true`.
+fn removal_on() -> Policy {
+    Policy {
+        remove_enabled: true,
+        ..defaults()
+    }
+}
+
+/// An executor whose `down` leaves a container behind.
+fn leaves_a_container() -> FakeExecutor {
+    FakeExecutor {
+        down_left: Mutex::new(vec![container("a", "web", "running", &[])]),
+        ..FakeExecutor::default()
+    }
+}
+
 fn runs_web() -> FakeExecutor {
     FakeExecutor {
         up_result: Mutex::new(vec![container("a", "web", "running", &[])]),
@@ -263,11 +279,7 @@ async fn an_invalid_stack_is_failed_without_running_anything() {
 
 #[tokio::test]
 async fn a_stack_that_left_git_is_removed_when_removal_is_on() {
-    let on = Policy {
-        remove_enabled: true,
-        ..defaults()
-    };
-    let h = harness(on, FakeExecutor::default());
+    let h = harness(removal_on(), FakeExecutor::default());
     h.publish("r2", vec![]);
     h.running("old", "h0");
     h.pass("old").await.expect("removed");
@@ -277,15 +289,7 @@ async fn a_stack_that_left_git_is_removed_when_removal_is_on() {
 
 #[tokio::test]
 async fn a_removal_that_leaves_containers_keeps_the_folder_and_fails() {
-    let on = Policy {
-        remove_enabled: true,
-        ..defaults()
-    };
-    let executor = FakeExecutor {
-        down_left: Mutex::new(vec![container("a", "web", "running", &[])]),
-        ..FakeExecutor::default()
-    };
-    let h = harness(on, executor);
+    let h = harness(removal_on(), leaves_a_container());
     h.publish("r2", vec![]);
     h.running("old", "h0");
     let err = h.pass("old").await.expect_err("left");

@@ -66,15 +66,7 @@ async fn docker_unreachable_records_nothing_as_nothing_ran() {
 
 #[tokio::test]
 async fn a_removal_names_what_it_removed_and_a_failed_one_its_error() {
-    let on = Policy {
-        remove_enabled: true,
-        ..defaults()
-    };
-    let left = FakeExecutor {
-        down_left: Mutex::new(vec![container("a", "web", "running", &[])]),
-        ..FakeExecutor::default()
-    };
-    let h = harness(on, left);
+    let h = harness(removal_on(), leaves_a_container());
     h.publish("r2", vec![]);
     h.running("old", "h0");
     h.pass("old").await.expect_err("a container is left");
