@@ -20,7 +20,7 @@ pub async fn require_token(
         return next.run(request).await;
     };
     let path = request.uri().path();
-    if !(path == "/api" || path.starts_with("/api/")) || path == "/api/webhook" {
+    if !(path == "/api" || path.starts_with("/api/")) || path == super::WEBHOOK_PATH {
         return next.run(request).await;
     }
     // Two headers are refused rather than one picked: a proxy and the

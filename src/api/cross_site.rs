@@ -16,7 +16,7 @@ use super::{ApiError, Site};
 
 /// Middleware: 403 for a state-changing request a browser marks as cross-site.
 pub async fn refuse_cross_site(State(site): State<Site>, request: Request, next: Next) -> Response {
-    if request.method().is_safe() || request.uri().path() == "/api/webhook" {
+    if request.method().is_safe() || request.uri().path() == super::WEBHOOK_PATH {
         return next.run(request).await;
     }
     match refusal(

@@ -16,7 +16,7 @@ use super::origin::{host_of, is_ip_or_localhost};
 use super::{ApiError, ApiToken, Site};
 
 /// Paths every `Host` may reach.
-const ANY_HOST: [&str; 4] = ["/healthz", "/readyz", "/metrics", "/api/webhook"];
+const ANY_HOST: [&str; 4] = ["/healthz", "/readyz", "/metrics", super::WEBHOOK_PATH];
 
 /// Middleware: 403 for a request to an unknown host name when no token is set.
 pub async fn require_known_host(

@@ -127,6 +127,10 @@ sub_state! {
     site: Site,
 }
 
+/// The push webhook: signed by the forge, so it is exempt from the token,
+/// `Host` and cross-site checks, which each name it through this.
+const WEBHOOK_PATH: &str = "/api/webhook";
+
 /// All routes, behind (outermost first) the security headers, the `Host`
 /// check, the cross-site check and the token check.
 pub fn router(state: AppState) -> Router {
@@ -144,7 +148,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/stacks/{name}/compose", get(plan::compose_file))
         .route("/api/stacks/{name}/history", get(history::list))
         .route("/api/refresh", get(refresh::status).post(refresh::request))
-        .route("/api/webhook", post(webhook::receive))
+        .route(WEBHOOK_PATH, post(webhook::receive))
         .route("/api/events", get(events::stream))
         .fallback(|| async { ApiError::not_found("no such route") })
         .layer(axum::middleware::from_fn_with_state(
