@@ -274,6 +274,8 @@ async fn start_api(
             queue: reconciling.queue,
             planner: reconciling.planner,
             shutdown: runtime.shutdown.clone(),
+            history: reconciling.history.clone(),
+            revisions: stores.revisions.clone(),
         })),
         health: Health {
             registry: runtime.registry.clone(),

@@ -13,11 +13,16 @@ use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 use crate::docker::state::RuntimeCache;
+use crate::history::History;
 use crate::plan::{Plan, PlanError, Planner};
-use crate::reconcile::memory::{ApplyRequest, Memories};
+use crate::reconcile::memory::{ApplyRequest, Memories, StackGuard};
 use crate::stack::StackName;
+use crate::stack::revisions::Revisions;
 use crate::stack::snapshot::SnapshotReader;
 use crate::status::{Outcome, Status, StatusTable};
+
+/// The shortest revision prefix a rollback accepts (as `git log --oneline` shows).
+const MIN_REVISION_PREFIX: usize = 7;
 
 /// Why a command was refused.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +50,30 @@ pub enum CommandError {
     /// docker-cd is shutting down.
     #[error("docker-cd is shutting down")]
     Stopped,
+    /// A rollback to a revision the stack's history does not list.
+    #[error("revision '{revision}' is not in the history of stack '{name}'")]
+    NotInHistory {
+        /// The stack.
+        name: String,
+        /// What was asked for.
+        revision: String,
+    },
+    /// A rollback of a stack Git no longer has: its removal would follow.
+    #[error(
+        "stack '{0}' is not in Git at the current revision; there is nothing to hold a rollback against"
+    )]
+    NotInGit(String),
+    /// A rollback to a revision whose stack cannot be read from the mirror or deployed.
+    #[error("stack '{name}' cannot be read or deployed at revision {revision}")]
+    Unreadable {
+        /// The stack.
+        name: String,
+        /// The full revision.
+        revision: String,
+    },
+    /// The history could not be read.
+    #[error("history: {0}")]
+    History(#[from] crate::history::HistoryError),
 }
 
 /// How an apply ended, as the API reports it.
@@ -83,6 +112,10 @@ pub struct Parts {
     pub planner: Arc<Planner>,
     /// Cancelled at shutdown: a waiting apply gives up.
     pub shutdown: CancellationToken,
+    /// The revisions a rollback may return to.
+    pub history: History,
+    /// Past revisions' stacks.
+    pub revisions: Revisions,
 }
 
 impl StackCommands {
@@ -156,14 +189,97 @@ impl StackCommands {
             tracing::info!(stack = %name, "apply refused: the plan is stale");
             return Err(CommandError::Stale);
         }
+        tracing::info!(stack = %name, "applying a plan");
+        self.run(name, guard, None).await
+    }
+
+    /// Applies `name` as it was at `revision` (a full commit id or a prefix of
+    /// at least 7 characters naming one revision of its history), through the
+    /// worker, and holds it there until Git changes the stack or a sync.
+    ///
+    /// # Errors
+    /// Unknown stack or revision, a stack no longer in Git, a revision that
+    /// cannot be read, or another apply of the stack running.
+    pub async fn rollback(
+        &self,
+        name: &StackName,
+        revision: &str,
+    ) -> Result<ApplyOutcome, CommandError> {
+        self.known(name)?;
+        let revision = self.past_revision(name, revision).await?;
+        let in_git = self
+            .parts
+            .snapshots
+            .current()
+            .is_some_and(|s| s.stacks.contains_key(name));
+        if !in_git {
+            return Err(CommandError::NotInGit(name.to_string()));
+        }
+        if self
+            .parts
+            .revisions
+            .stack_at(&revision, name)
+            .await
+            .is_none()
+        {
+            return Err(CommandError::Unreadable {
+                name: name.to_string(),
+                revision,
+            });
+        }
+        let guard = self
+            .parts
+            .memories
+            .try_lock(name)
+            .ok_or(CommandError::Locked)?;
+        tracing::info!(stack = %name, revision, "rollback requested");
+        self.run(name, guard, Some(revision)).await
+    }
+
+    /// The full revision of `name`'s history that `asked` names.
+    async fn past_revision(&self, name: &StackName, asked: &str) -> Result<String, CommandError> {
+        let not_found = || CommandError::NotInHistory {
+            name: name.to_string(),
+            revision: asked.to_string(),
+        };
+        if asked.len() < MIN_REVISION_PREFIX {
+            return Err(not_found());
+        }
+        let mut matching: Vec<String> = self
+            .parts
+            .history
+            .list(name)
+            .await?
+            .into_iter()
+            .filter_map(|entry| entry.revision)
+            .filter(|revision| revision.starts_with(asked))
+            .collect();
+        matching.sort_unstable();
+        matching.dedup();
+        match matching.as_slice() {
+            [one] => Ok(one.clone()),
+            _ => Err(not_found()),
+        }
+    }
+
+    /// Hands an apply (at `rollback_to`, or the current revision) to the
+    /// worker and waits for its result.
+    async fn run(
+        &self,
+        name: &StackName,
+        guard: StackGuard,
+        rollback_to: Option<String>,
+    ) -> Result<ApplyOutcome, CommandError> {
         if self.parts.queue.is_shutting_down() {
             return Err(CommandError::Stopped);
         }
-        tracing::info!(stack = %name, "applying a plan");
         let (reply, answer) = oneshot::channel();
-        self.parts
-            .memories
-            .request_apply(name, ApplyRequest { guard, reply });
+        let request = ApplyRequest {
+            guard,
+            reply,
+            rollback_to,
+        };
+        self.parts.memories.request_apply(name, request);
         self.parts.queue.add(name.clone());
         let result = tokio::select! {
             answer = answer => answer.map_err(|_| CommandError::Stopped)?,

@@ -36,6 +36,9 @@ pub const GOOD_REVISION: &str = "io.docker-cd.good-revision";
 /// On a rollback: the `stack_hash` that failed its gate, never applied again
 /// automatically.
 pub const ROLLED_BACK_FROM: &str = "io.docker-cd.rolled-back-from";
+/// On an operator's rollback (`"true"`): the revision is held, replaced only
+/// when Git changes the stack or a sync asks for it.
+pub const HELD: &str = "io.docker-cd.held";
 
 /// Compose's project label: the stack name.
 pub const COMPOSE_PROJECT: &str = "com.docker.compose.project";
@@ -61,6 +64,8 @@ pub struct Synced {
     pub good_revision: Option<String>,
     /// The `stack_hash` this apply rolled back from (see [`ROLLED_BACK_FROM`]).
     pub rolled_back_from: Option<String>,
+    /// An operator's rollback holds this revision (see [`HELD`]).
+    pub held: bool,
 }
 
 impl Synced {
@@ -105,6 +110,9 @@ impl StackLabels {
                 .into_iter()
                 .filter_map(|(key, value)| Some((key, value.as_deref()?))),
         );
+        if self.synced.held {
+            pairs.push((HELD, "true"));
+        }
         pairs
     }
 
@@ -121,6 +129,7 @@ impl StackLabels {
                 synced_at: get(SYNCED_AT)?,
                 good_revision: get(GOOD_REVISION),
                 rolled_back_from: get(ROLLED_BACK_FROM),
+                held: get(HELD).as_deref() == Some("true"),
             },
         })
     }
@@ -152,6 +161,7 @@ mod tests {
                 synced_at: at.into(),
                 good_revision: None,
                 rolled_back_from: None,
+                held: false,
             },
         };
         labels

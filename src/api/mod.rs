@@ -13,6 +13,7 @@ mod host_check;
 mod origin;
 mod plan;
 mod refresh;
+mod rollback;
 mod security_headers;
 pub mod server;
 mod stack_path;
@@ -147,6 +148,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/stacks/{name}/apply", post(plan::apply))
         .route("/api/stacks/{name}/compose", get(plan::compose_file))
         .route("/api/stacks/{name}/history", get(history::list))
+        .route("/api/stacks/{name}/rollback", post(rollback::rollback))
         .route("/api/refresh", get(refresh::status).post(refresh::request))
         .route(WEBHOOK_PATH, post(webhook::receive))
         .route("/api/events", get(events::stream))

@@ -31,11 +31,14 @@ impl From<CommandError> for ApiError {
     fn from(error: CommandError) -> Self {
         let status = match &error {
             CommandError::Plan(plan) => plan_status(plan),
-            CommandError::NotFound(_) => StatusCode::NOT_FOUND,
-            CommandError::NotDrifted { .. } | CommandError::Locked | CommandError::Stale => {
-                StatusCode::CONFLICT
-            }
+            CommandError::NotFound(_) | CommandError::NotInHistory { .. } => StatusCode::NOT_FOUND,
+            CommandError::NotDrifted { .. }
+            | CommandError::Locked
+            | CommandError::Stale
+            | CommandError::NotInGit(_) => StatusCode::CONFLICT,
+            CommandError::Unreadable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             CommandError::Stopped => StatusCode::SERVICE_UNAVAILABLE,
+            CommandError::History(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError::new(status, error.to_string())
     }

@@ -67,6 +67,8 @@ pub struct StackView {
     pub synced_stack_hash: Option<String>,
     /// When the running containers were applied.
     pub synced_at: Option<String>,
+    /// The revision an operator's rollback holds (until Git changes the stack or a sync).
+    pub held_revision: Option<String>,
     /// Outcome of the last apply or removal.
     pub last_result: Option<LastResult>,
     /// Why the stack is failed or drifted.
@@ -132,6 +134,7 @@ pub fn stack_view(
         synced_compose_hash: synced.map(|s| s.compose_hash.clone()),
         synced_stack_hash: synced.map(|s| s.stack_hash.clone()),
         synced_at: synced.map(|s| s.synced_at.clone()),
+        held_revision: synced.filter(|s| s.held).map(|s| s.revision.clone()),
         last_result: record.and_then(|r| r.last_result.clone()),
         error,
         services,

@@ -50,6 +50,7 @@ mod tests {
                 synced_at: "2026-11-23T00:00:00Z".into(),
                 good_revision: None,
                 rolled_back_from: None,
+                held: false,
             },
         }
     }

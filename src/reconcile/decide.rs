@@ -61,6 +61,8 @@ pub enum Observation<'a> {
         /// This is a rollback's target, running because the desired
         /// `stack_hash` (given here) failed its gate.
         rolled_back_from: Option<&'a str>,
+        /// That target is an operator's rollback: held, `synced`, not `rolled-back`.
+        held: bool,
     },
     /// No longer in Git.
     Gone {
@@ -148,6 +150,7 @@ pub fn decide(
             applied_ago,
             rollback_to,
             rolled_back_from,
+            held,
         } => {
             if requested {
                 return requested_apply(verdict);
@@ -163,6 +166,7 @@ pub fn decide(
                 return step;
             }
             match verdict {
+                Verdict::InSync if held => in_sync(memory, stack_hash, None),
                 Verdict::InSync => in_sync(memory, stack_hash, rolled_back_from),
                 Verdict::Settling {
                     detail,

@@ -73,6 +73,9 @@ pub struct ApplyRequest {
     pub guard: StackGuard,
     /// Receives the apply's result.
     pub reply: oneshot::Sender<Result<(), String>>,
+    /// An operator's rollback: apply the stack as it was at this commit, and
+    /// hold it; `None` applies the current revision.
+    pub rollback_to: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -205,7 +208,14 @@ mod tests {
         let memories = Memories::new();
         let guard = memories.try_lock("web").expect("free");
         let (reply, _rx) = oneshot::channel();
-        memories.request_apply("web", ApplyRequest { guard, reply });
+        memories.request_apply(
+            "web",
+            ApplyRequest {
+                guard,
+                reply,
+                rollback_to: None,
+            },
+        );
         assert!(memories.take_request("web").is_some());
         assert!(memories.take_request("web").is_none());
         assert!(

@@ -68,6 +68,13 @@ struct Seen<'a> {
     containers: &'a [ContainerInfo],
 }
 
+/// A rollback: where to, why, and whether an operator asked for it (held).
+struct Rollback<'a> {
+    revision: &'a str,
+    reason: &'a str,
+    held: bool,
+}
+
 /// How soon after a failed gate the stack is looked at again (to roll back).
 const ROLLBACK_DELAY: Duration = Duration::from_millis(100);
 
@@ -77,11 +84,16 @@ impl<E: Executor> Reconciler<StackName> for StackReconciler<E> {
     async fn reconcile(&self, name: &StackName) -> Result<Action, ReconcileError> {
         let request = self.memories.take_request(name);
         let span = tracing::info_span!("stack", stack = %name, revision = tracing::field::Empty);
-        let (guard, reply) = match request {
-            Some(r) => (Some(r.guard), Some(r.reply)),
-            None => (None, None),
+        let (guard, reply, rollback_to) = match request {
+            Some(r) => (Some(r.guard), Some(r.reply), r.rollback_to),
+            None => (None, None, None),
         };
-        let result = self.pass(name, guard).instrument(span).await;
+        let result = match (guard, rollback_to) {
+            (Some(guard), Some(revision)) => {
+                self.hold(name, &revision, guard).instrument(span).await
+            }
+            (guard, _) => self.pass(name, guard).instrument(span).await,
+        };
         let error = result.as_ref().err().map(ToString::to_string);
         self.history.end(name, error).await;
         if let Err(error) = &result
@@ -139,6 +151,7 @@ impl<E: Executor> StackReconciler<E> {
                     .and_then(|o| o.age(Timestamp::now())),
                 rollback_to: rollback_to.as_deref(),
                 rolled_back_from,
+                held: observed.as_ref().is_some_and(|o| o.held),
             },
             (Some(d), None) => Observation::Invalid {
                 error: d.error.as_deref().unwrap_or_default(),
@@ -189,7 +202,14 @@ impl<E: Executor> StackReconciler<E> {
                 Ok(Action::await_change())
             }
             Step::RollBack { revision, reason } => match seen.wanted {
-                Some(failed) => self.roll_back(failed, &revision, &reason, held).await,
+                Some(failed) => {
+                    let rollback = Rollback {
+                        revision: &revision,
+                        reason: &reason,
+                        held: false,
+                    };
+                    self.roll_back(failed, rollback, held).await
+                }
                 None => Ok(Action::await_change()),
             },
             Step::GateFailed(message) => {
@@ -249,15 +269,17 @@ impl<E: Executor> StackReconciler<E> {
             .filter(|good| *good != observed.revision)
     }
 
-    /// Applies `revision` in place of `failed`, whose gate failed for `reason`.
+    /// Applies `rollback.revision` in place of `failed`.
     async fn roll_back(
         &self,
         failed: &DesiredStack,
-        revision: &str,
-        reason: &str,
+        rollback: Rollback<'_>,
         held: Option<StackGuard>,
     ) -> Result<Action, ReconcileError> {
         let name = &failed.name;
+        let Rollback {
+            revision, reason, ..
+        } = rollback;
         let Some(target) = self.revisions.stack_at(revision, name).await else {
             let message = format!("{reason}; no rollback: revision {revision} cannot be read");
             self.record_failure(name, &message);
@@ -274,11 +296,39 @@ impl<E: Executor> StackReconciler<E> {
                 synced_at: Timestamp::now().to_string(),
                 good_revision: Some(revision.to_string()),
                 rolled_back_from: Some(failed.stack_hash.clone()),
+                held: rollback.held,
             },
         };
         let detail = format!("rollback to {revision}: {reason}");
         self.apply(&target, Cause::Desired, &detail, &labels, held)
             .await
+    }
+
+    /// An operator's rollback to `revision`: applied in place of the stack
+    /// Git wants, and held there until Git changes the stack or a sync.
+    async fn hold(
+        &self,
+        name: &StackName,
+        revision: &str,
+        guard: StackGuard,
+    ) -> Result<Action, ReconcileError> {
+        let snapshot = self.snapshots.current().ok_or(ReconcileError::NotReady)?;
+        let Some(wanted) = snapshot.stacks.get(name) else {
+            return Err(ReconcileError::NotConverged(format!(
+                "stack '{name}' left Git; nothing to roll back"
+            )));
+        };
+        if self.revisions.stack_at(revision, name).await.is_none() {
+            return Err(ReconcileError::NotConverged(format!(
+                "stack '{name}' cannot be read or deployed at revision {revision}"
+            )));
+        }
+        let rollback = Rollback {
+            revision,
+            reason: "asked for through the API",
+            held: true,
+        };
+        self.roll_back(wanted, rollback, Some(guard)).await
     }
 
     /// What was last applied: the record survives a container's removal, the
@@ -327,6 +377,7 @@ impl<E: Executor> StackReconciler<E> {
                 synced_at: Timestamp::now().to_string(),
                 good_revision: previous.and_then(|p| self.good_revision_after(&desired.name, p)),
                 rolled_back_from: None,
+                held: false,
             },
         };
         StackLabels {
@@ -369,7 +420,11 @@ impl<E: Executor> StackReconciler<E> {
         self.executor.connected()?;
         let granted = self.memories.with(name, |m| m.granted); // `begin` takes it
         let (kind, origin) = if labels.synced.rolled_back_from.is_some() {
-            let origin = (history::Cause::Rollback, history::Trigger::HealthGate);
+            let origin = if labels.synced.held {
+                (history::Cause::Manual, history::Trigger::Api)
+            } else {
+                (history::Cause::Rollback, history::Trigger::HealthGate)
+            };
             (history::Action::Rollback, origin)
         } else {
             let origin = super::origin::origin(Some(cause), requested, granted);

@@ -1,11 +1,13 @@
-//! Issue 15, automatic rollback: a revision that fails its health gate is
-//! replaced by the last one that passed, and not applied again until Git
-//! changes the stack. Real healthchecks on the real engine.
+//! Issue 15, rollbacks: a revision that fails its health gate is replaced by
+//! the last one that passed, and not applied again until Git changes the
+//! stack; an operator's rollback to a revision of the history holds it until
+//! Git changes the stack or a sync. Real healthchecks on the real engine.
 
 use std::time::{Duration, Instant};
 
 use crate::health_gate::{FAILING, stack};
 use crate::require_docker;
+use crate::support::api::Api;
 use crate::support::deployment::{CONVERGE, Deployment, compose_ups, refresh};
 use crate::support::wait::holds_for;
 
@@ -63,4 +65,113 @@ async fn a_failing_revision_is_rolled_back_and_the_next_good_one_deploys() {
     refresh(&api).await;
     let synced = api.wait_status(&web, "synced", CONVERGE).await;
     assert_eq!(synced["synced_revision"], c, "{synced}");
+}
+
+/// `POST /api/stacks/{web}/rollback {"revision"}`.
+async fn rollback(api: &Api, web: &str, revision: &str) -> (u16, serde_json::Value) {
+    let body = serde_json::json!({ "revision": revision }).to_string();
+    let path = format!("/api/stacks/{web}/rollback");
+    api.post(
+        &path,
+        &[("content-type", "application/json")],
+        body.as_bytes(),
+    )
+    .await
+}
+
+/// The `REV` environment value of the stack's one container.
+fn running_rev(d: &Deployment, short: &str) -> String {
+    let rows = d.containers(short);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let env =
+        crate::support::docker::docker_ok(&["inspect", "-f", "{{json .Config.Env}}", &rows[0].1]);
+    env.split('"')
+        .find_map(|v| v.strip_prefix("REV="))
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_manual_rollback_holds_the_revision_until_git_changes_the_stack_or_a_sync() {
+    require_docker!();
+    let mut d = Deployment::new("hold");
+    let web = d.stack("web");
+    let file = format!("{web}/compose.yaml");
+    d.repo.write(&file, &stack("    environment: [REV=a]\n"));
+    let a = d.repo.commit("A");
+    let api = d.start(&[]);
+    api.wait_status(&web, "synced", CONVERGE).await;
+    d.repo.write(&file, &stack("    environment: [REV=b]\n"));
+    let b = d.repo.commit("B");
+    refresh(&api).await;
+    api.wait_stack(&web, "B to run", CONVERGE, |s| {
+        s["status"] == "synced" && s["synced_revision"] == b
+    })
+    .await;
+
+    // Only revisions of the stack's history, named by 7 characters or more.
+    for unknown in ["0000000000", &a[..6]] {
+        let (status, body) = rollback(&api, &web, unknown).await;
+        assert_eq!(status, 404, "{unknown}: {body}");
+    }
+    let (status, body) = rollback(&api, &web, &a[..7]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["outcome"], "success", "{body}");
+    assert_eq!(body["revision"], a, "{body}");
+    let held = api.wait_status(&web, "synced", CONVERGE).await;
+    assert_eq!(held["held_revision"], a, "{held}");
+    assert_eq!(running_rev(&d, "web"), "a");
+    let (_, history) = api.get(&format!("/api/stacks/{web}/history")).await;
+    let newest = &history["entries"][0];
+    assert_eq!(
+        (&newest["action"], &newest["cause"], &newest["trigger"]),
+        (&"rollback".into(), &"manual".into(), &"api".into()),
+        "{history}"
+    );
+
+    // Held across a refresh that leaves the stack alone and a restart.
+    d.repo.write("README.md", "unrelated\n");
+    d.repo.commit("an unrelated change");
+    refresh(&api).await;
+    d.stop();
+    let api = d.start(&[]);
+    let ups = compose_ups(&api).await;
+    holds_for("A stays held", Duration::from_secs(3), || async {
+        let stack = api.stack(&web).await.unwrap_or_default();
+        if stack["status"] == "synced" && stack["held_revision"] == a {
+            Ok(())
+        } else {
+            Err(stack.to_string())
+        }
+    })
+    .await;
+    assert_eq!(compose_ups(&api).await, ups, "nothing applied while held");
+    assert_eq!(running_rev(&d, "web"), "a");
+
+    // A sync releases it: the Git revision runs again.
+    let (status, body) = api.post(&format!("/api/stacks/{web}/sync"), &[], b"").await;
+    assert_eq!(status, 202, "{body}");
+    let released = api
+        .wait_stack(&web, "B to run again", CONVERGE, |s| {
+            s["status"] == "synced" && s["held_revision"].is_null()
+        })
+        .await;
+    assert_ne!(released["synced_revision"], a, "{released}");
+    assert_eq!(running_rev(&d, "web"), "b");
+
+    // So does a Git change of the stack.
+    let (status, answer) = rollback(&api, &web, &a).await;
+    assert_eq!(status, 200, "{answer}");
+    api.wait_stack(&web, "A held again", CONVERGE, |s| s["held_revision"] == a)
+        .await;
+    d.repo.write(&file, &stack("    environment: [REV=c]\n"));
+    let c = d.repo.commit("C");
+    refresh(&api).await;
+    let at_c = api
+        .wait_stack(&web, "C to run", CONVERGE, |s| {
+            s["status"] == "synced" && s["synced_revision"] == c
+        })
+        .await;
+    assert!(at_c["held_revision"].is_null(), "{at_c}");
+    assert_eq!(running_rev(&d, "web"), "c");
 }

@@ -66,6 +66,7 @@ fn desired(verdict: &Verdict, has_containers: bool) -> Observation<'_> {
         applied_ago: None,
         rollback_to: None,
         rolled_back_from: None,
+        held: false,
     }
 }
 
@@ -472,6 +473,7 @@ fn the_stack_label_sets_its_own_timeout() {
         applied_ago: None,
         rollback_to: None,
         rolled_back_from: None,
+        held: false,
     };
     let step = decide(
         observation,
@@ -519,6 +521,7 @@ fn after_a_restart_the_gate_is_read_from_the_labels(
         applied_ago: Some(Duration::from_secs(seconds_ago)),
         rollback_to: None,
         rolled_back_from: None,
+        held: false,
     };
     let now = Instant::now() + Duration::from_secs(1000);
     let step = decide(observation, false, defaults(), &mut Memory::default(), now);
@@ -679,6 +682,7 @@ fn pass_with(
         applied_ago: None,
         rollback_to,
         rolled_back_from,
+        held: false,
     };
     decide(observation, false, defaults(), memory, now)
 }
@@ -748,4 +752,37 @@ fn a_rollback_target_in_sync_is_rolled_back_and_its_own_failure_is_final() {
         &mut memory,
         now
     )));
+}
+
+#[test]
+fn a_held_rollback_in_sync_is_synced_and_its_failure_is_final() {
+    let now = Instant::now();
+    let held = |verdict| Observation::Desired {
+        verdict,
+        stack_hash: HASH,
+        has_containers: true,
+        health_timeout: None,
+        applied_ago: None,
+        rollback_to: None,
+        rolled_back_from: Some("failedhash0123456"),
+        held: true,
+    };
+    let mut memory = Memory::default();
+    let step = decide(held(&Verdict::InSync), false, defaults(), &mut memory, now);
+    assert_eq!(
+        step,
+        Step::Report {
+            status: Status::Synced,
+            error: None,
+            wait: Wait::ForChange
+        }
+    );
+    // Its own gate failing leaves it failed: no rollback, no re-apply.
+    let mut memory = Memory::default();
+    after_apply(&starting("web: starting"), HASH, true, &mut memory, now);
+    let exited = exited();
+    let first = decide(held(&exited), false, defaults(), &mut memory, now);
+    assert!(matches!(first, Step::GateFailed(_)), "{first:?}");
+    let then = decide(held(&exited), false, defaults(), &mut memory, now);
+    assert!(reported(Status::Failed, Wait::ForChange)(&then), "{then:?}");
 }

@@ -311,7 +311,11 @@ async fn an_api_apply_is_answered_and_runs_despite_the_policy() {
     let (reply, answer) = tokio::sync::oneshot::channel();
     h.reconciler.memories.request_apply(
         "web",
-        crate::reconcile::memory::ApplyRequest { guard, reply },
+        crate::reconcile::memory::ApplyRequest {
+            guard,
+            reply,
+            rollback_to: None,
+        },
     );
     h.pass("web").await.expect("applied");
     assert_eq!(answer.await.expect("answered"), Ok(()));

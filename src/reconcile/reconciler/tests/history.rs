@@ -116,7 +116,11 @@ async fn a_drift_revert_a_sync_and_a_plan_apply_each_say_why() {
     let (reply, _answer) = tokio::sync::oneshot::channel();
     h.reconciler.memories.request_apply(
         "web",
-        crate::reconcile::memory::ApplyRequest { guard, reply },
+        crate::reconcile::memory::ApplyRequest {
+            guard,
+            reply,
+            rollback_to: None,
+        },
     );
     h.pass("web").await.expect("applied");
 
