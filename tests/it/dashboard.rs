@@ -199,3 +199,73 @@ async fn with_an_api_token_every_read_needs_it_and_the_dashboard_asks_once() {
         .await;
     browser.close().await;
 }
+
+#[tokio::test]
+async fn a_past_revision_is_rolled_back_from_the_history_tab_after_a_confirm() {
+    require_docker!();
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let mut d = Deployment::new("uihist");
+    let web = d.stack("web");
+    let file = format!("{web}/compose.yaml");
+    let service = |rev: &str| {
+        format!(
+            "services:\n  web:\n    image: {TEST_IMAGE}\n    network_mode: bridge\n    environment: [REV={rev}]\n"
+        )
+    };
+    d.repo.write(&file, &service("a"));
+    let a = d.repo.commit("A");
+    let api = d.start(&[]);
+    api.wait_status(&web, "synced", CONVERGE).await;
+    d.repo.write(&file, &service("b"));
+    let b = d.repo.commit("B");
+    crate::support::deployment::refresh(&api).await;
+    api.wait_stack(&web, "B to run", CONVERGE, |s| {
+        s["status"] == "synced" && s["synced_revision"] == b
+    })
+    .await;
+
+    browser
+        .goto(&api.url(&format!("/#/stacks/{web}/history")))
+        .await;
+    let row_a = format!("#history tr[data-revision=\"{a}\"]");
+    browser.find(&row_a, UI).await;
+    // The running revision has no button; the earlier good one has.
+    let running = browser
+        .script(
+            "return document.querySelectorAll(arguments[0]).length",
+            json!([format!(
+                "#history tr[data-revision=\"{b}\"] button.rollback"
+            )]),
+        )
+        .await;
+    assert_eq!(running, 0, "no rollback to what runs");
+    let button = browser.find(&format!("{row_a} button.rollback"), UI).await;
+    browser.click(&button).await;
+    let question = browser.confirm(UI).await;
+    assert!(question.contains(&a[..12]), "{question}");
+    browser
+        .wait_until(
+            "the rollback result",
+            "return !!document.querySelector('#rollback-result p.new')",
+            CONVERGE,
+        )
+        .await;
+    let held = api
+        .wait_stack(&web, "A held", CONVERGE, |s| {
+            s["status"] == "synced" && s["held_revision"] == a
+        })
+        .await;
+    assert_eq!(held["synced_revision"], a, "{held}");
+    // Live over SSE: the rollback is the newest row, A now marked held.
+    browser
+        .wait_until(
+            "the rollback listed",
+            "const r = document.querySelector('#history tbody tr'); return !!r && r.innerText.includes('rollback') && r.innerText.includes('held')",
+            CONVERGE,
+        )
+        .await;
+    browser.screenshot(&artifact("dashboard-history.png")).await;
+    browser.close().await;
+}

@@ -177,23 +177,35 @@ impl Browser {
 
     /// Waits for a `prompt()` to open, types `text` and accepts it.
     pub async fn answer_prompt(&self, text: &str, timeout: Duration) {
-        wait_until("a prompt", timeout, || async {
+        self.accept_dialog(Some(text), timeout).await;
+    }
+
+    /// Waits for a `confirm()` to open and accepts it; returns its message.
+    pub async fn confirm(&self, timeout: Duration) -> String {
+        self.accept_dialog(None, timeout).await
+    }
+
+    /// Waits for a dialog, types `text` into it (a prompt) and accepts it.
+    async fn accept_dialog(&self, text: Option<&str>, timeout: Duration) -> String {
+        let message = wait_until("a dialog", timeout, || async {
             let shown = self.call(reqwest::Method::GET, "/alert/text", None).await;
-            if shown.is_string() {
-                Ok(())
-            } else {
-                Err(shown)
+            match shown {
+                Value::String(message) => Ok(message),
+                other => Err(other),
             }
         })
         .await;
-        self.call(
-            reqwest::Method::POST,
-            "/alert/text",
-            Some(json!({"text": text})),
-        )
-        .await;
+        if let Some(text) = text {
+            self.call(
+                reqwest::Method::POST,
+                "/alert/text",
+                Some(json!({"text": text})),
+            )
+            .await;
+        }
         self.call(reqwest::Method::POST, "/alert/accept", Some(json!({})))
             .await;
+        message
     }
 
     /// Saves a PNG screenshot of the page to `path`.
