@@ -70,6 +70,10 @@ async fn a_failing_revision_is_rolled_back_and_the_next_good_one_deploys() {
         .await;
     assert_eq!(gate["revision"], b, "{gate}");
     assert_eq!(gate["reason"], "unhealthy", "{gate}");
+    eprintln!(
+        "B's gate failed {} ms after compose returned",
+        gate["duration_ms"]
+    );
     let rollback = events
         .wait_for("rollback", CONVERGE, |r| r["name"] == web.as_str())
         .await;
