@@ -184,6 +184,7 @@ fn start_reconciler(
         status: status.clone(),
         memories: memories.clone(),
         metrics: runtime.metrics.clone(),
+        events: runtime.events.clone(),
         history: history.clone(),
         revisions: stores.revisions.clone(),
     });

@@ -1,4 +1,5 @@
-//! The event bus behind `GET /api/events`: stack status changes and refreshes.
+//! The event bus behind `GET /api/events`: stack status changes, refreshes,
+//! health gate verdicts and rollbacks.
 
 use serde::Serialize;
 use tokio::sync::broadcast;
@@ -33,6 +34,39 @@ pub enum Event {
         /// Why it failed.
         error: Option<String>,
     },
+    /// An apply's health gate reached its verdict.
+    Gate {
+        /// Stack name.
+        name: String,
+        /// The `stack_hash` applied.
+        stack_hash: String,
+        /// The commit applied, if known.
+        revision: Option<String>,
+        /// `passed` or `failed`.
+        outcome: String,
+        /// How it failed: `unhealthy`, `exited` or `timeout`.
+        reason: Option<String>,
+        /// Why it failed, as the stack's error says.
+        error: Option<String>,
+        /// From compose returning to the verdict.
+        duration_ms: u64,
+    },
+    /// A failed gate is followed by an apply of the last revision that passed.
+    Rollback {
+        /// Stack name.
+        name: String,
+        /// The commit that ran before (whose gate failed), if known.
+        from_revision: Option<String>,
+        /// The `stack_hash` replaced.
+        from_stack_hash: String,
+        /// The commit applied instead.
+        to_revision: String,
+        /// How the gate failed: `unhealthy`, `exited` or `timeout`; `manual`
+        /// for an operator's rollback.
+        reason: String,
+        /// Why the gate failed.
+        error: Option<String>,
+    },
 }
 
 impl Event {
@@ -41,6 +75,8 @@ impl Event {
         match self {
             Self::Stack { .. } => "stack",
             Self::Refresh { .. } => "refresh",
+            Self::Gate { .. } => "gate",
+            Self::Rollback { .. } => "rollback",
         }
     }
 }

@@ -257,7 +257,7 @@ mod tests {
                 Event::Stack {
                     status, previous, ..
                 } => (status, previous),
-                Event::Refresh { .. } => unreachable!(),
+                other => unreachable!("{other:?}"),
             })
             .collect();
         assert_eq!(

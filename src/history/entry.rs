@@ -52,6 +52,27 @@ named_enum! {
     }
 }
 
+named_enum! {
+    /// A health gate's verdict on an apply or rollback.
+    pub enum Gate {
+        /// Every container ran, healthy where checked.
+        Passed = "passed",
+        /// A container exited or turned unhealthy, or the timeout passed.
+        Failed = "failed",
+    }
+}
+
+/// The verdict of the gate of the apply of `stack_hash`, for its entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GateVerdict {
+    /// The `stack_hash` whose gate it is.
+    pub stack_hash: String,
+    /// Passed or failed.
+    pub gate: Gate,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
 /// One apply, removal or rollback; the JSON of `GET /api/stacks/{name}/history`
 /// and of the stored record (JSON: a field added later reads as `null` from
 /// older records).
@@ -75,6 +96,29 @@ pub struct Entry {
     pub outcome: Outcome,
     /// Why it failed.
     pub error: Option<String>,
+    /// The verdict of the apply's health gate; `null` while it is open, for a
+    /// removal, and in records written before gates were recorded.
+    #[serde(default)]
+    pub gate: Option<Gate>,
+}
+
+impl Entry {
+    /// Takes `verdict` when it is about this entry (an apply or rollback of its
+    /// `stack_hash` without a verdict yet): a failed gate makes it a failure
+    /// with the gate's reason. Returns whether it changed.
+    pub fn settle(&mut self, verdict: &GateVerdict) -> bool {
+        let ours = self.action != Action::Remove
+            && self.gate.is_none()
+            && self.stack_hash.as_deref() == Some(verdict.stack_hash.as_str());
+        if ours {
+            self.gate = Some(verdict.gate);
+            if verdict.gate == Gate::Failed {
+                self.outcome = Outcome::Failure;
+                self.error = self.error.take().or_else(|| verdict.error.clone());
+            }
+        }
+        ours
+    }
 }
 
 /// An apply, removal or rollback under way; [`Run::finish`] makes its entry.
@@ -87,6 +131,7 @@ pub struct Run {
     stack_hash: Option<String>,
     started_at: Timestamp,
     started: Instant,
+    verdict: Option<GateVerdict>,
 }
 
 impl Run {
@@ -104,12 +149,25 @@ impl Run {
             stack_hash: target.map(|t| t.stack_hash.clone()),
             started_at: Timestamp::now(),
             started: Instant::now(),
+            verdict: None,
         }
     }
 
-    /// Its entry, ended now: a success without `error`, else a failure.
+    /// The `stack_hash` it applies or removes.
+    pub fn stack_hash(&self) -> Option<&str> {
+        self.stack_hash.as_deref()
+    }
+
+    /// Keeps the verdict of its own gate, reached before it ended (an apply
+    /// ready, or failed, as compose returned), for its entry.
+    pub fn settle(&mut self, verdict: GateVerdict) {
+        self.verdict = Some(verdict);
+    }
+
+    /// Its entry, ended now: a success without `error`, else a failure, with
+    /// its gate's verdict if one was reached.
     pub fn finish(self, error: Option<String>) -> Entry {
-        Entry {
+        let mut entry = Entry {
             revision: self.revision,
             stack_hash: self.stack_hash,
             cause: self.cause,
@@ -123,6 +181,11 @@ impl Run {
                 Outcome::Failure
             },
             error,
+            gate: None,
+        };
+        if let Some(verdict) = &self.verdict {
+            entry.settle(verdict);
         }
+        entry
     }
 }

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
-use super::{Entry, HistoryError, HistoryStore, KEEP};
+use super::{Entry, GateVerdict, HistoryError, HistoryStore, KEEP};
 
 /// Entries per stack, oldest first, in memory; `failing` makes every call fail.
 #[derive(Default)]
@@ -32,6 +32,17 @@ impl HistoryStore for MemoryStore {
         list.push(entry.clone());
         let excess = list.len().saturating_sub(KEEP);
         list.drain(..excess);
+        Ok(())
+    }
+
+    fn settle(&self, stack: &str, verdict: &GateVerdict) -> Result<(), HistoryError> {
+        if self.failing {
+            return Err(HistoryError::Task("disk full".into()));
+        }
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(newest) = entries.get_mut(stack).and_then(|l| l.last_mut()) {
+            newest.settle(verdict);
+        }
         Ok(())
     }
 

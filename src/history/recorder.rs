@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use prometheus::{IntCounter, Registry};
 
-use super::{Entry, FILE_NAME, HistoryError, HistoryStore, RedbStore, Run};
+use super::{Entry, FILE_NAME, GateVerdict, HistoryError, HistoryStore, RedbStore, Run};
 
 /// The history handle shared by the reconciler (writes) and the API (reads).
 #[derive(Clone)]
@@ -68,9 +68,36 @@ impl History {
 
     /// Records `entry`; a failure is logged and counted, never returned.
     pub async fn record(&self, stack: &str, entry: Entry) {
+        self.write(stack, move |store, key| store.record(key, &entry))
+            .await;
+    }
+
+    /// Gives the apply `verdict` is about its gate's verdict: the run under
+    /// way, or else `stack`'s newest entry (the gate closes after the apply's
+    /// entry is written). A failure is logged and counted, never returned.
+    pub async fn settle(&self, stack: &str, verdict: GateVerdict) {
+        {
+            let mut slots = self.slots();
+            if let Some(run) = slots.get_mut(stack)
+                && run.stack_hash() == Some(verdict.stack_hash.as_str())
+            {
+                run.settle(verdict);
+                return;
+            }
+        }
+        self.write(stack, move |store, key| store.settle(key, &verdict))
+            .await;
+    }
+
+    /// Runs `write` on the blocking pool; a failure is logged and counted.
+    async fn write(
+        &self,
+        stack: &str,
+        write: impl FnOnce(&dyn HistoryStore, &str) -> Result<(), HistoryError> + Send + 'static,
+    ) {
         let store = self.store.clone();
         let key = stack.to_string();
-        let result = tokio::task::spawn_blocking(move || store.record(&key, &entry)).await;
+        let result = tokio::task::spawn_blocking(move || write(store.as_ref(), &key)).await;
         let error = match result {
             Ok(Ok(())) => return,
             Ok(Err(e)) => e,

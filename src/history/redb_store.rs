@@ -10,7 +10,7 @@ use std::path::Path;
 
 use redb::{Database, ReadableDatabase as _, ReadableTable as _, TableDefinition};
 
-use super::{Entry, HistoryError, HistoryStore, KEEP};
+use super::{Entry, GateVerdict, HistoryError, HistoryStore, KEEP};
 
 const ENTRIES: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("entries");
 
@@ -64,6 +64,33 @@ impl RedbStore {
         Ok(())
     }
 
+    /// Replaces `stack`'s newest value by what `change` makes of it (`None`:
+    /// left as it is), read and written in one transaction.
+    fn amend_newest(
+        &self,
+        stack: &str,
+        change: impl FnOnce(&[u8]) -> Option<Vec<u8>>,
+    ) -> Result<(), redb::Error> {
+        let txn = self.db.begin_write()?;
+        {
+            let mut table = txn.open_table(ENTRIES)?;
+            let newest = match table.range((stack, 0)..=(stack, u64::MAX))?.next_back() {
+                Some(item) => {
+                    let (key, value) = item?;
+                    Some((key.value().1, value.value().to_vec()))
+                }
+                None => None,
+            };
+            if let Some((sequence, value)) = newest
+                && let Some(changed) = change(&value)
+            {
+                table.insert((stack, sequence), changed.as_slice())?;
+            }
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
     fn read(&self, stack: &str) -> Result<Vec<Vec<u8>>, redb::Error> {
         let txn = self.db.begin_read()?;
         let table = txn.open_table(ENTRIES)?;
@@ -79,6 +106,17 @@ impl HistoryStore for RedbStore {
     fn record(&self, stack: &str, entry: &Entry) -> Result<(), HistoryError> {
         let value = serde_json::to_vec(entry)?;
         Ok(self.append(stack, &value)?)
+    }
+
+    fn settle(&self, stack: &str, verdict: &GateVerdict) -> Result<(), HistoryError> {
+        Ok(self.amend_newest(stack, |value| {
+            // An entry this version cannot read is left as it is.
+            let mut entry: Entry = serde_json::from_slice(value).ok()?;
+            entry
+                .settle(verdict)
+                .then(|| serde_json::to_vec(&entry).ok())
+                .flatten()
+        })?)
     }
 
     fn list(&self, stack: &str) -> Result<Vec<Entry>, HistoryError> {

@@ -1,6 +1,6 @@
 //! What a history store does, whatever keeps it.
 
-use super::Entry;
+use super::{Entry, GateVerdict};
 
 /// Entries kept per stack; older ones are dropped when a new one is recorded.
 pub const KEEP: usize = 100;
@@ -46,4 +46,11 @@ pub trait HistoryStore: Send + Sync + 'static {
     /// # Errors
     /// When the store cannot be read.
     fn list(&self, stack: &str) -> Result<Vec<Entry>, HistoryError>;
+
+    /// Gives `stack`'s newest entry its gate's `verdict`, when the entry is
+    /// the apply it is about (see [`Entry::settle`]); else changes nothing.
+    ///
+    /// # Errors
+    /// When the store cannot be written.
+    fn settle(&self, stack: &str, verdict: &GateVerdict) -> Result<(), HistoryError>;
 }

@@ -70,6 +70,23 @@ pub struct Assessment {
     pub verdict: Verdict,
 }
 
+impl Assessment {
+    /// The fraction of expected services that are ready, 0 to 1 (1 for a
+    /// stack that expects none): `dockercd_stack_health`.
+    pub fn health(&self) -> f64 {
+        let ready = self
+            .services
+            .values()
+            .filter(|s| **s == ServiceState::Ready)
+            .count();
+        match self.services.len() {
+            0 => 1.0,
+            // Service counts are far below 2^52: exact as f64.
+            total => ready as f64 / total as f64,
+        }
+    }
+}
+
 impl fmt::Display for ServiceState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::args::DriftPolicy;
 use super::assess::{Cause, Verdict};
-use super::memory::{Gate, Memory};
+use super::memory::{Gate, GateFailure, Memory};
 use crate::status::Status;
 
 /// How often a stack whose healthchecks are starting outside a gate is looked
@@ -98,12 +98,19 @@ pub enum Step {
     GiveUp(String),
     /// The apply's health gate failed: `failed`, left alone until Git changes
     /// the stack or a sync.
-    GateFailed(String),
+    GateFailed {
+        /// How.
+        failure: GateFailure,
+        /// Why, for the status.
+        reason: String,
+    },
     /// The apply's health gate failed: apply `revision` (the last one that
     /// passed) instead.
     RollBack {
         /// The commit to read the stack from.
         revision: String,
+        /// How the gate failed, for the metrics.
+        failure: GateFailure,
         /// Why, for the status and history.
         reason: String,
     },
@@ -254,6 +261,7 @@ impl Gating<'_> {
             (
                 _,
                 Gate::Failed {
+                    failure,
                     reason,
                     rollback_tried: false,
                     ..
@@ -264,6 +272,7 @@ impl Gating<'_> {
                 }
                 Some(Step::RollBack {
                     revision: self.rollback_to.unwrap_or_default().to_string(),
+                    failure,
                     reason,
                 })
             }
@@ -289,9 +298,9 @@ impl Gating<'_> {
                         "not healthy {}s after the apply: {detail}",
                         self.timeout.as_secs()
                     );
-                    self.fail(memory, &why)
+                    self.fail(memory, GateFailure::Timeout, &why, since)
                 } else if gated && !starting_only {
-                    self.fail(memory, detail)
+                    self.fail(memory, GateFailure::Unhealthy, detail, since)
                 } else {
                     let waiting = Some(format!("waiting for {detail}"));
                     report(Status::Syncing, waiting, Wait::Poll(deadline - now))
@@ -303,15 +312,19 @@ impl Gating<'_> {
                     exited: true,
                     detail,
                 },
-                Gate::Open { gated: true, .. },
-            ) => Some(self.fail(memory, detail)),
+                Gate::Open {
+                    since, gated: true, ..
+                },
+            ) => Some(self.fail(memory, GateFailure::Exited, detail, since)),
             _ => None,
         }
     }
 
-    /// The gate failed for `why`: reported now; a rollback, if any, on the next pass.
-    fn fail(&self, memory: &mut Memory, why: &str) -> Step {
-        fail_gate(memory, self.stack_hash, why)
+    /// The gate opened at `opened` failed for `why`: reported now; a rollback,
+    /// if any, on the next pass.
+    fn fail(&self, memory: &mut Memory, failure: GateFailure, why: &str, opened: Instant) -> Step {
+        let reason = fail_gate(memory, self.stack_hash, failure, why, opened);
+        Step::GateFailed { failure, reason }
     }
 }
 
@@ -382,15 +395,24 @@ fn reopen_after_restart(
     }
 }
 
-/// The gate of `stack_hash` failed for `why`.
-fn fail_gate(memory: &mut Memory, stack_hash: &str, why: &str) -> Step {
+/// The gate of `stack_hash`, open since `opened`, failed for `why`; the reason
+/// reported.
+fn fail_gate(
+    memory: &mut Memory,
+    stack_hash: &str,
+    failure: GateFailure,
+    why: &str,
+    opened: Instant,
+) -> String {
     let reason = format!("health gate failed: {why}");
     memory.gate = Some(Gate::Failed {
         stack_hash: stack_hash.to_string(),
+        failure,
         reason: reason.clone(),
+        opened,
         rollback_tried: false,
     });
-    Step::GateFailed(reason)
+    reason
 }
 
 /// Whether the crash-loop budget is spent; forgets reverts outside the window.
@@ -448,18 +470,63 @@ pub fn after_apply(
         }
         Verdict::NeedsApply { detail, .. } if gated => {
             // Retries report this instead of applying the same files again.
-            let reason = format!("health gate failed: {detail}");
-            memory.gate = Some(Gate::Failed {
-                stack_hash: stack_hash.to_string(),
-                reason: reason.clone(),
-                rollback_tried: false,
-            });
-            Applied::NotConverged(reason)
+            let failure = GateFailure::Exited;
+            Applied::NotConverged(fail_gate(memory, stack_hash, failure, detail, now))
         }
         Verdict::NeedsApply { detail, .. } => Applied::NotConverged(format!(
             "compose up finished but the stack does not match: {detail}"
         )),
     }
+}
+
+/// A gate's verdict, reached by one decision: its gate went from `before` to
+/// `after` at `now`. Passing needs an open gate before; failing, only a new
+/// failure (a gate reopened after a restart can fail in the pass that reopens it).
+pub fn settled(before: Option<&Gate>, after: Option<&Gate>, now: Instant) -> Option<Settled> {
+    match (before, after?) {
+        (
+            Some(Gate::Open {
+                stack_hash, since, ..
+            }),
+            Gate::Passed { stack_hash: passed },
+        ) if stack_hash == passed => Some(Settled {
+            stack_hash: passed.clone(),
+            failure: None,
+            took: now.saturating_duration_since(*since),
+        }),
+        (
+            Some(Gate::Failed { stack_hash, .. }),
+            Gate::Failed {
+                stack_hash: again, ..
+            },
+        ) if stack_hash == again => None,
+        (
+            _,
+            Gate::Failed {
+                stack_hash,
+                failure,
+                reason,
+                opened,
+                ..
+            },
+        ) => Some(Settled {
+            stack_hash: stack_hash.clone(),
+            failure: Some((*failure, reason.clone())),
+            took: now.saturating_duration_since(*opened),
+        }),
+        _ => None,
+    }
+}
+
+/// A health gate's verdict (see [`settled`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settled {
+    /// The `stack_hash` whose gate it is.
+    pub stack_hash: String,
+    /// How and why it failed; `None`: it passed.
+    pub failure: Option<(GateFailure, String)>,
+    /// From the gate's opening (compose returned) to the verdict.
+    pub took: Duration,
 }
 
 fn report(status: Status, error: Option<String>, wait: Wait) -> Step {

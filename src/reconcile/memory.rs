@@ -12,6 +12,8 @@ use std::time::Instant;
 
 use tokio::sync::oneshot;
 
+use crate::named::named_enum;
+
 /// The plain part of a stack's memory: what [`super::decide`] reads and changes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Memory {
@@ -48,11 +50,27 @@ pub enum Gate {
     Failed {
         /// The `stack_hash` applied.
         stack_hash: String,
+        /// How, for the metrics and events.
+        failure: GateFailure,
         /// Why, for the status.
         reason: String,
+        /// When the gate opened (compose returned): the time to the verdict.
+        opened: Instant,
         /// A rollback was asked for once already: never twice for one failure.
         rollback_tried: bool,
     },
+}
+
+named_enum! {
+    /// How a health gate failed: the `reason` label of `dockercd_rollbacks_total`.
+    pub enum GateFailure {
+        /// A container runs but is unhealthy, restarting or paused.
+        Unhealthy = "unhealthy",
+        /// A container exited, or is missing right after the apply.
+        Exited = "exited",
+        /// Not every container was healthy within the health timeout.
+        Timeout = "timeout",
+    }
 }
 
 impl Gate {

@@ -17,8 +17,9 @@ use super::ReconcileError;
 use super::assess::{Cause, assess};
 use super::decide::{self, Applied, Observation, Policy, Step, Wait, decide};
 use super::executor::Executor;
-use super::memory::{Gate, Memories, StackGuard};
+use super::memory::{Gate, GateFailure, Memories, StackGuard};
 use crate::docker::state::{ContainerInfo, RuntimeCache};
+use crate::events::EventBus;
 use crate::history::{self, History, Run};
 use crate::labels::{self, StackLabels, Synced};
 use crate::metrics::AppMetrics;
@@ -50,6 +51,9 @@ pub struct StackReconciler<E> {
     pub memories: Memories,
     /// Series.
     pub metrics: AppMetrics,
+    /// Where gate verdicts and rollbacks are announced (status changes go
+    /// through the status table).
+    pub events: EventBus,
     /// Every apply and removal, per stack.
     pub history: History,
     /// Past revisions, for rollbacks.
@@ -68,12 +72,15 @@ struct Seen<'a> {
     containers: &'a [ContainerInfo],
 }
 
-/// A rollback: where to, why, and whether an operator asked for it (held).
+/// A rollback: where to, and the gate failure behind it; without one it is
+/// an operator's, and held.
 struct Rollback<'a> {
     revision: &'a str,
-    reason: &'a str,
-    held: bool,
+    failure: Option<&'a Failure>,
 }
+
+/// Why an operator's rollback runs, for the log and history.
+const ASKED: &str = "asked for through the API";
 
 /// How soon after a failed gate the stack is looked at again (to roll back).
 const ROLLBACK_DELAY: Duration = Duration::from_millis(100);
@@ -160,9 +167,10 @@ impl<E: Executor> StackReconciler<E> {
                 has_containers: !containers.is_empty(),
             },
         };
-        let step = self.memories.with(name, |memory| {
-            decide(observation, requested, self.policy, memory, Instant::now())
-        });
+        self.record_health(name, desired.is_some(), assessment.as_ref());
+        let step = self
+            .step_for(name, observation, requested, observed.as_ref())
+            .await;
         let seen = Seen {
             name,
             snapshot: &snapshot,
@@ -173,6 +181,31 @@ impl<E: Executor> StackReconciler<E> {
             containers: &containers,
         };
         self.act(step, seen, held).await
+    }
+
+    /// The step for what the pass saw (`observed`: the labels of the running
+    /// apply); a gate verdict it reaches is recorded.
+    async fn step_for(
+        &self,
+        name: &str,
+        observation: Observation<'_>,
+        requested: bool,
+        observed: Option<&Synced>,
+    ) -> Step {
+        let (step, settled) = self.memories.with(name, |memory| {
+            let before = memory.gate.clone();
+            let now = Instant::now();
+            let step = decide(observation, requested, self.policy, memory, now);
+            let settled = decide::settled(before.as_ref(), memory.gate.as_ref(), now);
+            (step, settled)
+        });
+        if let Some(settled) = settled {
+            let revision = observed
+                .filter(|o| o.stack_hash == settled.stack_hash)
+                .map(|o| o.revision.clone());
+            self.record_gate(name, revision, settled).await;
+        }
+        step
     }
 
     /// Runs the step `decide` chose for what the pass `seen`.
@@ -201,25 +234,31 @@ impl<E: Executor> StackReconciler<E> {
                 self.record_failure(name, &message);
                 Ok(Action::await_change())
             }
-            Step::RollBack { revision, reason } => match seen.wanted {
+            Step::RollBack {
+                revision,
+                failure,
+                reason,
+            } => match seen.wanted {
                 Some(failed) => {
+                    let from = seen.observed.map(|o| o.revision);
+                    let why = Failure { failure, reason };
                     let rollback = Rollback {
                         revision: &revision,
-                        reason: &reason,
-                        held: false,
+                        failure: Some(&why),
                     };
-                    self.roll_back(failed, rollback, held).await
+                    self.roll_back(failed, from, rollback, held).await
                 }
                 None => Ok(Action::await_change()),
             },
-            Step::GateFailed(message) => {
-                tracing::warn!(stack = name, %message, "health gate failed");
-                self.record_failure(name, &message);
+            Step::GateFailed { reason, .. } => {
+                tracing::warn!(stack = name, message = %reason, "health gate failed");
+                self.record_failure(name, &reason);
                 // The next pass rolls back, where a rollback is on.
                 Ok(Action::requeue(ROLLBACK_DELAY))
             }
             Step::Forget => {
                 self.status.remove(name);
+                self.record_health(name, false, None);
                 Ok(Action::await_change())
             }
             Step::Apply { cause, detail } => {
@@ -269,23 +308,24 @@ impl<E: Executor> StackReconciler<E> {
             .filter(|good| *good != observed.revision)
     }
 
-    /// Applies `rollback.revision` in place of `failed`.
+    /// Applies `rollback.revision` in place of `failed` (applied from commit `from`).
     async fn roll_back(
         &self,
         failed: &DesiredStack,
+        from: Option<String>,
         rollback: Rollback<'_>,
         held: Option<StackGuard>,
     ) -> Result<Action, ReconcileError> {
         let name = &failed.name;
-        let Rollback {
-            revision, reason, ..
-        } = rollback;
+        let Rollback { revision, failure } = rollback;
+        let reason = failure.map_or(ASKED, |f| f.reason.as_str());
         let Some(target) = self.revisions.stack_at(revision, name).await else {
             let message = format!("{reason}; no rollback: revision {revision} cannot be read");
             self.record_failure(name, &message);
             return Ok(Action::await_change());
         };
         tracing::warn!(stack = %name, %reason, revision, "rolling back");
+        self.record_rollback(name, from, &failed.stack_hash, revision, failure);
         let labels = StackLabels {
             instance: self.instance.clone(),
             stack_path: target.path.clone(),
@@ -296,7 +336,7 @@ impl<E: Executor> StackReconciler<E> {
                 synced_at: Timestamp::now().to_string(),
                 good_revision: Some(revision.to_string()),
                 rolled_back_from: Some(failed.stack_hash.clone()),
-                held: rollback.held,
+                held: failure.is_none(),
             },
         };
         let detail = format!("rollback to {revision}: {reason}");
@@ -323,12 +363,13 @@ impl<E: Executor> StackReconciler<E> {
                 "stack '{name}' cannot be read or deployed at revision {revision}"
             )));
         }
+        let from = labels::last_synced(self.runtime.containers(name).iter().map(|c| &c.labels))
+            .map(|s| s.revision);
         let rollback = Rollback {
             revision,
-            reason: "asked for through the API",
-            held: true,
+            failure: None,
         };
-        self.roll_back(wanted, rollback, Some(guard)).await
+        self.roll_back(wanted, from, rollback, Some(guard)).await
     }
 
     /// What was last applied: the record survives a container's removal, the
@@ -450,10 +491,7 @@ impl<E: Executor> StackReconciler<E> {
             }
             result => result?,
         };
-        let verdict = assess(desired, &fresh, Some(&desired.stack_hash)).verdict;
-        let applied = self.memories.with(name, |m| {
-            decide::after_apply(&verdict, &desired.stack_hash, gated, m, Instant::now())
-        });
+        let applied = self.judge(desired, &labels.synced, &fresh, gated).await;
         let settled = match applied {
             Applied::NotConverged(message) => return Err(ReconcileError::NotConverged(message)),
             Applied::Synced => true,
@@ -487,6 +525,41 @@ impl<E: Executor> StackReconciler<E> {
             // Health events wake it before; this is the gate's deadline.
             Wait::Poll(desired.health_timeout.unwrap_or(self.policy.health_timeout))
         }))
+    }
+
+    /// How the apply of `desired` with `synced` labels ended, from the
+    /// containers compose left (`fresh`); its gate opens, or reaches its
+    /// verdict at once, which is recorded.
+    async fn judge(
+        &self,
+        desired: &DesiredStack,
+        synced: &Synced,
+        fresh: &[ContainerInfo],
+        gated: bool,
+    ) -> Applied {
+        let name = desired.name.as_str();
+        let assessment = assess(desired, fresh, Some(&desired.stack_hash));
+        self.record_health(name, true, Some(&assessment));
+        let (applied, settled) = self.memories.with(name, |m| {
+            let now = Instant::now();
+            // The gate opens as compose returns; a verdict now took no time.
+            let opened = Gate::Open {
+                stack_hash: desired.stack_hash.clone(),
+                since: now,
+                gated,
+            };
+            let applied =
+                decide::after_apply(&assessment.verdict, &desired.stack_hash, gated, m, now);
+            (
+                applied,
+                decide::settled(Some(&opened), m.gate.as_ref(), now),
+            )
+        });
+        if let Some(settled) = settled {
+            self.record_gate(name, Some(synced.revision.clone()), settled)
+                .await;
+        }
+        applied
     }
 
     async fn remove(
@@ -557,6 +630,12 @@ impl<E: Executor> StackReconciler<E> {
     }
 }
 
+/// How and why a gate failed, for a rollback's records.
+struct Failure {
+    failure: GateFailure,
+    reason: String,
+}
+
 fn action(wait: Wait) -> Action {
     match wait {
         Wait::ForChange => Action::await_change(),
@@ -564,5 +643,6 @@ fn action(wait: Wait) -> Action {
     }
 }
 
+mod records;
 #[cfg(test)]
 mod tests;

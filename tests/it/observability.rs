@@ -12,7 +12,7 @@ use crate::support::repo::TestRepo;
 use crate::support::servers::{Server, require_program};
 use crate::support::wait::wait_until;
 
-const CONTRACT_SERIES: [&str; 14] = [
+const CONTRACT_SERIES: [&str; 16] = [
     "dockercd_workqueue_depth",
     "dockercd_workqueue_adds_total",
     "dockercd_workqueue_retries_total",
@@ -27,6 +27,8 @@ const CONTRACT_SERIES: [&str; 14] = [
     "dockercd_docker_events_total",
     "dockercd_drift_corrections_total",
     "dockercd_build_info",
+    "dockercd_rollbacks_total",
+    "dockercd_health_gate_duration_seconds",
 ];
 
 /// docker-cd on `repo`, nothing applied.
@@ -54,6 +56,8 @@ async fn every_contract_series_is_exposed_and_promtool_finds_nothing_to_say() {
         "dockercd_stacks{status=\"failed\"} 0",
         "dockercd_refresh_total{outcome=\"failed\",trigger=\"webhook\"} 0",
         "dockercd_webhook_requests_total{outcome=\"unauthorized\",provider=\"github\"} 0",
+        "dockercd_rollbacks_total{reason=\"timeout\"} 0",
+        "dockercd_health_gate_duration_seconds_count{outcome=\"failed\"} 0",
     ] {
         assert!(text.contains(sample), "{sample} is not initialised");
     }

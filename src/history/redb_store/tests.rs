@@ -15,6 +15,7 @@ fn entry(revision: &str) -> Entry {
         duration_ms: 12,
         outcome: Outcome::Success,
         error: None,
+        gate: None,
     }
 }
 
@@ -81,4 +82,68 @@ fn a_file_in_use_or_an_unwritable_folder_fails_the_open_naming_the_file() {
     assert!(error.to_string().contains("history.redb"), "{error}");
     let missing = dir.path().join("no-such-folder/history.redb");
     assert!(RedbStore::open(&missing).is_err());
+}
+
+fn failed_gate(stack_hash: &str) -> GateVerdict {
+    GateVerdict {
+        stack_hash: stack_hash.into(),
+        gate: crate::history::Gate::Failed,
+        error: Some("health gate failed: web: unhealthy".into()),
+    }
+}
+
+#[test]
+fn a_failed_gate_turns_the_newest_apply_of_its_hash_into_a_failure_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("history.redb");
+    let store = RedbStore::open(&path).expect("open");
+    store.record("web", &entry("a")).expect("record");
+    store.record("web", &entry("b")).expect("record");
+    store.record("web-2", &entry("b")).expect("record");
+    store.settle("web", &failed_gate("hash-a")).expect("settle");
+    assert!(
+        store
+            .list("web")
+            .expect("list")
+            .iter()
+            .all(|e| e.gate.is_none()),
+        "only the newest entry, and only for its own stack_hash"
+    );
+    store.settle("web", &failed_gate("hash-b")).expect("settle");
+    let passed = GateVerdict {
+        gate: crate::history::Gate::Passed,
+        error: None,
+        ..failed_gate("hash-b")
+    };
+    store.settle("web", &passed).expect("a second verdict");
+    drop(store);
+    let store = RedbStore::open(&path).expect("reopen");
+    let listed = store.list("web").expect("list");
+    assert_eq!(listed[0].revision.as_deref(), Some("b"));
+    assert_eq!(listed[0].outcome, Outcome::Failure);
+    assert_eq!(listed[0].gate, Some(crate::history::Gate::Failed));
+    assert_eq!(
+        listed[0].error.as_deref(),
+        Some("health gate failed: web: unhealthy")
+    );
+    assert_eq!(listed[1], entry("a"), "older entries untouched");
+    assert_eq!(store.list("web-2").expect("list")[0], entry("b"));
+}
+
+#[test]
+fn a_record_written_before_gates_reads_with_no_verdict_and_takes_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = RedbStore::open(&dir.path().join("history.redb")).expect("open");
+    let old = r#"{"revision":"a","stack_hash":"hash-a","cause":"git","trigger":"refresh","action":"apply","started_at":"2026-01-01T00:00:00Z","duration_ms":12,"outcome":"success","error":null}"#;
+    store.append("web", old.as_bytes()).expect("append");
+    assert_eq!(store.list("web").expect("list"), [entry("a")]);
+    let passed = GateVerdict {
+        stack_hash: "hash-a".into(),
+        gate: crate::history::Gate::Passed,
+        error: None,
+    };
+    store.settle("web", &passed).expect("settle");
+    let listed = store.list("web").expect("list");
+    assert_eq!(listed[0].gate, Some(crate::history::Gate::Passed));
+    assert_eq!(listed[0].outcome, Outcome::Success);
 }

@@ -330,8 +330,11 @@ fn pass(verdict: &Verdict, memory: &mut Memory, now: Instant) -> Step {
     decide(desired(verdict, true), false, defaults(), memory, now)
 }
 
-fn gate_failed(why: &str) -> Step {
-    Step::GateFailed(format!("health gate failed: {why}"))
+fn gate_failed(failure: GateFailure, why: &str) -> Step {
+    Step::GateFailed {
+        failure,
+        reason: format!("health gate failed: {why}"),
+    }
 }
 
 #[test]
@@ -353,7 +356,10 @@ fn a_gated_apply_is_syncing_while_healthchecks_start_then_fails_at_the_timeout()
     let step = pass(&verdict, &mut memory, start + TIMEOUT);
     assert_eq!(
         step,
-        gate_failed("not healthy 120s after the apply: web: container web-1 is starting")
+        gate_failed(
+            GateFailure::Timeout,
+            "not healthy 120s after the apply: web: container web-1 is starting"
+        )
     );
     // Failed stays failed without another apply, also when it keeps starting.
     assert_eq!(
@@ -369,18 +375,20 @@ fn a_gated_apply_is_syncing_while_healthchecks_start_then_fails_at_the_timeout()
 #[rstest]
 #[case::unhealthy(
     settling("web: container web-1 is unhealthy"),
+    GateFailure::Unhealthy,
     "web: container web-1 is unhealthy"
 )]
-#[case::exited(exited(), "web: container web-1 exited (3)")]
+#[case::exited(exited(), GateFailure::Exited, "web: container web-1 exited (3)")]
 fn a_gated_apply_fails_at_once_when_a_container_is_unhealthy_or_exits(
     #[case] verdict: Verdict,
+    #[case] failure: GateFailure,
     #[case] why: &str,
 ) {
     let start = Instant::now();
     let mut memory = Memory::default();
     after_apply(&starting("web: starting"), HASH, true, &mut memory, start);
     let now = start + Duration::from_secs(3);
-    assert_eq!(pass(&verdict, &mut memory, now), gate_failed(why));
+    assert_eq!(pass(&verdict, &mut memory, now), gate_failed(failure, why));
     // No revert of the failed revision: it is reported until Git changes or a sync.
     assert!(reported(Status::Failed, Wait::ForChange)(&pass(
         &verdict,
@@ -484,7 +492,10 @@ fn the_stack_label_sets_its_own_timeout() {
     );
     assert_eq!(
         step,
-        gate_failed("not healthy 10s after the apply: web: starting")
+        gate_failed(
+            GateFailure::Timeout,
+            "not healthy 10s after the apply: web: starting"
+        )
     );
 }
 
@@ -495,7 +506,7 @@ fn the_stack_label_sets_its_own_timeout() {
     30,
     reported(Status::Syncing, Wait::Poll(Duration::from_secs(90)))
 )]
-#[case::fails_a_young_unhealthy_apply(settling("web: unhealthy"), 30, |s: &Step| matches!(s, Step::GateFailed(_)))]
+#[case::fails_a_young_unhealthy_apply(settling("web: unhealthy"), 30, |s: &Step| matches!(s, Step::GateFailed { failure: GateFailure::Unhealthy, .. }))]
 // An old apply has no gate to resume: as without one.
 #[case::old_apply_starting(
     starting("web: starting"),
@@ -696,12 +707,13 @@ fn a_failed_gate_is_reported_then_rolled_back_once() {
     let now = start + Duration::from_secs(3);
     assert_eq!(
         pass_with(&unhealthy, Some("good"), None, &mut memory, now),
-        gate_failed("web: container web-1 is unhealthy")
+        gate_failed(GateFailure::Unhealthy, "web: container web-1 is unhealthy")
     );
     assert_eq!(
         pass_with(&unhealthy, Some("good"), None, &mut memory, now),
         Step::RollBack {
             revision: "good".into(),
+            failure: GateFailure::Unhealthy,
             reason: "health gate failed: web: container web-1 is unhealthy".into()
         }
     );
@@ -743,7 +755,10 @@ fn a_rollback_target_in_sync_is_rolled_back_and_its_own_failure_is_final() {
     let exited = exited();
     assert!(matches!(
         pass_with(&exited, None, Some("failedhash0123456"), &mut memory, now),
-        Step::GateFailed(_)
+        Step::GateFailed {
+            failure: GateFailure::Exited,
+            ..
+        }
     ));
     assert!(reported(Status::Failed, Wait::ForChange)(&pass_with(
         &exited,
@@ -752,6 +767,108 @@ fn a_rollback_target_in_sync_is_rolled_back_and_its_own_failure_is_final() {
         &mut memory,
         now
     )));
+}
+
+/// One pass, and the verdict it reached (as the reconciler reads it).
+fn settling_pass(
+    verdict: &Verdict,
+    applied_ago: Option<Duration>,
+    memory: &mut Memory,
+    now: Instant,
+) -> Option<Settled> {
+    let before = memory.gate.clone();
+    let observation = Observation::Desired {
+        verdict,
+        stack_hash: HASH,
+        has_containers: true,
+        health_timeout: None,
+        applied_ago,
+        rollback_to: None,
+        rolled_back_from: None,
+        held: false,
+    };
+    decide(observation, false, defaults(), memory, now);
+    settled(before.as_ref(), memory.gate.as_ref(), now)
+}
+
+#[test]
+fn a_gate_reaches_one_verdict_with_the_time_since_compose_returned() {
+    let start = Instant::now();
+    let later = start + Duration::from_secs(7);
+    let mut memory = Memory::default();
+    after_apply(&starting("web: starting"), HASH, true, &mut memory, start);
+    assert_eq!(
+        settling_pass(&starting("web: starting"), None, &mut memory, later),
+        None,
+        "still open"
+    );
+    let passed = settling_pass(&Verdict::InSync, None, &mut memory, later);
+    assert_eq!(
+        passed,
+        Some(Settled {
+            stack_hash: HASH.into(),
+            failure: None,
+            took: Duration::from_secs(7),
+        })
+    );
+    assert_eq!(
+        settling_pass(&Verdict::InSync, None, &mut memory, later),
+        None,
+        "a passed gate is not passed again"
+    );
+
+    let mut memory = Memory::default();
+    after_apply(&starting("web: starting"), HASH, true, &mut memory, start);
+    let unhealthy = settling("web: container web-1 is unhealthy");
+    let failed = settling_pass(&unhealthy, None, &mut memory, later);
+    assert_eq!(
+        failed.map(|s| (s.failure, s.took)),
+        Some((
+            Some((
+                GateFailure::Unhealthy,
+                "health gate failed: web: container web-1 is unhealthy".into()
+            )),
+            Duration::from_secs(7)
+        ))
+    );
+    assert_eq!(
+        settling_pass(&unhealthy, None, &mut memory, later),
+        None,
+        "failed once"
+    );
+}
+
+#[test]
+fn a_stack_found_in_sync_at_start_has_no_verdict_a_resumed_gate_has_one() {
+    let now = Instant::now() + Duration::from_secs(1000);
+    let mut memory = Memory::default();
+    let ago = Some(Duration::from_secs(30));
+    assert_eq!(settling_pass(&Verdict::InSync, ago, &mut memory, now), None);
+
+    // Reopened from the labels and failed in one pass: timed from the apply.
+    let mut memory = Memory::default();
+    let failed = settling_pass(&settling("web: unhealthy"), ago, &mut memory, now);
+    assert_eq!(
+        failed.map(|s| (s.failure.map(|f| f.0), s.took)),
+        Some((Some(GateFailure::Unhealthy), Duration::from_secs(30)))
+    );
+}
+
+#[test]
+fn an_apply_whose_container_is_gone_as_compose_returns_fails_as_exited() {
+    let now = Instant::now();
+    let mut memory = Memory::default();
+    after_apply(&needs(Cause::Desired), HASH, true, &mut memory, now);
+    let opened = Gate::Open {
+        stack_hash: HASH.into(),
+        since: now,
+        gated: true,
+    };
+    let failed = settled(Some(&opened), memory.gate.as_ref(), now);
+    assert_eq!(
+        failed.and_then(|s| s.failure).map(|f| f.0),
+        Some(GateFailure::Exited)
+    );
 }
 
 #[test]
@@ -782,7 +899,7 @@ fn a_held_rollback_in_sync_is_synced_and_its_failure_is_final() {
     after_apply(&starting("web: starting"), HASH, true, &mut memory, now);
     let exited = exited();
     let first = decide(held(&exited), false, defaults(), &mut memory, now);
-    assert!(matches!(first, Step::GateFailed(_)), "{first:?}");
+    assert!(matches!(first, Step::GateFailed { .. }), "{first:?}");
     let then = decide(held(&exited), false, defaults(), &mut memory, now);
     assert!(reported(Status::Failed, Wait::ForChange)(&then), "{then:?}");
 }

@@ -11,6 +11,7 @@ use crate::events::EventBus;
 use crate::reconcile::args::DriftPolicy;
 use crate::stack::snapshot::SnapshotStore;
 
+mod gate;
 mod history;
 
 /// Records what it was asked to do and answers with scripted containers.
@@ -119,6 +120,7 @@ fn harness(policy: Policy, executor: FakeExecutor) -> Harness {
             status: StatusTable::new(EventBus::new(), metrics.clone()),
             memories: Memories::new(),
             metrics,
+            events: EventBus::new(),
             history: History::in_memory(),
             revisions: Default::default(),
         },

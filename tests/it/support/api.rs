@@ -83,6 +83,21 @@ impl Api {
             .sum()
     }
 
+    /// Opens `GET /api/events`: every event published from now on.
+    pub async fn events(&self) -> Events {
+        let response = self
+            .client
+            .get(self.url("/api/events"))
+            .send()
+            .await
+            .expect("GET /api/events");
+        assert_eq!(response.status(), 200, "GET /api/events");
+        Events {
+            response,
+            text: String::new(),
+        }
+    }
+
     /// `GET /api/stacks`.
     pub async fn stacks(&self) -> Value {
         let (status, body) = self.get("/api/stacks").await;
@@ -148,5 +163,62 @@ impl Api {
             }
         })
         .await
+    }
+}
+
+/// An open Server-Sent Events stream and what it said so far.
+pub struct Events {
+    response: reqwest::Response,
+    text: String,
+}
+
+impl Events {
+    /// Every `(event name, JSON data)` received so far.
+    pub fn seen(&self) -> Vec<(String, Value)> {
+        self.text
+            .split("\n\n")
+            .filter_map(|block| {
+                let field = |name: &str| {
+                    block
+                        .lines()
+                        .find_map(|l| l.strip_prefix(name).map(|v| v.trim_start().to_string()))
+                };
+                let data = serde_json::from_str(&field("data:")?).unwrap_or(Value::Null);
+                Some((field("event:")?, data))
+            })
+            .collect()
+    }
+
+    /// Reads until an event named `kind` is one `accept`s; returns its data.
+    /// Panics with everything seen when none came within `timeout`.
+    pub async fn wait_for(
+        &mut self,
+        kind: &str,
+        timeout: Duration,
+        accept: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let found = |events: &Self| {
+            events
+                .seen()
+                .into_iter()
+                .find(|(k, data)| k == kind && accept(data))
+                .map(|(_, data)| data)
+        };
+        let read = tokio::time::timeout(timeout, async {
+            loop {
+                if let Some(data) = found(self) {
+                    return Some(data);
+                }
+                match self.response.chunk().await.expect("SSE chunk") {
+                    Some(bytes) => self.text.push_str(&String::from_utf8_lossy(&bytes)),
+                    None => return None,
+                }
+            }
+        })
+        .await;
+        match read {
+            Ok(Some(data)) => data,
+            _ => panic!("no {kind} event within {timeout:?}; seen:\n{}", self.text),
+        }
     }
 }

@@ -1,0 +1,126 @@
+//! What a gate's verdict leaves besides the status: the apply's history entry,
+//! the gate series, a `gate` event, and the stack's health series.
+
+use prometheus::core::Collector as _;
+
+use super::*;
+use crate::docker::state::Health;
+use crate::events::Event;
+use crate::history::{self, Entry};
+
+/// `web` whose container's healthcheck is `health`.
+fn web_with(health: Health) -> FakeExecutor {
+    let mut web = container("a", "web", "running", &[]);
+    web.health = Some(health);
+    FakeExecutor {
+        up_result: Mutex::new(vec![web]),
+        ..FakeExecutor::default()
+    }
+}
+
+async fn newest(h: &Harness) -> Entry {
+    let listed = h.reconciler.history.list("web").await.expect("list");
+    listed.into_iter().next().expect("an entry")
+}
+
+fn gate_count(h: &Harness, outcome: &str) -> u64 {
+    h.reconciler
+        .metrics
+        .health_gate_duration
+        .with_label_values(&[outcome])
+        .get_sample_count()
+}
+
+fn health(h: &Harness) -> f64 {
+    h.reconciler
+        .metrics
+        .stack_health
+        .with_label_values(&["web"])
+        .get()
+}
+
+/// The gate events published so far.
+fn gate_events(rx: &mut tokio::sync::broadcast::Receiver<Event>) -> Vec<Event> {
+    std::iter::from_fn(|| rx.try_recv().ok())
+        .filter(|e| e.kind() == "gate")
+        .collect()
+}
+
+#[tokio::test]
+async fn an_apply_ready_as_compose_returns_passes_its_gate_at_once() {
+    let h = harness(defaults(), runs_web());
+    let mut rx = h.reconciler.events.subscribe();
+    h.publish("r1", vec![desired_stack("web", "h1", None)]);
+    h.pass("web").await.expect("applied");
+    let entry = newest(&h).await;
+    assert_eq!(entry.gate, Some(history::Gate::Passed));
+    assert_eq!(entry.outcome, Outcome::Success);
+    assert_eq!(gate_count(&h, "passed"), 1);
+    assert_eq!(health(&h), 1.0);
+    let events = gate_events(&mut rx);
+    assert!(
+        matches!(&events[..], [Event::Gate { outcome, revision, .. }] if outcome == "passed" && revision.as_deref() == Some("r1")),
+        "{events:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_gate_that_fails_after_the_apply_makes_its_entry_a_failure() {
+    let h = harness(defaults(), web_with(Health::Starting));
+    let mut rx = h.reconciler.events.subscribe();
+    h.publish("r1", vec![desired_stack("web", "h1", None)]);
+    h.pass("web").await.expect("applied");
+    assert_eq!(h.status("web"), Some(Status::Syncing));
+    let open = newest(&h).await;
+    assert_eq!((open.outcome, open.gate), (Outcome::Success, None), "open");
+    assert_eq!(health(&h), 0.0);
+
+    // The informer sees the container turn unhealthy.
+    h.running("web", "h1");
+    let mut unhealthy = h.reconciler.runtime.containers("web");
+    unhealthy[0].health = Some(Health::Unhealthy);
+    h.containers.set_stack("web", unhealthy);
+    h.pass("web").await.expect("gate failed");
+    assert_eq!(h.status("web"), Some(Status::Failed));
+    let entry = newest(&h).await;
+    assert_eq!(entry.gate, Some(history::Gate::Failed));
+    assert_eq!(entry.outcome, Outcome::Failure);
+    assert_eq!(
+        entry.error.as_deref(),
+        Some("health gate failed: web: container a-1 is unhealthy")
+    );
+    assert_eq!((gate_count(&h, "failed"), gate_count(&h, "passed")), (1, 0));
+    let events = gate_events(&mut rx);
+    assert!(
+        matches!(&events[..], [Event::Gate { outcome, reason, .. }] if outcome == "failed" && reason.as_deref() == Some("unhealthy")),
+        "{events:?}"
+    );
+
+    // Reported again, not counted again.
+    h.pass("web").await.expect("a report");
+    assert_eq!(gate_count(&h, "failed"), 1);
+    assert!(gate_events(&mut rx).is_empty());
+}
+
+#[tokio::test]
+async fn a_stack_that_leaves_leaves_no_health_series() {
+    let h = harness(defaults(), runs_web());
+    h.publish("r1", vec![desired_stack("web", "h1", None)]);
+    h.running("web", "h1");
+    h.pass("web").await.expect("in sync");
+    let series = |h: &Harness| {
+        h.reconciler
+            .metrics
+            .stack_health
+            .collect()
+            .into_iter()
+            .map(|f| f.get_metric().len())
+            .sum::<usize>()
+    };
+    assert_eq!(series(&h), 1);
+    h.publish("r2", vec![]);
+    h.containers.set_stack("web", vec![]);
+    h.pass("web").await.expect("forgotten");
+    assert_eq!(h.status("web"), None);
+    assert_eq!(series(&h), 0);
+}
