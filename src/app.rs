@@ -22,6 +22,7 @@ use crate::compose::runner::{ComposeMetrics, ComposeRunner};
 use crate::config::Config;
 use crate::docker::DockerHandle;
 use crate::docker::state::RuntimeCache;
+use crate::git::commits::Commits;
 use crate::history::History;
 use crate::informer::git::RefreshHandle;
 use crate::informer::{self, Keys};
@@ -49,6 +50,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let stores = Stores {
         snapshots: git.snapshots,
         revisions: git.revisions,
+        commits: git.commits,
         refresh: git.refresh,
         cache: docker.cache,
         docker: docker.client,
@@ -71,6 +73,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
 struct Stores {
     snapshots: SnapshotReader,
     revisions: Revisions,
+    commits: Commits,
     refresh: RefreshHandle,
     cache: RuntimeCache,
     docker: DockerHandle,
@@ -266,6 +269,7 @@ async fn start_api(
             status: reconciling.status.clone(),
             runtime: stores.cache.clone(),
             list_cache: Default::default(),
+            commits: stores.commits.clone(),
         },
         commands: Arc::new(StackCommands::new(commands::Parts {
             snapshots: stores.snapshots,

@@ -4,13 +4,15 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::stack_path::StackPath;
 use super::{ApiError, StackReads};
-use crate::history::History;
+use crate::git::commits::CommitView;
+use crate::history::{Entry, History};
 
-/// `{"stack", "entries": [...]}`; 404 for a stack neither desired nor in the
+/// `{"stack", "entries": [...]}`, each entry with its `commit`; 404 for a stack neither desired nor in the
 /// history (a removed stack keeps its history).
 pub async fn list(
     State(history): State<History>,
@@ -28,5 +30,25 @@ pub async fn list(
     if entries.is_empty() && !desired {
         return Err(ApiError::not_found(format!("no stack named '{name}'")));
     }
+    let described = stacks
+        .commits
+        .describe(entries.iter().filter_map(|e| e.revision.as_deref()))
+        .await;
+    let entries: Vec<EntryView<'_>> = entries
+        .iter()
+        .map(|entry| EntryView {
+            commit: described.view(entry.revision.as_deref()),
+            entry,
+        })
+        .collect();
     Ok(Json(json!({ "stack": name, "entries": entries })))
+}
+
+/// A stored entry and what its revision is (read now, not stored: the mirror
+/// knows it, and an entry written before this field existed gets it too).
+#[derive(Serialize)]
+struct EntryView<'a> {
+    #[serde(flatten)]
+    entry: &'a Entry,
+    commit: Option<CommitView>,
 }

@@ -32,6 +32,7 @@ pub use webhook::WebhookGuard;
 
 use crate::commands::StackCommands;
 use crate::docker::state::RuntimeCache;
+use crate::git::commits::Commits;
 use crate::history::History;
 use crate::informer::git::RefreshHandle;
 use crate::metrics::AppMetrics;
@@ -75,6 +76,8 @@ pub struct StackReads {
     pub runtime: RuntimeCache,
     /// The last `GET /api/stacks` body.
     pub list_cache: stacks::ListCache,
+    /// Subject, author and time of revisions.
+    pub commits: Commits,
 }
 
 /// What `/readyz` and `/metrics` read.

@@ -1,6 +1,6 @@
 //! `GET /api/stacks` and `GET /api/stacks/{name}`: desired, actual and status in one view.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -15,6 +15,7 @@ use serde_json::json;
 use super::stack_path::StackPath;
 use super::{ApiError, StackReads};
 use crate::docker::state::{ContainerInfo, ContainerState, Health};
+use crate::git::commits::{CommitView, Commits};
 use crate::labels;
 use crate::stack::DesiredStack;
 use crate::stack::snapshot::Snapshot;
@@ -61,6 +62,8 @@ pub struct StackView {
     pub stack_hash: Option<String>,
     /// Revision the running containers were applied from.
     pub synced_revision: Option<String>,
+    /// What `synced_revision` is (filled by [`describe`]).
+    pub synced_commit: Option<CommitView>,
     /// `compose_hash` of the running containers.
     pub synced_compose_hash: Option<String>,
     /// `stack_hash` of the running containers.
@@ -73,8 +76,47 @@ pub struct StackView {
     pub last_result: Option<LastResult>,
     /// Why the stack is failed or drifted.
     pub error: Option<String>,
+    /// Services ready out of those that should run.
+    pub health: StackHealth,
     /// Services with their containers.
     pub services: Vec<ServiceView>,
+}
+
+/// How many of a stack's services run as they should.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct StackHealth {
+    /// Services whose containers all run, healthy where checked (a finished
+    /// one-shot job counts).
+    pub ready: usize,
+    /// Services `compose up` starts; for a stack not in Git, those with containers.
+    pub total: usize,
+}
+
+/// Counts the services of `desired` (or, without it, of `containers`) that are ready.
+fn stack_health(desired: Option<&DesiredStack>, containers: &[ContainerInfo]) -> StackHealth {
+    let counted: BTreeSet<&str> = match desired {
+        Some(d) => d.expected_services.iter().map(String::as_str).collect(),
+        None => containers.iter().map(|c| c.service.as_str()).collect(),
+    };
+    let done = |c: &ContainerInfo| {
+        desired.is_some_and(|d| d.oneshot_services.contains(&c.service))
+            && c.state == ContainerState::Exited
+            && c.exit_code == Some(0)
+    };
+    let ready = counted
+        .iter()
+        .filter(|service| {
+            let mut own = containers
+                .iter()
+                .filter(|c| c.service == **service)
+                .peekable();
+            own.peek().is_some() && own.all(|c| c.is_ready() || done(c))
+        })
+        .count();
+    StackHealth {
+        ready,
+        total: counted.len(),
+    }
 }
 
 /// Builds the view of one stack from its three sources.
@@ -131,14 +173,40 @@ pub fn stack_view(
         compose_hash: desired.map(|d| d.compose_hash.clone()),
         stack_hash: desired.map(|d| d.stack_hash.clone()),
         synced_revision: synced.map(|s| s.revision.clone()),
+        synced_commit: None,
         synced_compose_hash: synced.map(|s| s.compose_hash.clone()),
         synced_stack_hash: synced.map(|s| s.stack_hash.clone()),
         synced_at: synced.map(|s| s.synced_at.clone()),
         held_revision: synced.filter(|s| s.held).map(|s| s.revision.clone()),
         last_result: record.and_then(|r| r.last_result.clone()),
         error,
+        health: stack_health(desired, containers),
         services,
     }
+}
+
+/// Fills each view's `synced_commit`, and answers `extra` (one mirror read for all).
+async fn describe(
+    commits: &Commits,
+    views: &mut [StackView],
+    extra: Option<&str>,
+) -> Option<CommitView> {
+    let revisions = views.iter().filter_map(|v| v.synced_revision.as_deref());
+    let described = commits.describe(revisions.chain(extra)).await;
+    for view in views {
+        view.synced_commit = described.view(view.synced_revision.as_deref());
+    }
+    described.view(extra)
+}
+
+/// How many stacks have each status; every status is there, `0` when none has it.
+fn summary(views: &[StackView]) -> BTreeMap<&'static str, usize> {
+    let mut counts: BTreeMap<&'static str, usize> =
+        Status::ALL.iter().map(|s| (s.as_str(), 0)).collect();
+    for view in views {
+        *counts.entry(view.status.as_str()).or_default() += 1;
+    }
+    counts
 }
 
 /// Every stack known from Git, the status table or the runtime, by name.
@@ -187,10 +255,16 @@ pub async fn list(State(state): State<StackReads>) -> Response {
     if let Some(body) = state.list_cache.get(&key) {
         return json_response(body);
     }
+    let revision = snapshot.as_ref().map(|s| s.revision.clone());
+    let mut stacks = all_views(&state);
+    // Before caching: a commit's first read is the slow part, later ones are cached.
+    let commit = describe(&state.commits, &mut stacks, revision.as_deref()).await;
     let body: Bytes = serde_json::to_vec(&json!({
-        "revision": snapshot.as_ref().map(|s| s.revision.clone()),
+        "revision": revision,
+        "commit": commit,
         "refreshed_at": snapshot.as_ref().map(|s| s.refreshed_at.to_string()),
-        "stacks": all_views(&state),
+        "summary": summary(&stacks),
+        "stacks": stacks,
     }))
     .unwrap_or_default()
     .into();
@@ -254,10 +328,74 @@ pub async fn get_one(
     if desired.is_none() && record.is_none() && containers.is_empty() {
         return Err(ApiError::not_found(format!("no stack named '{name}'")));
     }
-    Ok(Json(stack_view(
+    let mut view = stack_view(
         &name,
         desired.map(AsRef::as_ref),
         record.as_ref(),
         &containers,
-    )))
+    );
+    describe(&state.commits, std::slice::from_mut(&mut view), None).await;
+    Ok(Json(view))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::docker::state::fixtures::container;
+    use crate::stack::fixtures::desired;
+
+    fn with_health(mut c: ContainerInfo, health: Health) -> ContainerInfo {
+        c.health = Some(health);
+        c
+    }
+
+    #[test]
+    fn health_counts_desired_services_whose_containers_all_run() {
+        let mut d = desired("web", &["web", "db", "cache", "job", "absent"], "h");
+        d.expected_services.retain(|s| s != "absent");
+        d.oneshot_services = vec!["job".into()];
+        let mut finished = container("4", "job", "exited", &[]);
+        finished.exit_code = Some(0);
+        let containers = [
+            container("1", "web", "running", &[]),
+            container("2", "web", "exited", &[]),
+            with_health(container("3", "db", "running", &[]), Health::Healthy),
+            with_health(container("5", "cache", "running", &[]), Health::Starting),
+            finished,
+            container("6", "stray", "running", &[]),
+        ];
+        // db and the finished job; web has a stopped replica, cache is starting,
+        // a stray service does not count, and `absent` is not started by compose.
+        assert_eq!(
+            stack_health(Some(&d), &containers),
+            StackHealth { ready: 2, total: 4 }
+        );
+    }
+
+    #[test]
+    fn without_a_desired_stack_its_containers_are_counted() {
+        let containers = [
+            container("1", "web", "running", &[]),
+            container("2", "db", "exited", &[]),
+        ];
+        assert_eq!(
+            stack_health(None, &containers),
+            StackHealth { ready: 1, total: 2 }
+        );
+    }
+
+    #[test]
+    fn the_summary_names_every_status() {
+        let d = desired("web", &["web"], "h");
+        let views = [
+            stack_view("a", Some(&d), None, &[]),
+            stack_view("b", Some(&d), None, &[]),
+            stack_view("c", None, None, &[container("1", "web", "running", &[])]),
+        ];
+        let counts = summary(&views);
+        assert_eq!(counts.get("missing"), Some(&2));
+        assert_eq!(counts.get("orphaned"), Some(&1));
+        assert_eq!(counts.get("synced"), Some(&0));
+        assert_eq!(counts.len(), Status::ALL.len());
+    }
 }

@@ -422,6 +422,7 @@ fn chain(error: &dyn StdError) -> String {
     text
 }
 
+pub mod commit;
 mod read;
 #[cfg(test)]
 mod tests;

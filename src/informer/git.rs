@@ -26,6 +26,8 @@ pub use source::{DeployFolder, DesiredSource};
 
 use super::{KeySender, Keys};
 use crate::events::{Event, EventBus};
+use crate::git::commits::Commits;
+use crate::git::forge::Forge;
 use crate::git::repository::{Fetched, GitSource};
 use crate::metrics::AppMetrics;
 use crate::readiness::Readiness;
@@ -52,6 +54,8 @@ pub struct Handles {
     pub keys: Keys,
     /// The deploy folder at past commits (rollbacks).
     pub revisions: Revisions,
+    /// Subject, author and time of commits (the API).
+    pub commits: Commits,
 }
 
 /// Starts refreshing the deploy folder of the repository (mirrored under
@@ -66,8 +70,22 @@ pub fn spawn(args: &GitArgs, data_dir: &Path, runtime: &Runtime) -> Handles {
     let revisions = Revisions::new(Arc::new(move |commit: &str| {
         past.read_tree(commit).map_err(|e| e.to_string())
     }));
+    // A third: what the API shows of a commit.
+    let described = folder();
+    let commits = Commits::new(
+        Arc::new(move |ids: &[String]| {
+            described
+                .git
+                .read_commits(ids)
+                .into_iter()
+                .map(Result::ok)
+                .collect()
+        }),
+        Forge::of(&args.repo_url),
+    );
     Handles {
         revisions,
+        commits,
         ..start(folder(), args.poll(), runtime)
     }
 }
@@ -108,6 +126,7 @@ fn start<S: DesiredSource>(
         refresh,
         keys,
         revisions: Revisions::default(),
+        commits: Commits::default(),
     }
 }
 

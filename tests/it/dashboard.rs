@@ -201,6 +201,66 @@ async fn with_an_api_token_every_read_needs_it_and_the_dashboard_asks_once() {
 }
 
 #[tokio::test]
+async fn the_list_and_the_stack_page_say_which_commit_runs_and_how_healthy() {
+    require_docker!();
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let mut d = Deployment::new("uicommit");
+    let web = d.stack("web");
+    d.write_stack("web", &["web"]);
+    // Anyone with push access writes subjects: this one must show as text.
+    let subject = "<img src=x onerror=alert(1)> ship web";
+    d.repo.commit_as("Ada \"Lovelace\" & Co", subject);
+    let api = d.start(&[]);
+    api.wait_stack(&web, "synced and ready", CONVERGE, |s| {
+        s["status"] == "synced" && s["health"]["ready"] == 1
+    })
+    .await;
+
+    browser.goto(&api.url("/")).await;
+    let row = format!("tr[data-stack=\"{web}\"]");
+    browser
+        .find(&format!("{row} .synced-commit .subject"), UI)
+        .await;
+    let shown = browser
+        .script(
+            "const r = document.querySelector(arguments[0]);
+             return [r.querySelector('.synced-commit .subject').innerText,
+                     r.querySelector('.synced-commit .by').innerText,
+                     r.querySelector('.health').innerText.trim(),
+                     document.querySelector('#summary').innerText,
+                     document.querySelectorAll('img').length]",
+            json!([row]),
+        )
+        .await;
+    assert_eq!(shown[0], subject, "{shown}");
+    assert!(
+        shown[1]
+            .as_str()
+            .is_some_and(|by| by.starts_with("Ada \"Lovelace\" & Co · ")),
+        "author and when: {shown}"
+    );
+    assert_eq!(shown[2], "1/1", "{shown}");
+    assert_eq!(shown[3], "1 stack · 1 synced", "{shown}");
+    assert_eq!(shown[4], 0, "the subject made no element: {shown}");
+    browser.screenshot(&artifact("dashboard-commits.png")).await;
+
+    browser.goto(&api.url(&format!("/#/stacks/{web}"))).await;
+    browser.find("#stack-commit .subject", UI).await;
+    let page = browser
+        .script(
+            "return [document.querySelector('#stack-commit .subject').innerText,
+                     document.querySelector('#stack-health').innerText.trim(),
+                     document.querySelectorAll('img').length]",
+            json!([]),
+        )
+        .await;
+    assert_eq!(page, json!([subject, "1/1", 0]));
+    browser.close().await;
+}
+
+#[tokio::test]
 async fn a_past_revision_is_rolled_back_from_the_history_tab_after_a_confirm() {
     require_docker!();
     let Some(browser) = Browser::start().await else {

@@ -5,6 +5,7 @@
 
 mod chart;
 mod cli;
+mod commit_info;
 mod dashboard;
 mod desired_state;
 mod docker_support;

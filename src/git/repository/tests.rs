@@ -364,3 +364,45 @@ fn a_failing_fetch_keeps_an_intact_mirror() {
             .is_some()
     );
 }
+
+#[test]
+fn a_commit_is_described_by_its_subject_author_and_commit_time() {
+    let upstream = Upstream::new();
+    let first = upstream.commit("a", "1");
+    std::fs::write(upstream.dir.path().join("b"), "2").unwrap();
+    upstream.git(&["add", "-A"]);
+    // The author date is long past: the commit's time is the committer's.
+    upstream.git(&[
+        "-c",
+        "user.name=Grace Hopper",
+        "commit",
+        "-q",
+        "--date=2001-02-03T04:05:06Z",
+        "-m",
+        "<b>deploy</b>\tthe web\n\nA body line\nthat is not shown",
+    ]);
+    let second = upstream.git(&["rev-parse", "HEAD"]);
+    let committed: i64 = upstream
+        .git(&["show", "-s", "--format=%ct"])
+        .parse()
+        .unwrap();
+    let committed = jiff::Timestamp::from_second(committed).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let source = upstream.source(None, cache.path());
+    let unfetched = source.read_commits(std::slice::from_ref(&second));
+    assert!(unfetched[0].is_err(), "no mirror yet: {unfetched:?}");
+    source.fetch(&NO_INTERRUPT).unwrap();
+
+    let missing = "0".repeat(40);
+    let read = source.read_commits(&[second, "not-an-id".into(), missing, first]);
+    assert_eq!(
+        read[0].as_ref().unwrap(),
+        &commit::CommitInfo {
+            subject: "<b>deploy</b> the web".into(),
+            author: "Grace Hopper".into(),
+            time: committed.to_string(),
+        }
+    );
+    assert!(read[1].is_err() && read[2].is_err(), "{read:?}");
+    assert_eq!(read[3].as_ref().map(|c| c.subject.as_str()).unwrap(), "a");
+}

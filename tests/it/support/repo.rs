@@ -93,6 +93,14 @@ impl TestRepo {
         self.head()
     }
 
+    /// Commits everything as `author` with `message`; returns the new commit id.
+    pub fn commit_as(&self, author: &str, message: &str) -> String {
+        self.git(&["add", "-A"]);
+        let name = format!("user.name={author}");
+        self.git(&["-c", &name, "commit", "-q", "--allow-empty", "-m", message]);
+        self.head()
+    }
+
     /// The commit `main` points at.
     pub fn head(&self) -> String {
         self.git(&["rev-parse", "HEAD"])
