@@ -12,6 +12,9 @@ use crate::status::Status;
 /// How often a stack whose healthchecks are starting outside a gate is looked
 /// at again (health events usually come first).
 const SETTLE_POLL: Duration = Duration::from_secs(2);
+/// How long after compose returned a container may still look missing or not
+/// started in the runtime cache, whose events can lag the engine's answer.
+const CACHE_LAG: Duration = Duration::from_secs(5);
 /// Drift reverts allowed per stack within [`DRIFT_WINDOW`]: a container that
 /// keeps stopping is a crash loop, and re-running compose for it forever is the
 /// redeploy loop operators of other tools complain about.
@@ -316,6 +319,24 @@ impl Gating<'_> {
                     since, gated: true, ..
                 },
             ) => Some(self.fail(memory, GateFailure::Exited, detail, since)),
+            // A container missing or not started just after compose returned
+            // is mostly the runtime cache not having read the engine's events
+            // yet: wait for them rather than apply again. Later it is drift.
+            (
+                Verdict::NeedsApply {
+                    exited: false,
+                    detail,
+                    ..
+                },
+                Gate::Open { since, .. },
+            ) if now < since + CACHE_LAG => {
+                let waiting = Some(format!("waiting for {detail}"));
+                Some(report(
+                    Status::Syncing,
+                    waiting,
+                    Wait::Poll(since + CACHE_LAG - now),
+                ))
+            }
             _ => None,
         }
     }
@@ -453,6 +474,16 @@ pub fn after_apply(
     memory: &mut Memory,
     now: Instant,
 ) -> Applied {
+    // A revert during a gated apply's gate belongs to that gate: still gated,
+    // with the same deadline.
+    let (gated, since) = match &memory.gate {
+        Some(Gate::Open {
+            stack_hash: open,
+            since,
+            gated: true,
+        }) if open == stack_hash => (true, *since),
+        _ => (gated, now),
+    };
     match verdict {
         Verdict::InSync => {
             memory.gate = Some(Gate::Passed {
@@ -463,7 +494,7 @@ pub fn after_apply(
         Verdict::Settling { .. } => {
             memory.gate = Some(Gate::Open {
                 stack_hash: stack_hash.to_string(),
-                since: now,
+                since,
                 gated,
             });
             Applied::Settling
@@ -471,7 +502,7 @@ pub fn after_apply(
         Verdict::NeedsApply { detail, .. } if gated => {
             // Retries report this instead of applying the same files again.
             let failure = GateFailure::Exited;
-            Applied::NotConverged(fail_gate(memory, stack_hash, failure, detail, now))
+            Applied::NotConverged(fail_gate(memory, stack_hash, failure, detail, since))
         }
         Verdict::NeedsApply { detail, .. } => Applied::NotConverged(format!(
             "compose up finished but the stack does not match: {detail}"

@@ -419,12 +419,20 @@ fn a_container_missing_or_not_started_during_the_gate_is_applied_not_failed() {
     let mut memory = Memory::default();
     after_apply(&starting("web: starting"), HASH, true, &mut memory, start);
     assert_eq!(
-        pass(
-            &needs(Cause::Drift),
-            &mut memory,
-            start + Duration::from_secs(1)
-        ),
+        pass(&needs(Cause::Drift), &mut memory, start + CACHE_LAG),
         apply(Cause::Drift)
+    );
+    // The revert is part of the gate: still gated, with its deadline.
+    begin(Some(Cause::Drift), &mut memory, start + CACHE_LAG);
+    let later = start + Duration::from_secs(7);
+    after_apply(&starting("web: starting"), HASH, false, &mut memory, later);
+    assert_eq!(
+        memory.gate,
+        Some(Gate::Open {
+            stack_hash: HASH.into(),
+            since: start,
+            gated: true
+        })
     );
 }
 
@@ -433,11 +441,11 @@ fn a_drift_revert_is_not_gated_the_crash_loop_budget_bounds_it() {
     let start = Instant::now();
     let mut memory = Memory::default();
     after_apply(&starting("web: starting"), HASH, false, &mut memory, start);
-    let now = start + Duration::from_secs(3);
+    let now = start + Duration::from_secs(6);
     let unhealthy = settling("web: container web-1 is unhealthy");
     assert!(reported(
         Status::Syncing,
-        Wait::Poll(TIMEOUT - Duration::from_secs(3))
+        Wait::Poll(TIMEOUT - Duration::from_secs(6))
     )(&pass(&unhealthy, &mut memory, now)));
     assert_eq!(
         pass(&needs(Cause::Drift), &mut memory, now),
@@ -902,4 +910,35 @@ fn a_held_rollback_in_sync_is_synced_and_its_failure_is_final() {
     assert!(matches!(first, Step::GateFailed { .. }), "{first:?}");
     let then = decide(held(&exited), false, defaults(), &mut memory, now);
     assert!(reported(Status::Failed, Wait::ForChange)(&then), "{then:?}");
+}
+
+/// A container the runtime cache shows `created` (its `start` event not read
+/// yet) just after compose returned.
+fn created() -> Verdict {
+    Verdict::NeedsApply {
+        cause: Cause::Drift,
+        exited: false,
+        detail: "web: container web-1 created".into(),
+    }
+}
+
+#[rstest]
+// Within the grace the cache is behind the apply: wait, neither revert nor fail.
+#[case::gated_within_the_grace(true, 1, reported(Status::Syncing, Wait::Poll(CACHE_LAG - Duration::from_secs(1))))]
+#[case::revert_within_the_grace(false, 1, reported(Status::Syncing, Wait::Poll(CACHE_LAG - Duration::from_secs(1))))]
+// After it, it is drift.
+#[case::gated_after_the_grace(true, 10, |s: &Step| matches!(s, Step::Apply { cause: Cause::Drift, .. }))]
+#[case::revert_after_the_grace(false, 10, |s: &Step| matches!(s, Step::Apply { cause: Cause::Drift, .. }))]
+fn a_container_not_started_right_after_an_apply_is_waited_for_briefly(
+    #[case] gated: bool,
+    #[case] seconds_later: u64,
+    #[case] expect: impl Fn(&Step) -> bool,
+) {
+    let start = Instant::now();
+    let mut memory = Memory::default();
+    after_apply(&starting("web: starting"), HASH, gated, &mut memory, start);
+    let verdict = created();
+    let now = start + Duration::from_secs(seconds_later);
+    let step = decide(desired(&verdict, true), false, defaults(), &mut memory, now);
+    assert!(expect(&step), "{step:?}");
 }
