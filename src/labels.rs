@@ -39,6 +39,8 @@ pub const ROLLED_BACK_FROM: &str = "io.docker-cd.rolled-back-from";
 /// On an operator's rollback (`"true"`): the revision is held, replaced only
 /// when Git changes the stack or a sync asks for it.
 pub const HELD: &str = "io.docker-cd.held";
+/// On an automatic rollback: which revision failed its gate, and how.
+pub const ROLLBACK_REASON: &str = "io.docker-cd.rollback-reason";
 
 /// Compose's project label: the stack name.
 pub const COMPOSE_PROJECT: &str = "com.docker.compose.project";
@@ -66,6 +68,8 @@ pub struct Synced {
     pub rolled_back_from: Option<String>,
     /// An operator's rollback holds this revision (see [`HELD`]).
     pub held: bool,
+    /// Why an automatic rollback ran (see [`ROLLBACK_REASON`]).
+    pub rollback_reason: Option<String>,
 }
 
 impl Synced {
@@ -104,6 +108,7 @@ impl StackLabels {
         let optional = [
             (GOOD_REVISION, &self.synced.good_revision),
             (ROLLED_BACK_FROM, &self.synced.rolled_back_from),
+            (ROLLBACK_REASON, &self.synced.rollback_reason),
         ];
         pairs.extend(
             optional
@@ -130,6 +135,7 @@ impl StackLabels {
                 good_revision: get(GOOD_REVISION),
                 rolled_back_from: get(ROLLED_BACK_FROM),
                 held: get(HELD).as_deref() == Some("true"),
+                rollback_reason: get(ROLLBACK_REASON),
             },
         })
     }
@@ -162,6 +168,7 @@ mod tests {
                 good_revision: None,
                 rolled_back_from: None,
                 held: false,
+                rollback_reason: None,
             },
         };
         labels

@@ -51,6 +51,7 @@ mod tests {
                 good_revision: None,
                 rolled_back_from: None,
                 held: false,
+                rollback_reason: None,
             },
         }
     }

@@ -66,6 +66,8 @@ pub enum Observation<'a> {
         rolled_back_from: Option<&'a str>,
         /// That target is an operator's rollback: held, `synced`, not `rolled-back`.
         held: bool,
+        /// Why an automatic rollback ran, as its labels say.
+        rollback_reason: Option<&'a str>,
     },
     /// No longer in Git.
     Gone {
@@ -161,6 +163,7 @@ pub fn decide(
             rollback_to,
             rolled_back_from,
             held,
+            rollback_reason,
         } => {
             if requested {
                 return requested_apply(verdict);
@@ -177,7 +180,11 @@ pub fn decide(
             }
             match verdict {
                 Verdict::InSync if held => in_sync(memory, stack_hash, None),
-                Verdict::InSync => in_sync(memory, stack_hash, rolled_back_from),
+                Verdict::InSync => in_sync(
+                    memory,
+                    stack_hash,
+                    rolled_back_from.map(|failed| (failed, rollback_reason)),
+                ),
                 Verdict::Settling {
                     detail,
                     starting_only: true,
@@ -213,22 +220,25 @@ pub fn decide(
 }
 
 /// Everything runs and is healthy: the gate passed. `synced`, or
-/// `rolled-back` when this is a rollback's target.
-fn in_sync(memory: &mut Memory, stack_hash: &str, rolled_back_from: Option<&str>) -> Step {
+/// `rolled-back` when this is a rollback's target, replacing the `stack_hash`
+/// given (which failed as the reason says, where the labels say it).
+fn in_sync(
+    memory: &mut Memory,
+    stack_hash: &str,
+    rolled_back: Option<(&str, Option<&str>)>,
+) -> Step {
     memory.gate = Some(Gate::Passed {
         stack_hash: stack_hash.to_string(),
     });
-    match rolled_back_from {
-        Some(failed) => report(
-            Status::RolledBack,
-            Some(format!(
-                "stack_hash {} failed its health gate; the last revision that passed runs",
-                short(failed)
-            )),
-            Wait::ForChange,
-        ),
-        None => report(Status::Synced, None, Wait::ForChange),
-    }
+    let Some((failed, reason)) = rolled_back else {
+        return report(Status::Synced, None, Wait::ForChange);
+    };
+    let why = match reason {
+        Some(reason) => reason.to_string(),
+        None => format!("stack_hash {} failed its health gate", short(failed)),
+    };
+    let message = format!("{why}; the last revision that passed runs");
+    report(Status::RolledBack, Some(message), Wait::ForChange)
 }
 
 /// An apply asked through the API: it runs whatever the verdict and policy say.

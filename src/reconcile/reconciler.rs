@@ -159,6 +159,7 @@ impl<E: Executor> StackReconciler<E> {
                 rollback_to: rollback_to.as_deref(),
                 rolled_back_from,
                 held: observed.as_ref().is_some_and(|o| o.held),
+                rollback_reason: observed.as_ref().and_then(|o| o.rollback_reason.as_deref()),
             },
             (Some(d), None) => Observation::Invalid {
                 error: d.error.as_deref().unwrap_or_default(),
@@ -325,6 +326,7 @@ impl<E: Executor> StackReconciler<E> {
             return Ok(Action::await_change());
         };
         tracing::warn!(stack = %name, %reason, revision, "rolling back");
+        let because = failure.map(|f| rollback_reason(from.as_deref(), &f.reason));
         self.record_rollback(name, from, &failed.stack_hash, revision, failure);
         let labels = StackLabels {
             instance: self.instance.clone(),
@@ -337,6 +339,7 @@ impl<E: Executor> StackReconciler<E> {
                 good_revision: Some(revision.to_string()),
                 rolled_back_from: Some(failed.stack_hash.clone()),
                 held: failure.is_none(),
+                rollback_reason: because,
             },
         };
         let detail = format!("rollback to {revision}: {reason}");
@@ -419,6 +422,7 @@ impl<E: Executor> StackReconciler<E> {
                 good_revision: previous.and_then(|p| self.good_revision_after(&desired.name, p)),
                 rolled_back_from: None,
                 held: false,
+                rollback_reason: None,
             },
         };
         StackLabels {
@@ -634,6 +638,23 @@ impl<E: Executor> StackReconciler<E> {
 struct Failure {
     failure: GateFailure,
     reason: String,
+}
+
+/// The label saying which revision failed its gate and how, kept short: a
+/// label is no place for a long message.
+fn rollback_reason(from: Option<&str>, reason: &str) -> String {
+    const LONGEST: usize = 300;
+    let text = match from {
+        Some(revision) => format!(
+            "revision {}: {reason}",
+            revision.get(..12).unwrap_or(revision)
+        ),
+        None => reason.to_string(),
+    };
+    match text.char_indices().nth(LONGEST) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text,
+    }
 }
 
 fn action(wait: Wait) -> Action {

@@ -33,6 +33,12 @@ async fn a_failing_revision_is_rolled_back_and_the_next_good_one_deploys() {
     let rolled = api.wait_status(&web, "rolled-back", CONVERGE).await;
     eprintln!("rolled back {:?} after the refresh", started.elapsed());
     assert_eq!(rolled["synced_revision"], a, "{rolled}");
+    // Which revision failed, and how.
+    let reason = rolled["error"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains(&format!("revision {}", &b[..12])) && reason.contains("unhealthy"),
+        "{rolled}"
+    );
     let rows = d.containers("web");
     assert_eq!(rows.len(), 1, "{rows:?}");
     let env =

@@ -67,6 +67,7 @@ fn desired(verdict: &Verdict, has_containers: bool) -> Observation<'_> {
         rollback_to: None,
         rolled_back_from: None,
         held: false,
+        rollback_reason: None,
     }
 }
 
@@ -490,6 +491,7 @@ fn the_stack_label_sets_its_own_timeout() {
         rollback_to: None,
         rolled_back_from: None,
         held: false,
+        rollback_reason: None,
     };
     let step = decide(
         observation,
@@ -541,6 +543,7 @@ fn after_a_restart_the_gate_is_read_from_the_labels(
         rollback_to: None,
         rolled_back_from: None,
         held: false,
+        rollback_reason: None,
     };
     let now = Instant::now() + Duration::from_secs(1000);
     let step = decide(observation, false, defaults(), &mut Memory::default(), now);
@@ -702,6 +705,7 @@ fn pass_with(
         rollback_to,
         rolled_back_from,
         held: false,
+        rollback_reason: None,
     };
     decide(observation, false, defaults(), memory, now)
 }
@@ -794,6 +798,7 @@ fn settling_pass(
         rollback_to: None,
         rolled_back_from: None,
         held: false,
+        rollback_reason: None,
     };
     decide(observation, false, defaults(), memory, now);
     settled(before.as_ref(), memory.gate.as_ref(), now)
@@ -891,6 +896,7 @@ fn a_held_rollback_in_sync_is_synced_and_its_failure_is_final() {
         rollback_to: None,
         rolled_back_from: Some("failedhash0123456"),
         held: true,
+        rollback_reason: None,
     };
     let mut memory = Memory::default();
     let step = decide(held(&Verdict::InSync), false, defaults(), &mut memory, now);
@@ -941,4 +947,38 @@ fn a_container_not_started_right_after_an_apply_is_waited_for_briefly(
     let now = start + Duration::from_secs(seconds_later);
     let step = decide(desired(&verdict, true), false, defaults(), &mut memory, now);
     assert!(expect(&step), "{step:?}");
+}
+
+#[test]
+fn a_rolled_back_stack_says_which_revision_failed_and_how_where_its_labels_do() {
+    let verdict = Verdict::InSync;
+    let observation = Observation::Desired {
+        verdict: &verdict,
+        stack_hash: HASH,
+        has_containers: true,
+        health_timeout: None,
+        applied_ago: None,
+        rollback_to: None,
+        rolled_back_from: Some("failedhash0123456"),
+        held: false,
+        rollback_reason: Some("revision 0123456789ab: health gate failed: web: unhealthy"),
+    };
+    let step = decide(
+        observation,
+        false,
+        defaults(),
+        &mut Memory::default(),
+        Instant::now(),
+    );
+    assert_eq!(
+        step,
+        Step::Report {
+            status: Status::RolledBack,
+            error: Some(
+                "revision 0123456789ab: health gate failed: web: unhealthy; the last revision that passed runs"
+                    .into()
+            ),
+            wait: Wait::ForChange
+        }
+    );
 }
