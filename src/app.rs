@@ -29,6 +29,7 @@ use crate::informer::{self, Keys};
 use crate::plan::Planner;
 use crate::reconcile::decide::Policy;
 use crate::reconcile::memory::Memories;
+use crate::reconcile::series::GateSeries;
 use crate::reconcile::{DockerExecutor, StackReconciler};
 use crate::runtime::Runtime;
 use crate::stack::StackName;
@@ -187,6 +188,8 @@ fn start_reconciler(
         status: status.clone(),
         memories: memories.clone(),
         metrics: runtime.metrics.clone(),
+        gate_series: GateSeries::register(&runtime.registry)
+            .context("registering health gate metrics")?,
         events: runtime.events.clone(),
         history: history.clone(),
         revisions: stores.revisions.clone(),

@@ -130,7 +130,7 @@ impl StackCommands {
     /// [`CommandError::NotFound`] for an unknown stack.
     pub fn sync(&self, name: &StackName) -> Result<(), CommandError> {
         self.known(name)?;
-        self.parts.memories.grant(name);
+        self.parts.memories.release(name);
         self.parts.queue.add(name.clone());
         tracing::info!(stack = %name, "sync requested");
         Ok(())

@@ -1,27 +1,18 @@
 //! The application's Prometheus series (the work queue and reconcile series live
 //! in the `controller` crate). Every label value is initialised at start, so
 //! dashboards show 0 rather than nothing: by the component that owns the names
-//! (the informers, the webhook handler, the status table), from its enums.
+//! (the informers, the webhook handler, the status table), from its enums; the
+//! health gate's series are the reconciler's (`reconcile::series`).
 
 use prometheus::core::Collector;
 use prometheus::{
-    GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts,
-    Registry,
+    Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
 };
-
-use crate::history::Gate;
-use crate::reconcile::memory::GateFailure;
 
 /// Refresh duration buckets: a no-change fetch takes milliseconds, a clone of a
 /// big repository over a slow link can take minutes.
 const REFRESH_BUCKETS: [f64; 12] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0, 30.0, 120.0,
-];
-
-/// Health gate duration buckets: from a stack without healthchecks, ready as
-/// compose returns, to the longest `HEALTH_TIMEOUT` worth a bucket.
-const GATE_BUCKETS: [f64; 11] = [
-    0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0,
 ];
 
 /// Handles to every application series.
@@ -39,12 +30,6 @@ pub struct AppMetrics {
     pub docker_events: IntCounterVec,
     /// `drift_corrections_total`.
     pub drift_corrections: IntCounter,
-    /// `rollbacks_total{reason}`: rollbacks started, by how the gate failed.
-    pub rollbacks: IntCounterVec,
-    /// `health_gate_duration_seconds{outcome}`: compose returned to the verdict.
-    pub health_gate_duration: HistogramVec,
-    /// `stack_health{stack}`: the fraction of a stack's services ready.
-    pub stack_health: GaugeVec,
 }
 
 impl AppMetrics {
@@ -114,44 +99,8 @@ impl AppMetrics {
                     "Reconciles that corrected runtime drift (containers stopped, removed or changed by hand)",
                 )?,
             )?,
-            rollbacks: counters(
-                registry,
-                Opts::new(
-                    "rollbacks_total",
-                    "Automatic rollbacks started, by how the health gate failed",
-                ),
-                ["reason"],
-                GateFailure::ALL.iter().map(|f| [f.as_str()]),
-            )?,
-            health_gate_duration: gate_histogram(registry)?,
-            stack_health: registered(
-                registry,
-                GaugeVec::new(
-                    Opts::new(
-                        "stack_health",
-                        "Fraction of the stack's services whose containers run (healthy where checked), 0 to 1",
-                    ),
-                    &["stack"],
-                )?,
-            )?,
         })
     }
-}
-
-/// `health_gate_duration_seconds{outcome}`, both outcomes at 0.
-fn gate_histogram(registry: &Registry) -> Result<HistogramVec, prometheus::Error> {
-    let histogram = HistogramVec::new(
-        HistogramOpts::new(
-            "health_gate_duration_seconds",
-            "Time from compose up returning to the health gate's verdict, by verdict",
-        )
-        .buckets(GATE_BUCKETS.to_vec()),
-        &["outcome"],
-    )?;
-    for gate in Gate::ALL {
-        histogram.with_label_values(&[gate.as_str()]);
-    }
-    registered(registry, histogram)
 }
 
 /// Registers `collector` and hands it back.

@@ -270,41 +270,65 @@ impl Gating<'_> {
             .gate
             .clone()
             .filter(|g| g.stack_hash() == stack_hash)?;
-        match (verdict, gate) {
-            (
-                _,
-                Gate::Failed {
-                    failure,
-                    reason,
-                    rollback_tried: false,
-                    ..
-                },
-            ) if !memory.granted && self.rollback_to.is_some() => {
+        match gate {
+            Gate::Failed {
+                failure,
+                reason,
+                rollback_tried,
+                ..
+            } => Some(self.failed(failure, reason, rollback_tried, memory)),
+            Gate::Open { since, gated, .. } => self.open(verdict, since, gated, memory, now),
+            Gate::Passed { .. } => None,
+        }
+    }
+
+    /// A failed gate: a rollback once, where one is on; then reported, or
+    /// applied again on a sync.
+    fn failed(
+        &self,
+        failure: GateFailure,
+        reason: String,
+        rollback_tried: bool,
+        memory: &mut Memory,
+    ) -> Step {
+        if memory.granted {
+            return Step::Apply {
+                cause: Cause::Desired,
+                detail: "a sync asked for the revision whose health gate failed".into(),
+            };
+        }
+        match self.rollback_to {
+            Some(revision) if !rollback_tried => {
                 if let Some(Gate::Failed { rollback_tried, .. }) = &mut memory.gate {
                     *rollback_tried = true;
                 }
-                Some(Step::RollBack {
-                    revision: self.rollback_to.unwrap_or_default().to_string(),
+                Step::RollBack {
+                    revision: revision.to_string(),
                     failure,
                     reason,
-                })
+                }
             }
             // Failed stays failed, also when a restarted container runs again
             // for a while, until Git changes the stack or a sync.
-            (_, Gate::Failed { reason, .. }) if !memory.granted => {
-                Some(report(Status::Failed, Some(reason), Wait::ForChange))
-            }
-            (_, Gate::Failed { .. }) => Some(Step::Apply {
-                cause: Cause::Desired,
-                detail: "a sync asked for the revision whose health gate failed".into(),
-            }),
-            (
-                Verdict::Settling {
-                    detail,
-                    starting_only,
-                },
-                Gate::Open { since, gated, .. },
-            ) => {
+            _ => report(Status::Failed, Some(reason), Wait::ForChange),
+        }
+    }
+
+    /// An open gate (since compose returned at `since`): its wait, deadline
+    /// and failures; `None` when the verdict is not the gate's business.
+    fn open(
+        &self,
+        verdict: &Verdict,
+        since: Instant,
+        gated: bool,
+        memory: &mut Memory,
+        now: Instant,
+    ) -> Option<Step> {
+        match verdict {
+            Verdict::Settling {
+                detail,
+                starting_only,
+            } => {
                 let deadline = since + self.timeout;
                 Some(if now >= deadline {
                     let why = format!(
@@ -319,27 +343,19 @@ impl Gating<'_> {
                     report(Status::Syncing, waiting, Wait::Poll(deadline - now))
                 })
             }
-            (
-                Verdict::NeedsApply {
-                    cause: Cause::Drift,
-                    exited: true,
-                    detail,
-                },
-                Gate::Open {
-                    since, gated: true, ..
-                },
-            ) => Some(self.fail(memory, GateFailure::Exited, detail, since)),
+            Verdict::NeedsApply {
+                cause: Cause::Drift,
+                exited: true,
+                detail,
+            } if gated => Some(self.fail(memory, GateFailure::Exited, detail, since)),
             // A container missing or not started just after compose returned
             // is mostly the runtime cache not having read the engine's events
             // yet: wait for them rather than apply again. Later it is drift.
-            (
-                Verdict::NeedsApply {
-                    exited: false,
-                    detail,
-                    ..
-                },
-                Gate::Open { since, .. },
-            ) if now < since + CACHE_LAG => {
+            Verdict::NeedsApply {
+                exited: false,
+                detail,
+                ..
+            } if now < since + CACHE_LAG => {
                 let waiting = Some(format!("waiting for {detail}"));
                 Some(report(
                     Status::Syncing,
@@ -360,7 +376,7 @@ impl Gating<'_> {
 }
 
 /// The first 12 characters of a hash, for messages.
-fn short(hash: &str) -> &str {
+pub(super) fn short(hash: &str) -> &str {
     hash.get(..12).unwrap_or(hash)
 }
 
@@ -462,6 +478,7 @@ fn budget_spent(memory: &mut Memory, now: Instant) -> bool {
 /// whether it was such a fresh start.
 pub fn begin(cause: Option<Cause>, memory: &mut Memory, now: Instant) -> bool {
     let granted = std::mem::take(&mut memory.granted);
+    memory.released = false;
     let fresh = granted || cause == Some(Cause::Desired);
     if fresh {
         memory.reverts.clear();

@@ -25,6 +25,9 @@ pub struct Memory {
     pub given_up: bool,
     /// An operator asked for one apply (sync, ack) whatever the policy says.
     pub granted: bool,
+    /// A sync asked for the revision in Git over one a rollback (or an
+    /// operator's hold) runs in its place; an ack only repairs what runs.
+    pub released: bool,
 }
 
 /// Where an apply stands between `compose up` and `synced`.
@@ -136,9 +139,17 @@ impl Memories {
         out
     }
 
-    /// Grants `name` one apply whatever the policy (a sync or an acknowledgement).
+    /// Grants `name` one apply whatever the policy (an acknowledgement).
     pub fn grant(&self, name: &str) {
         self.with(name, |m| m.granted = true);
+    }
+
+    /// Grants `name` one apply of the revision in Git, also over a rollback's (a sync).
+    pub fn release(&self, name: &str) {
+        self.with(name, |m| {
+            m.granted = true;
+            m.released = true;
+        });
     }
 
     /// Takes the lock of `name`, unless an apply holds it (a second apply is

@@ -9,6 +9,7 @@ pub mod executor;
 pub mod memory;
 mod origin;
 pub mod reconciler;
+pub mod series;
 
 pub use executor::DockerExecutor;
 pub use reconciler::StackReconciler;

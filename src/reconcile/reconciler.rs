@@ -18,6 +18,7 @@ use super::assess::{Cause, assess};
 use super::decide::{self, Applied, Observation, Policy, Step, Wait, decide};
 use super::executor::Executor;
 use super::memory::{Gate, GateFailure, Memories, StackGuard};
+use super::series::GateSeries;
 use crate::docker::state::{ContainerInfo, RuntimeCache};
 use crate::events::EventBus;
 use crate::history::{self, History, Run};
@@ -30,6 +31,8 @@ use crate::status::{LastResult, Outcome, Status, StatusTable};
 
 /// Retry delay while another session holds the stack's lock.
 const LOCKED_RETRY: Duration = Duration::from_secs(1);
+/// Retry delay while a rollback's revision cannot be read from the mirror.
+const UNREADABLE_RETRY: Duration = Duration::from_secs(30);
 /// Retry delay while no snapshot exists (the readiness gate makes this rare).
 const NOT_READY_RETRY: Duration = Duration::from_secs(5);
 
@@ -51,6 +54,8 @@ pub struct StackReconciler<E> {
     pub memories: Memories,
     /// Series.
     pub metrics: AppMetrics,
+    /// The health gate's series.
+    pub gate_series: GateSeries,
     /// Where gate verdicts and rollbacks are announced (status changes go
     /// through the status table).
     pub events: EventBus,
@@ -70,6 +75,17 @@ struct Seen<'a> {
     observed: Option<Synced>,
     applied: Option<Synced>,
     containers: &'a [ContainerInfo],
+}
+
+/// One `compose up`: the stack, why, and the labels it writes.
+struct Change<'a> {
+    desired: &'a DesiredStack,
+    cause: Cause,
+    /// What differs, for the log.
+    detail: &'a str,
+    labels: &'a StackLabels,
+    /// A rollback (`Some(held)`: an operator's), recorded as such.
+    rollback: Option<bool>,
 }
 
 /// A rollback: where to, and the gate failure behind it; without one it is
@@ -131,7 +147,10 @@ impl<E: Executor> StackReconciler<E> {
         let containers = self.runtime.containers(name);
         let observed = labels::last_synced(containers.iter().map(|c| &c.labels));
         let wanted = snapshot.stacks.get(name);
-        let standing_in = self.standing_in(wanted, observed.as_ref(), requested).await;
+        let standing_in = match self.standing_in(wanted, observed.as_ref(), requested).await {
+            Ok(stack) => stack,
+            Err(revision) => return Ok(self.stand_in_unreadable(name, &revision, observed)),
+        };
         let rolled_back_from = standing_in
             .as_ref()
             .and(wanted)
@@ -267,29 +286,55 @@ impl<E: Executor> StackReconciler<E> {
                     return Ok(Action::await_change());
                 };
                 let labels = self.labels_for(seen.snapshot, desired, cause, seen.applied);
-                self.apply(desired, cause, &detail, &labels, held).await
+                let change = Change {
+                    desired,
+                    cause,
+                    detail: &detail,
+                    labels: &labels,
+                    rollback: None,
+                };
+                self.apply(change, held).await
             }
             Step::Remove => self.remove(name, seen.containers, held).await,
         }
     }
 
     /// The stack a rollback runs instead of `wanted`, while the running
-    /// containers say `wanted` failed its gate and no operator asked for it.
+    /// containers say `wanted` failed its gate (or an operator held another
+    /// revision) and no sync asked for `wanted`; `Err(revision)` when that
+    /// revision cannot be read now.
     async fn standing_in(
         &self,
         wanted: Option<&Arc<DesiredStack>>,
         observed: Option<&Synced>,
         requested: bool,
-    ) -> Option<Arc<DesiredStack>> {
-        let wanted = wanted?;
-        let observed = observed?;
+    ) -> Result<Option<Arc<DesiredStack>>, String> {
+        let (Some(wanted), Some(observed)) = (wanted, observed) else {
+            return Ok(None);
+        };
         let name = &wanted.name;
-        let granted = self.memories.with(name, |m| m.granted);
-        if requested || granted || observed.rolled_back_from.as_deref() != Some(&wanted.stack_hash)
+        let released = self.memories.with(name, |m| m.released);
+        if requested || released || observed.rolled_back_from.as_deref() != Some(&wanted.stack_hash)
         {
-            return None;
+            return Ok(None);
         }
-        self.revisions.stack_at(&observed.revision, name).await
+        match self.revisions.stack_at(&observed.revision, name).await {
+            Some(stack) => Ok(Some(stack)),
+            None => Err(observed.revision.clone()),
+        }
+    }
+
+    /// The revision standing in for the desired one cannot be read (the
+    /// mirror is being cloned again, the commit is gone): the desired one
+    /// failed or was held off, so it is not applied in its place; looked at
+    /// again later.
+    fn stand_in_unreadable(&self, name: &str, revision: &str, observed: Option<Synced>) -> Action {
+        let error = format!(
+            "revision {} runs in place of the one in Git, and its files cannot be read now; the one in Git is not applied until it changes or a sync asks for it",
+            decide::short(revision)
+        );
+        self.report(name, Status::Failed, Some(error), observed);
+        Action::requeue(UNREADABLE_RETRY)
     }
 
     /// Where a failed gate of `wanted` rolls back to: the revision its running
@@ -325,6 +370,15 @@ impl<E: Executor> StackReconciler<E> {
             self.record_failure(name, &message);
             return Ok(Action::await_change());
         };
+        // Only a rollback that really starts uses up the failure's one try.
+        let Some(guard) = held.or_else(|| self.memories.try_lock(name)) else {
+            self.retry_rollback(name);
+            return Ok(Action::requeue(LOCKED_RETRY));
+        };
+        if let Err(error) = self.executor.connected() {
+            self.retry_rollback(name);
+            return Err(error);
+        }
         tracing::warn!(stack = %name, %reason, revision, "rolling back");
         let because = failure.map(|f| rollback_reason(from.as_deref(), &f.reason));
         self.record_rollback(name, from, &failed.stack_hash, revision, failure);
@@ -343,8 +397,24 @@ impl<E: Executor> StackReconciler<E> {
             },
         };
         let detail = format!("rollback to {revision}: {reason}");
-        self.apply(&target, Cause::Desired, &detail, &labels, held)
-            .await
+        let change = Change {
+            desired: &target,
+            cause: Cause::Desired,
+            detail: &detail,
+            labels: &labels,
+            rollback: Some(failure.is_none()),
+        };
+        self.run(change, guard, false).await
+    }
+
+    /// A rollback that could not start (lock taken, Docker away) may be tried
+    /// again on a later pass.
+    fn retry_rollback(&self, name: &str) {
+        self.memories.with(name, |m| {
+            if let Some(Gate::Failed { rollback_tried, .. }) = &mut m.gate {
+                *rollback_tried = false;
+            }
+        });
     }
 
     /// An operator's rollback to `revision`: applied in place of the stack
@@ -447,15 +517,12 @@ impl<E: Executor> StackReconciler<E> {
 
     async fn apply(
         &self,
-        desired: &DesiredStack,
-        cause: Cause,
-        detail: &str,
-        labels: &StackLabels,
+        change: Change<'_>,
         held: Option<StackGuard>,
     ) -> Result<Action, ReconcileError> {
-        let name = desired.name.as_str();
+        let name = change.desired.name.as_str();
         let requested = held.is_some();
-        let Some(_guard) = held.or_else(|| self.memories.try_lock(name)) else {
+        let Some(guard) = held.or_else(|| self.memories.try_lock(name)) else {
             tracing::debug!(
                 stack = name,
                 "stack is being applied by another session; retrying"
@@ -463,20 +530,26 @@ impl<E: Executor> StackReconciler<E> {
             return Ok(Action::requeue(LOCKED_RETRY));
         };
         self.executor.connected()?;
-        let granted = self.memories.with(name, |m| m.granted); // `begin` takes it
-        let (kind, origin) = if labels.synced.rolled_back_from.is_some() {
-            let origin = if labels.synced.held {
-                (history::Cause::Manual, history::Trigger::Api)
-            } else {
-                (history::Cause::Rollback, history::Trigger::HealthGate)
-            };
-            (history::Action::Rollback, origin)
-        } else {
-            let origin = super::origin::origin(Some(cause), requested, granted);
-            (history::Action::Apply, origin)
-        };
+        self.run(change, guard, requested).await
+    }
+
+    /// Runs `change` under the stack's lock (`requested`: asked through the API).
+    async fn run(
+        &self,
+        change: Change<'_>,
+        _guard: StackGuard,
+        requested: bool,
+    ) -> Result<Action, ReconcileError> {
+        let Change {
+            desired,
+            cause,
+            detail,
+            labels,
+            ..
+        } = change;
+        let name = desired.name.as_str();
         self.history
-            .begin(name, Run::start(kind, origin, Some(&labels.synced)));
+            .begin(name, self.history_run(&change, requested));
         let gated = self
             .memories
             .with(name, |m| decide::begin(Some(cause), m, Instant::now()))
@@ -495,8 +568,7 @@ impl<E: Executor> StackReconciler<E> {
             }
             result => result?,
         };
-        let applied = self.judge(desired, &labels.synced, &fresh, gated).await;
-        let settled = match applied {
+        let settled = match self.judge(desired, &labels.synced, &fresh, gated).await {
             Applied::NotConverged(message) => return Err(ReconcileError::NotConverged(message)),
             Applied::Synced => true,
             Applied::Settling => false,
@@ -504,6 +576,35 @@ impl<E: Executor> StackReconciler<E> {
         if cause == Cause::Drift {
             self.metrics.drift_corrections.inc();
         }
+        self.record_applied(name, settled, &fresh);
+        Ok(action(if settled {
+            Wait::ForChange
+        } else {
+            // Health events wake it before; this is the gate's deadline.
+            Wait::Poll(desired.health_timeout.unwrap_or(self.policy.health_timeout))
+        }))
+    }
+
+    /// The history entry `change` starts: a rollback as such, an apply by its
+    /// cause and whoever asked (read before `begin` takes the grant).
+    fn history_run(&self, change: &Change<'_>, requested: bool) -> Run {
+        let origin = match change.rollback {
+            Some(true) => (history::Cause::Manual, history::Trigger::Api),
+            Some(false) => (history::Cause::Rollback, history::Trigger::HealthGate),
+            None => {
+                let granted = self.memories.with(&change.desired.name, |m| m.granted);
+                super::origin::origin(Some(change.cause), requested, granted)
+            }
+        };
+        let action = match change.rollback {
+            Some(_) => history::Action::Rollback,
+            None => history::Action::Apply,
+        };
+        Run::start(action, origin, Some(&change.labels.synced))
+    }
+
+    /// An apply's containers run: `synced`, or `syncing` while the gate is open.
+    fn record_applied(&self, name: &str, settled: bool, fresh: &[ContainerInfo]) {
         if settled {
             tracing::info!(stack = name, "stack synced");
         } else {
@@ -523,12 +624,6 @@ impl<E: Executor> StackReconciler<E> {
             r.synced = observed;
             r.last_result = Some(LastResult::now(Outcome::Success, None));
         });
-        Ok(action(if settled {
-            Wait::ForChange
-        } else {
-            // Health events wake it before; this is the gate's deadline.
-            Wait::Poll(desired.health_timeout.unwrap_or(self.policy.health_timeout))
-        }))
     }
 
     /// How the apply of `desired` with `synced` labels ended, from the
@@ -645,10 +740,7 @@ struct Failure {
 fn rollback_reason(from: Option<&str>, reason: &str) -> String {
     const LONGEST: usize = 300;
     let text = match from {
-        Some(revision) => format!(
-            "revision {}: {reason}",
-            revision.get(..12).unwrap_or(revision)
-        ),
+        Some(revision) => format!("revision {}: {reason}", decide::short(revision)),
         None => reason.to_string(),
     };
     match text.char_indices().nth(LONGEST) {

@@ -16,8 +16,8 @@ impl<E: Executor> StackReconciler<E> {
             Some((failure, reason)) => (history::Gate::Failed, Some(failure), Some(reason)),
             None => (history::Gate::Passed, None, None),
         };
-        self.metrics
-            .health_gate_duration
+        self.gate_series
+            .duration
             .with_label_values(&[gate.as_str()])
             .observe(settled.took.as_secs_f64());
         self.events.publish(Event::Gate {
@@ -49,7 +49,7 @@ impl<E: Executor> StackReconciler<E> {
         why: Option<&Failure>,
     ) {
         if let Some(why) = why {
-            self.metrics
+            self.gate_series
                 .rollbacks
                 .with_label_values(&[why.failure.as_str()])
                 .inc();
@@ -68,7 +68,7 @@ impl<E: Executor> StackReconciler<E> {
     /// a stack no longer `desired` has no series, so none is left stale. An
     /// undeployable revision (no assessment) keeps the last value.
     pub(super) fn record_health(&self, name: &str, desired: bool, assessment: Option<&Assessment>) {
-        let health = &self.metrics.stack_health;
+        let health = &self.gate_series.stack_health;
         match assessment {
             Some(a) => health.with_label_values(&[name]).set(a.health()),
             // Absent already is the common case for a stack gone from Git.

@@ -13,6 +13,7 @@ use crate::stack::snapshot::SnapshotStore;
 
 mod gate;
 mod history;
+mod rollback;
 
 /// Records what it was asked to do and answers with scripted containers.
 #[derive(Default)]
@@ -120,6 +121,7 @@ fn harness(policy: Policy, executor: FakeExecutor) -> Harness {
             status: StatusTable::new(EventBus::new(), metrics.clone()),
             memories: Memories::new(),
             metrics,
+            gate_series: GateSeries::register(&registry).expect("gate series register"),
             events: EventBus::new(),
             history: History::in_memory(),
             revisions: Default::default(),

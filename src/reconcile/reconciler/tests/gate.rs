@@ -25,15 +25,15 @@ async fn newest(h: &Harness) -> Entry {
 
 fn gate_count(h: &Harness, outcome: &str) -> u64 {
     h.reconciler
-        .metrics
-        .health_gate_duration
+        .gate_series
+        .duration
         .with_label_values(&[outcome])
         .get_sample_count()
 }
 
 fn health(h: &Harness) -> f64 {
     h.reconciler
-        .metrics
+        .gate_series
         .stack_health
         .with_label_values(&["web"])
         .get()
@@ -110,7 +110,7 @@ async fn a_stack_that_leaves_leaves_no_health_series() {
     h.pass("web").await.expect("in sync");
     let series = |h: &Harness| {
         h.reconciler
-            .metrics
+            .gate_series
             .stack_health
             .collect()
             .into_iter()

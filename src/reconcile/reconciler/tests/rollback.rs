@@ -1,0 +1,134 @@
+//! Rollbacks over the fake executor: what runs in place of a failed (or held
+//! off) revision, and a rollback that cannot start yet.
+
+use std::time::Instant;
+
+use super::*;
+use crate::git::tree::FileTree;
+use crate::reconcile::memory::GateFailure;
+
+const COMPOSE: &str = "services:\n  web:\n    image: app\n";
+
+/// Past revisions where `web` exists at `r0` only.
+fn revisions_with_r0() -> Revisions {
+    Revisions::new(Arc::new(|revision: &str| {
+        let mut tree = FileTree::new();
+        if revision == "r0" {
+            tree.insert_file("web/compose.yaml", COMPOSE);
+        }
+        Ok(tree)
+    }))
+}
+
+impl Harness {
+    /// `web` runs `revision` in `state`, labelled with `extra` besides the apply's labels.
+    fn runs(&self, revision: &str, hash: &str, state: &str, extra: &[(&str, &str)]) {
+        let mut labels = vec![
+            (labels::MANAGED, "true"),
+            (labels::INSTANCE, "me"),
+            (labels::STACK, "web"),
+            (labels::REVISION, revision),
+            (labels::COMPOSE_HASH, "c"),
+            (labels::STACK_HASH, hash),
+            (labels::SYNCED_AT, "2026-01-01T00:00:00Z"),
+        ];
+        labels.extend_from_slice(extra);
+        self.containers
+            .set_stack("web", vec![container("a", "web", state, &labels)]);
+    }
+}
+
+/// `web` at `r2` (hash h2) in Git, while r0's stack runs in its place.
+fn rolled_back(revisions: Revisions, state: &str) -> Harness {
+    let mut h = harness(defaults(), runs_web());
+    h.reconciler.revisions = revisions;
+    h.publish("r2", vec![desired_stack("web", "h2", None)]);
+    let r0 = crate::stack::discover(&{
+        let mut tree = FileTree::new();
+        tree.insert_file("web/compose.yaml", COMPOSE);
+        tree
+    });
+    let hash = r0
+        .get("web")
+        .map(|s| s.stack_hash.clone())
+        .unwrap_or_default();
+    h.runs("r0", &hash, state, &[(labels::ROLLED_BACK_FROM, "h2")]);
+    h
+}
+
+#[tokio::test]
+async fn a_stand_in_that_cannot_be_read_does_not_bring_back_the_failed_revision() {
+    let h = rolled_back(Revisions::default(), "running");
+    let action = h.pass("web").await.expect("a report");
+    assert!(h.reconciler.executor.calls().is_empty(), "h2 not applied");
+    assert_eq!(action, Action::requeue(UNREADABLE_RETRY));
+    let record = h.reconciler.status.get("web").expect("record");
+    assert_eq!(record.status, Status::Failed);
+    assert!(
+        record
+            .error
+            .unwrap_or_default()
+            .contains("cannot be read now"),
+        "says why"
+    );
+}
+
+#[tokio::test]
+async fn an_ack_repairs_the_stand_in_and_only_a_sync_brings_back_git() {
+    let h = rolled_back(revisions_with_r0(), "exited");
+    h.reconciler.memories.grant("web");
+    h.pass("web").await.expect("drift reverted");
+    assert_eq!(h.reconciler.executor.calls(), ["up web r0"], "ack");
+    let listed = h.reconciler.history.list("web").await.expect("history");
+    assert_eq!(
+        listed.first().map(|e| e.action),
+        Some(crate::history::Action::Apply),
+        "a repair of the stand-in is no rollback"
+    );
+    h.reconciler.memories.release("web");
+    h.pass("web").await.expect("applied");
+    assert_eq!(
+        h.reconciler.executor.calls(),
+        ["up web r0", "up web r2"],
+        "sync"
+    );
+}
+
+#[tokio::test]
+async fn a_rollback_that_cannot_start_yet_is_tried_again() {
+    let mut h = harness(
+        Policy {
+            rollback_enabled: true,
+            ..defaults()
+        },
+        runs_web(),
+    );
+    h.reconciler.revisions = revisions_with_r0();
+    h.publish("r2", vec![desired_stack("web", "h2", None)]);
+    h.runs("r2", "h2", "running", &[(labels::GOOD_REVISION, "r0")]);
+    h.reconciler.memories.with("web", |m| {
+        m.gate = Some(Gate::Failed {
+            stack_hash: "h2".into(),
+            failure: GateFailure::Unhealthy,
+            reason: "health gate failed: web: unhealthy".into(),
+            opened: Instant::now(),
+            rollback_tried: false,
+        });
+    });
+    let rollbacks = |h: &Harness| {
+        h.reconciler
+            .gate_series
+            .rollbacks
+            .with_label_values(&["unhealthy"])
+            .get()
+    };
+    let plan_apply = h.reconciler.memories.try_lock("web");
+    let action = h.pass("web").await.expect("locked: later");
+    assert_eq!(action, Action::requeue(LOCKED_RETRY));
+    assert!(h.reconciler.executor.calls().is_empty());
+    assert_eq!(rollbacks(&h), 0, "not counted before it starts");
+    drop(plan_apply);
+    h.pass("web").await.expect("rolled back");
+    assert_eq!(h.reconciler.executor.calls(), ["up web r0"]);
+    assert_eq!(rollbacks(&h), 1);
+}
