@@ -14,7 +14,7 @@ use jiff::Timestamp;
 use tracing::Instrument as _;
 
 use super::ReconcileError;
-use super::assess::{Cause, assess};
+use super::assess::{Cause, Verdict, assess};
 use super::decide::{self, Applied, Observation, Policy, Step, Wait, decide};
 use super::executor::Executor;
 use super::memory::{Gate, GateFailure, Memories, StackGuard};
@@ -188,6 +188,14 @@ impl<E: Executor> StackReconciler<E> {
             },
         };
         self.record_health(name, desired.is_some(), assessment.as_ref());
+        if let (Some(d), Some(a)) = (desired, &assessment)
+            && a.verdict != Verdict::InSync
+            && observed
+                .as_ref()
+                .is_some_and(|o| o.stack_hash == d.stack_hash)
+        {
+            self.recall_gate(name, &d.stack_hash).await;
+        }
         let step = self
             .step_for(name, observation, requested, observed.as_ref())
             .await;

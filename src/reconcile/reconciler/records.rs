@@ -1,12 +1,15 @@
 //! What a gate's verdict and a rollback leave behind besides the status: the
 //! gate and rollback series, an SSE event each, the verdict in the history.
 
+use std::time::Instant;
+
 use super::{Failure, StackReconciler};
 use crate::events::Event;
 use crate::history::{self, GateVerdict};
 use crate::reconcile::assess::Assessment;
 use crate::reconcile::decide::Settled;
 use crate::reconcile::executor::Executor;
+use crate::reconcile::memory::{Gate, GateFailure};
 
 impl<E: Executor> StackReconciler<E> {
     /// Records the verdict of the gate of an apply of `revision`: its
@@ -77,5 +80,62 @@ impl<E: Executor> StackReconciler<E> {
             }
             None => {}
         }
+    }
+
+    /// After a restart nothing is remembered of a gate, the history is: the
+    /// running apply of `stack_hash` whose gate failed stays failed (not a
+    /// drift to revert), one that passed stays passed. Read only while the
+    /// stack is not in sync and no gate of `stack_hash` is remembered.
+    pub(super) async fn recall_gate(&self, name: &str, stack_hash: &str) {
+        let remembered = self.memories.with(name, |m| {
+            m.gate
+                .as_ref()
+                .is_some_and(|g| g.stack_hash() == stack_hash)
+        });
+        if remembered {
+            return;
+        }
+        let Ok(entries) = self.history.list(name).await else {
+            return;
+        };
+        let Some(entry) = entries.into_iter().find(|e| {
+            e.stack_hash.as_deref() == Some(stack_hash) && e.action != history::Action::Remove
+        }) else {
+            return;
+        };
+        let gate = match entry.gate {
+            Some(history::Gate::Passed) => Gate::Passed {
+                stack_hash: stack_hash.to_string(),
+            },
+            Some(history::Gate::Failed) => {
+                let reason = entry.error.unwrap_or_else(|| "health gate failed".into());
+                Gate::Failed {
+                    stack_hash: stack_hash.to_string(),
+                    failure: failure_in(&reason),
+                    reason,
+                    opened: Instant::now(),
+                    rollback_tried: false,
+                }
+            }
+            None => return,
+        };
+        tracing::debug!(stack = name, ?gate, "gate recalled from the history");
+        self.memories.with(name, |m| {
+            if m.gate.as_ref().is_none_or(|g| g.stack_hash() != stack_hash) {
+                m.gate = Some(gate);
+            }
+        });
+    }
+}
+
+/// How a recalled gate failed, from its message (the history keeps only the
+/// message; the kind labels `dockercd_rollbacks_total`).
+fn failure_in(reason: &str) -> GateFailure {
+    if reason.contains("not healthy") {
+        GateFailure::Timeout
+    } else if reason.contains("unhealthy") {
+        GateFailure::Unhealthy
+    } else {
+        GateFailure::Exited
     }
 }

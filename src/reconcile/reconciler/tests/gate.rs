@@ -124,3 +124,42 @@ async fn a_stack_that_leaves_leaves_no_health_series() {
     assert_eq!(h.status("web"), None);
     assert_eq!(series(&h), 0);
 }
+
+#[tokio::test]
+async fn after_a_restart_a_failed_gate_is_recalled_from_the_history_not_reverted() {
+    let h = harness(defaults(), runs_web());
+    h.publish("r2", vec![desired_stack("web", "h2", None)]);
+    let applied = Synced {
+        revision: "r2".into(),
+        compose_hash: "c".into(),
+        stack_hash: "h2".into(),
+        synced_at: "2026-01-01T00:00:00Z".into(),
+        good_revision: None,
+        rolled_back_from: None,
+        held: false,
+        rollback_reason: None,
+    };
+    let origin = (history::Cause::Git, history::Trigger::Refresh);
+    let run = history::Run::start(history::Action::Apply, origin, Some(&applied));
+    h.reconciler.history.record("web", run.finish(None)).await;
+    let why = "health gate failed: web: container a-1 exited (1)";
+    let verdict = history::GateVerdict {
+        stack_hash: "h2".into(),
+        gate: history::Gate::Failed,
+        error: Some(why.into()),
+    };
+    h.reconciler.history.settle("web", verdict).await;
+    // Long after the apply, its container exited: a drift, were it not for the history.
+    h.running("web", "h2");
+    let mut exited = h.reconciler.runtime.containers("web");
+    exited[0].state = crate::docker::state::ContainerState::Exited;
+    exited[0].exit_code = Some(1);
+    h.containers.set_stack("web", exited);
+    h.pass("web").await.expect("a report");
+    assert!(h.reconciler.executor.calls().is_empty(), "not reverted");
+    let record = h.reconciler.status.get("web").expect("record");
+    assert_eq!(
+        (record.status, record.error.as_deref()),
+        (Status::Failed, Some(why))
+    );
+}
