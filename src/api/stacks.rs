@@ -16,7 +16,7 @@ use super::stack_path::StackPath;
 use super::{ApiError, StackReads};
 use crate::docker::state::{ContainerInfo, ContainerState, Health};
 use crate::git::commits::{CommitView, Commits};
-use crate::labels;
+use crate::labels::{self, Synced};
 use crate::stack::DesiredStack;
 use crate::stack::snapshot::Snapshot;
 use crate::status::{LastResult, StackRecord, Status};
@@ -119,6 +119,15 @@ fn stack_health(desired: Option<&DesiredStack>, containers: &[ContainerInfo]) ->
     }
 }
 
+/// The desired stack, unless a rollback or hold runs another revision in
+/// its place (its containers are then counted as they are).
+fn runs_in_git<'a>(
+    desired: Option<&'a DesiredStack>,
+    synced: Option<&Synced>,
+) -> Option<&'a DesiredStack> {
+    desired.filter(|d| synced.is_none_or(|s| s.rolled_back_from.as_deref() != Some(&d.stack_hash)))
+}
+
 /// Builds the view of one stack from its three sources.
 pub fn stack_view(
     name: &str,
@@ -180,7 +189,7 @@ pub fn stack_view(
         held_revision: synced.filter(|s| s.held).map(|s| s.revision.clone()),
         last_result: record.and_then(|r| r.last_result.clone()),
         error,
-        health: stack_health(desired, containers),
+        health: stack_health(runs_in_git(desired, synced), containers),
         services,
     }
 }
@@ -382,6 +391,27 @@ mod tests {
             stack_health(None, &containers),
             StackHealth { ready: 1, total: 2 }
         );
+    }
+
+    #[test]
+    fn a_rolled_back_stack_is_counted_by_what_runs_not_by_git() {
+        let d = desired("web", &["web", "added"], "h2");
+        let mut record = StackRecord::new(Status::RolledBack);
+        record.synced = Some(Synced {
+            revision: "r0".into(),
+            compose_hash: "c".into(),
+            stack_hash: "h0".into(),
+            synced_at: "2026-01-01T00:00:00Z".into(),
+            good_revision: None,
+            rolled_back_from: Some("h2".into()),
+            held: false,
+            rollback_reason: None,
+        });
+        let running = [container("1", "web", "running", &[])];
+        let view = stack_view("web", Some(&d), Some(&record), &running);
+        assert_eq!(view.health, StackHealth { ready: 1, total: 1 });
+        let view = stack_view("web", Some(&d), None, &running);
+        assert_eq!(view.health, StackHealth { ready: 1, total: 2 }, "in Git");
     }
 
     #[test]
