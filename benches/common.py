@@ -92,7 +92,7 @@ class DockerCd:
             raise SystemExit("build first: cargo build --release --bin docker-cd")
         self.port = free_port()
         full = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"),
-                "LISTEN_ADDR": "127.0.0.1:%d" % self.port, "RUST_LOG": "warn",
+                "LISTEN_ADDR": "127.0.0.1:%d" % self.port, "RUST_LOG": os.environ.get("RUST_LOG", "warn"),
                 "POLL_INTERVAL": "0"}
         full.update(env)
         self.log = tempfile.NamedTemporaryFile(prefix="dcd-bench-log-", delete=False)
