@@ -291,7 +291,7 @@ impl Gating<'_> {
         rollback_tried: bool,
         memory: &mut Memory,
     ) -> Step {
-        if memory.granted {
+        if memory.released {
             return Step::Apply {
                 cause: Cause::Desired,
                 detail: "a sync asked for the revision whose health gate failed".into(),

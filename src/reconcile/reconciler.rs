@@ -147,7 +147,10 @@ impl<E: Executor> StackReconciler<E> {
         let containers = self.runtime.containers(name);
         let observed = labels::last_synced(containers.iter().map(|c| &c.labels));
         let wanted = snapshot.stacks.get(name);
-        let standing_in = match self.standing_in(wanted, observed.as_ref(), requested).await {
+        let applied = self.last_applied(name, observed.as_ref());
+        // What was applied, not only what runs: a rollback whose containers
+        // were all removed still stands in for the failed revision.
+        let standing_in = match self.standing_in(wanted, applied.as_ref(), requested).await {
             Ok(stack) => stack,
             Err(revision) => return Ok(self.stand_in_unreadable(name, &revision, observed)),
         };
@@ -157,7 +160,6 @@ impl<E: Executor> StackReconciler<E> {
             .map(|w| w.stack_hash.as_str());
         let desired = standing_in.as_ref().or(wanted);
         let rollback_to = self.rollback_to(wanted, observed.as_ref(), rolled_back_from.is_some());
-        let applied = self.last_applied(name, observed.as_ref());
         let assessment = desired.filter(|d| d.error.is_none()).map(|d| {
             assess(
                 d,
@@ -190,11 +192,9 @@ impl<E: Executor> StackReconciler<E> {
         self.record_health(name, desired.is_some(), assessment.as_ref());
         if let (Some(d), Some(a)) = (desired, &assessment)
             && a.verdict != Verdict::InSync
-            && observed
-                .as_ref()
-                .is_some_and(|o| o.stack_hash == d.stack_hash)
+            && let Some(o) = observed.as_ref().filter(|o| o.stack_hash == d.stack_hash)
         {
-            self.recall_gate(name, &d.stack_hash).await;
+            self.recall_gate(name, o).await;
         }
         let step = self
             .step_for(name, observation, requested, observed.as_ref())
@@ -374,9 +374,11 @@ impl<E: Executor> StackReconciler<E> {
         let Rollback { revision, failure } = rollback;
         let reason = failure.map_or(ASKED, |f| f.reason.as_str());
         let Some(target) = self.revisions.stack_at(revision, name).await else {
-            let message = format!("{reason}; no rollback: revision {revision} cannot be read");
+            let message = format!("{reason}; no rollback yet: revision {revision} cannot be read");
             self.record_failure(name, &message);
-            return Ok(Action::await_change());
+            // The mirror may be cloned again: tried once more later.
+            self.retry_rollback(name);
+            return Ok(Action::requeue(UNREADABLE_RETRY));
         };
         // Only a rollback that really starts uses up the failure's one try.
         let Some(guard) = held.or_else(|| self.memories.try_lock(name)) else {
@@ -649,12 +651,17 @@ impl<E: Executor> StackReconciler<E> {
         self.record_health(name, true, Some(&assessment));
         let (applied, settled) = self.memories.with(name, |m| {
             let now = Instant::now();
-            // The gate opens as compose returns; a verdict now took no time.
-            let opened = Gate::Open {
-                stack_hash: desired.stack_hash.clone(),
-                since: now,
-                gated,
-            };
+            // The gate opens as compose returns (a verdict now took no time),
+            // unless this is a revert within a gate still open.
+            let opened = m
+                .gate
+                .clone()
+                .filter(|g| matches!(g, Gate::Open { stack_hash, .. } if *stack_hash == desired.stack_hash))
+                .unwrap_or(Gate::Open {
+                    stack_hash: desired.stack_hash.clone(),
+                    since: now,
+                    gated,
+                });
             let applied =
                 decide::after_apply(&assessment.verdict, &desired.stack_hash, gated, m, now);
             (

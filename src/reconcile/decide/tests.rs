@@ -402,8 +402,15 @@ fn a_gated_apply_fails_at_once_when_a_container_is_unhealthy_or_exits(
         &mut memory,
         now
     )));
-    // A sync applies it again, whatever the containers look like.
+    // An ack does not (it repairs what runs); a sync applies it again,
+    // whatever the containers look like.
     memory.granted = true;
+    assert!(reported(Status::Failed, Wait::ForChange)(&pass(
+        &verdict,
+        &mut memory,
+        now
+    )));
+    memory.released = true;
     let Step::Apply { cause, .. } = pass(&verdict, &mut memory, now) else {
         panic!("a sync applies");
     };

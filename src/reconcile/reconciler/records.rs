@@ -3,9 +3,12 @@
 
 use std::time::Instant;
 
+use jiff::{SignedDuration, Timestamp};
+
 use super::{Failure, StackReconciler};
 use crate::events::Event;
 use crate::history::{self, GateVerdict};
+use crate::labels::Synced;
 use crate::reconcile::assess::Assessment;
 use crate::reconcile::decide::Settled;
 use crate::reconcile::executor::Executor;
@@ -85,8 +88,11 @@ impl<E: Executor> StackReconciler<E> {
     /// After a restart nothing is remembered of a gate, the history is: the
     /// running apply of `stack_hash` whose gate failed stays failed (not a
     /// drift to revert), one that passed stays passed. Read only while the
-    /// stack is not in sync and no gate of `stack_hash` is remembered.
-    pub(super) async fn recall_gate(&self, name: &str, stack_hash: &str) {
+    /// stack is not in sync and no gate of `stack_hash` is remembered. The
+    /// entry must be of the apply the labels name: one killed before its
+    /// entry was written leaves an older entry of the same `stack_hash`.
+    pub(super) async fn recall_gate(&self, name: &str, applied: &Synced) {
+        let stack_hash = applied.stack_hash.as_str();
         let remembered = self.memories.with(name, |m| {
             m.gate
                 .as_ref()
@@ -103,6 +109,9 @@ impl<E: Executor> StackReconciler<E> {
         }) else {
             return;
         };
+        if !of_the_apply(&entry.started_at, &applied.synced_at) {
+            return;
+        }
         let gate = match entry.gate {
             Some(history::Gate::Passed) => Gate::Passed {
                 stack_hash: stack_hash.to_string(),
@@ -125,6 +134,15 @@ impl<E: Executor> StackReconciler<E> {
                 m.gate = Some(gate);
             }
         });
+    }
+}
+
+/// Whether an entry that started at `started` is of the apply labelled
+/// `synced_at` (written just before the run started; a little slack for clocks).
+fn of_the_apply(started: &str, synced_at: &str) -> bool {
+    match (started.parse::<Timestamp>(), synced_at.parse::<Timestamp>()) {
+        (Ok(started), Ok(synced)) => started >= synced - SignedDuration::from_secs(5),
+        _ => false,
     }
 }
 

@@ -125,8 +125,9 @@ async fn a_stack_that_leaves_leaves_no_health_series() {
     assert_eq!(series(&h), 0);
 }
 
-#[tokio::test]
-async fn after_a_restart_a_failed_gate_is_recalled_from_the_history_not_reverted() {
+/// After a restart, `web`'s container (labelled as applied at `synced_at`)
+/// exited long after an apply of h2 whose entry says its gate failed.
+async fn restarted_with_a_failed_entry(synced_at: &str) -> Harness {
     let h = harness(defaults(), runs_web());
     h.publish("r2", vec![desired_stack("web", "h2", None)]);
     let applied = Synced {
@@ -142,24 +143,42 @@ async fn after_a_restart_a_failed_gate_is_recalled_from_the_history_not_reverted
     let origin = (history::Cause::Git, history::Trigger::Refresh);
     let run = history::Run::start(history::Action::Apply, origin, Some(&applied));
     h.reconciler.history.record("web", run.finish(None)).await;
-    let why = "health gate failed: web: container a-1 exited (1)";
     let verdict = history::GateVerdict {
         stack_hash: "h2".into(),
         gate: history::Gate::Failed,
-        error: Some(why.into()),
+        error: Some(EXITED.into()),
     };
     h.reconciler.history.settle("web", verdict).await;
-    // Long after the apply, its container exited: a drift, were it not for the history.
     h.running("web", "h2");
     let mut exited = h.reconciler.runtime.containers("web");
     exited[0].state = crate::docker::state::ContainerState::Exited;
     exited[0].exit_code = Some(1);
+    exited[0]
+        .labels
+        .insert(labels::SYNCED_AT.into(), synced_at.into());
     h.containers.set_stack("web", exited);
+    h
+}
+
+const EXITED: &str = "health gate failed: web: container a-1 exited (1)";
+
+#[tokio::test]
+async fn after_a_restart_a_failed_gate_is_recalled_from_the_history_not_reverted() {
+    let h = restarted_with_a_failed_entry("2026-01-01T00:00:00Z").await;
     h.pass("web").await.expect("a report");
     assert!(h.reconciler.executor.calls().is_empty(), "not reverted");
     let record = h.reconciler.status.get("web").expect("record");
     assert_eq!(
         (record.status, record.error.as_deref()),
-        (Status::Failed, Some(why))
+        (Status::Failed, Some(EXITED))
     );
+}
+
+#[tokio::test]
+async fn an_entry_older_than_the_running_apply_is_not_recalled() {
+    // The running apply (a sync of the same files, killed before its entry
+    // was written) is newer than the failed entry: its exit is drift.
+    let h = restarted_with_a_failed_entry("2099-01-01T00:00:00Z").await;
+    h.pass("web").await.expect("reverted");
+    assert_eq!(h.reconciler.executor.calls(), ["up web r1"]);
 }

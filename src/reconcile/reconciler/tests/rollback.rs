@@ -132,3 +132,47 @@ async fn a_rollback_that_cannot_start_yet_is_tried_again() {
     assert_eq!(h.reconciler.executor.calls(), ["up web r0"]);
     assert_eq!(rollbacks(&h), 1);
 }
+
+#[tokio::test]
+async fn a_rollback_whose_containers_were_all_removed_is_restored_not_replaced() {
+    let h = rolled_back(revisions_with_r0(), "running");
+    h.pass("web").await.expect("in sync");
+    assert_eq!(h.status("web"), Some(Status::RolledBack));
+    h.containers.set_stack("web", vec![]);
+    h.pass("web").await.expect("restored");
+    assert_eq!(h.reconciler.executor.calls(), ["up web r0"], "not r2");
+}
+
+#[tokio::test]
+async fn a_rollback_target_that_cannot_be_read_yet_is_tried_again_later() {
+    let h = harness(
+        Policy {
+            rollback_enabled: true,
+            ..defaults()
+        },
+        runs_web(),
+    );
+    h.publish("r2", vec![desired_stack("web", "h2", None)]);
+    h.runs("r2", "h2", "running", &[(labels::GOOD_REVISION, "r0")]);
+    h.reconciler.memories.with("web", |m| {
+        m.gate = Some(Gate::Failed {
+            stack_hash: "h2".into(),
+            failure: GateFailure::Unhealthy,
+            reason: "health gate failed: web: unhealthy".into(),
+            opened: Instant::now(),
+            rollback_tried: false,
+        });
+    });
+    let action = h.pass("web").await.expect("later");
+    assert_eq!(action, Action::requeue(UNREADABLE_RETRY));
+    let tried = h.reconciler.memories.with("web", |m| {
+        matches!(
+            m.gate,
+            Some(Gate::Failed {
+                rollback_tried: true,
+                ..
+            })
+        )
+    });
+    assert!(!tried, "the one try is still there");
+}
