@@ -1,6 +1,7 @@
 //! An in-memory [`HistoryStore`] for unit tests.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use super::{Entry, GateVerdict, HistoryError, HistoryStore, KEEP};
@@ -10,6 +11,7 @@ use super::{Entry, GateVerdict, HistoryError, HistoryStore, KEEP};
 pub struct MemoryStore {
     entries: Mutex<HashMap<String, Vec<Entry>>>,
     failing: bool,
+    reads: AtomicUsize,
 }
 
 impl MemoryStore {
@@ -19,6 +21,11 @@ impl MemoryStore {
             failing: true,
             ..Self::default()
         }
+    }
+
+    /// How many times entries were listed.
+    pub fn reads(&self) -> usize {
+        self.reads.load(Ordering::SeqCst)
     }
 }
 
@@ -47,6 +54,7 @@ impl HistoryStore for MemoryStore {
     }
 
     fn list(&self, stack: &str) -> Result<Vec<Entry>, HistoryError> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
         if self.failing {
             return Err(HistoryError::Task("disk full".into()));
         }

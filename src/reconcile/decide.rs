@@ -205,6 +205,7 @@ pub fn decide(
         }
         Observation::Gone { has_containers } => {
             memory.gate = None;
+            memory.recalled = None;
             if !has_containers {
                 Step::Forget
             } else if !requested

@@ -28,6 +28,9 @@ pub struct Memory {
     /// A sync asked for the revision in Git over one a rollback (or an
     /// operator's hold) runs in its place; an ack only repairs what runs.
     pub released: bool,
+    /// The `stack_hash` whose gate was last looked for in the history (after a
+    /// restart): looked for once, not on every pass.
+    pub recalled: Option<String>,
 }
 
 /// Where an apply stands between `compose up` and `synced`.

@@ -88,17 +88,22 @@ impl<E: Executor> StackReconciler<E> {
     /// After a restart nothing is remembered of a gate, the history is: the
     /// running apply of `stack_hash` whose gate failed stays failed (not a
     /// drift to revert), one that passed stays passed. Read only while the
-    /// stack is not in sync and no gate of `stack_hash` is remembered. The
+    /// stack is not in sync and no gate of `stack_hash` is remembered, once
+    /// per `stack_hash`. The
     /// entry must be of the apply the labels name: one killed before its
     /// entry was written leaves an older entry of the same `stack_hash`.
     pub(super) async fn recall_gate(&self, name: &str, applied: &Synced) {
         let stack_hash = applied.stack_hash.as_str();
-        let remembered = self.memories.with(name, |m| {
-            m.gate
+        let known = self.memories.with(name, |m| {
+            let known = m
+                .gate
                 .as_ref()
                 .is_some_and(|g| g.stack_hash() == stack_hash)
+                || m.recalled.as_deref() == Some(stack_hash);
+            m.recalled = Some(stack_hash.to_string());
+            known
         });
-        if remembered {
+        if known {
             return;
         }
         let Ok(entries) = self.history.list(name).await else {

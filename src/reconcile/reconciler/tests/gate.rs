@@ -182,3 +182,28 @@ async fn an_entry_older_than_the_running_apply_is_not_recalled() {
     h.pass("web").await.expect("reverted");
     assert_eq!(h.reconciler.executor.calls(), ["up web r1"]);
 }
+
+#[tokio::test]
+async fn the_history_is_looked_at_once_per_stack_hash_not_on_every_pass() {
+    let mut h = harness(
+        Policy {
+            drift_policy: DriftPolicy::Flag,
+            ..defaults()
+        },
+        runs_web(),
+    );
+    let store = Arc::new(crate::history::fake::MemoryStore::default());
+    let errors = prometheus::IntCounter::new("history_errors_total", "test").expect("counter");
+    h.reconciler.history = History::new(store.clone(), errors);
+    h.publish("r1", vec![desired_stack("web", "h1", None)]);
+    // A stopped container under DRIFT_POLICY=flag: out of sync pass after pass.
+    h.running("web", "h1");
+    let mut stopped = h.reconciler.runtime.containers("web");
+    stopped[0].state = crate::docker::state::ContainerState::Exited;
+    h.containers.set_stack("web", stopped);
+    for _ in 0..3 {
+        h.pass("web").await.expect("flagged");
+    }
+    assert_eq!(h.status("web"), Some(Status::Drifted));
+    assert_eq!(store.reads(), 1);
+}
