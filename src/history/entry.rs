@@ -62,6 +62,18 @@ named_enum! {
     }
 }
 
+named_enum! {
+    /// How a health gate failed: the `reason` label of `dockercd_rollbacks_total`.
+    pub enum GateFailure {
+        /// A container runs but is unhealthy, restarting or paused.
+        Unhealthy = "unhealthy",
+        /// A container exited, or is missing right after the apply.
+        Exited = "exited",
+        /// Not every container was healthy within the health timeout.
+        Timeout = "timeout",
+    }
+}
+
 /// The verdict of the gate of the apply of `stack_hash`, for its entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GateVerdict {
@@ -69,6 +81,8 @@ pub struct GateVerdict {
     pub stack_hash: String,
     /// Passed or failed.
     pub gate: Gate,
+    /// How it failed.
+    pub failure: Option<GateFailure>,
     /// Why it failed.
     pub error: Option<String>,
 }
@@ -100,6 +114,9 @@ pub struct Entry {
     /// removal, and in records written before gates were recorded.
     #[serde(default)]
     pub gate: Option<Gate>,
+    /// How its gate failed (`unhealthy`, `exited`, `timeout`); `null` otherwise.
+    #[serde(default)]
+    pub gate_reason: Option<GateFailure>,
 }
 
 impl Entry {
@@ -112,6 +129,7 @@ impl Entry {
             && self.stack_hash.as_deref() == Some(verdict.stack_hash.as_str());
         if ours {
             self.gate = Some(verdict.gate);
+            self.gate_reason = verdict.failure;
             if verdict.gate == Gate::Failed {
                 self.outcome = Outcome::Failure;
                 self.error = self.error.take().or_else(|| verdict.error.clone());
@@ -182,6 +200,7 @@ impl Run {
             },
             error,
             gate: None,
+            gate_reason: None,
         };
         if let Some(verdict) = &self.verdict {
             entry.settle(verdict);

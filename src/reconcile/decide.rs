@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use super::args::DriftPolicy;
 use super::assess::{Cause, Verdict};
-use super::memory::{Gate, GateFailure, Memory};
+use super::memory::{Gate, Memory};
+use crate::history::GateFailure;
 use crate::status::Status;
 
 /// How often a stack whose healthchecks are starting outside a gate is looked

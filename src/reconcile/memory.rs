@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use tokio::sync::oneshot;
 
-use crate::named::named_enum;
+use crate::history::GateFailure;
 
 /// The plain part of a stack's memory: what [`super::decide`] reads and changes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -65,18 +65,6 @@ pub enum Gate {
         /// A rollback was asked for once already: never twice for one failure.
         rollback_tried: bool,
     },
-}
-
-named_enum! {
-    /// How a health gate failed: the `reason` label of `dockercd_rollbacks_total`.
-    pub enum GateFailure {
-        /// A container runs but is unhealthy, restarting or paused.
-        Unhealthy = "unhealthy",
-        /// A container exited, or is missing right after the apply.
-        Exited = "exited",
-        /// Not every container was healthy within the health timeout.
-        Timeout = "timeout",
-    }
 }
 
 impl Gate {

@@ -4,8 +4,8 @@
 
 use prometheus::{GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
 
-use super::memory::GateFailure;
 use crate::history::Gate;
+use crate::history::GateFailure;
 use crate::metrics::{counters, registered};
 
 /// Health gate duration buckets: from a stack without healthchecks, ready as

@@ -58,6 +58,7 @@ async fn a_failing_revision_is_rolled_back_and_the_next_good_one_deploys() {
     assert_eq!(failed["revision"], b, "{history}");
     assert_eq!(failed["outcome"], "failure", "{history}");
     assert_eq!(failed["gate"], "failed", "{history}");
+    assert_eq!(failed["gate_reason"], "unhealthy", "{history}");
     let error = failed["error"].as_str().unwrap_or_default();
     assert!(
         error.starts_with("health gate failed: web:") && error.contains("unhealthy"),

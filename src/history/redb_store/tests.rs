@@ -16,6 +16,7 @@ fn entry(revision: &str) -> Entry {
         outcome: Outcome::Success,
         error: None,
         gate: None,
+        gate_reason: None,
     }
 }
 
@@ -88,6 +89,7 @@ fn failed_gate(stack_hash: &str) -> GateVerdict {
     GateVerdict {
         stack_hash: stack_hash.into(),
         gate: crate::history::Gate::Failed,
+        failure: Some(crate::history::GateFailure::Unhealthy),
         error: Some("health gate failed: web: unhealthy".into()),
     }
 }
@@ -112,6 +114,7 @@ fn a_failed_gate_turns_the_newest_apply_of_its_hash_into_a_failure_once() {
     store.settle("web", &failed_gate("hash-b")).expect("settle");
     let passed = GateVerdict {
         gate: crate::history::Gate::Passed,
+        failure: None,
         error: None,
         ..failed_gate("hash-b")
     };
@@ -122,6 +125,11 @@ fn a_failed_gate_turns_the_newest_apply_of_its_hash_into_a_failure_once() {
     assert_eq!(listed[0].revision.as_deref(), Some("b"));
     assert_eq!(listed[0].outcome, Outcome::Failure);
     assert_eq!(listed[0].gate, Some(crate::history::Gate::Failed));
+    assert_eq!(
+        listed[0].gate_reason,
+        Some(crate::history::GateFailure::Unhealthy),
+        "kept across a reopen"
+    );
     assert_eq!(
         listed[0].error.as_deref(),
         Some("health gate failed: web: unhealthy")
@@ -140,6 +148,7 @@ fn a_record_written_before_gates_reads_with_no_verdict_and_takes_one() {
     let passed = GateVerdict {
         stack_hash: "hash-a".into(),
         gate: crate::history::Gate::Passed,
+        failure: None,
         error: None,
     };
     store.settle("web", &passed).expect("settle");

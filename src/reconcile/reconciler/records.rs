@@ -7,12 +7,12 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::{Failure, StackReconciler};
 use crate::events::Event;
-use crate::history::{self, GateVerdict};
+use crate::history::{self, GateFailure, GateVerdict};
 use crate::labels::Synced;
 use crate::reconcile::assess::Assessment;
 use crate::reconcile::decide::Settled;
 use crate::reconcile::executor::Executor;
-use crate::reconcile::memory::{Gate, GateFailure};
+use crate::reconcile::memory::Gate;
 
 impl<E: Executor> StackReconciler<E> {
     /// Records the verdict of the gate of an apply of `revision`: its
@@ -38,6 +38,7 @@ impl<E: Executor> StackReconciler<E> {
         let verdict = GateVerdict {
             stack_hash: settled.stack_hash,
             gate,
+            failure: reason,
             error,
         };
         self.history.settle(name, verdict).await;
@@ -125,7 +126,8 @@ impl<E: Executor> StackReconciler<E> {
                 let reason = entry.error.unwrap_or_else(|| "health gate failed".into());
                 Gate::Failed {
                     stack_hash: stack_hash.to_string(),
-                    failure: failure_in(&reason),
+                    // Records from before the kind was kept say only why.
+                    failure: entry.gate_reason.unwrap_or(GateFailure::Exited),
                     reason,
                     opened: Instant::now(),
                     rollback_tried: false,
@@ -148,17 +150,5 @@ fn of_the_apply(started: &str, synced_at: &str) -> bool {
     match (started.parse::<Timestamp>(), synced_at.parse::<Timestamp>()) {
         (Ok(started), Ok(synced)) => started >= synced - SignedDuration::from_secs(5),
         _ => false,
-    }
-}
-
-/// How a recalled gate failed, from its message (the history keeps only the
-/// message; the kind labels `dockercd_rollbacks_total`).
-fn failure_in(reason: &str) -> GateFailure {
-    if reason.contains("not healthy") {
-        GateFailure::Timeout
-    } else if reason.contains("unhealthy") {
-        GateFailure::Unhealthy
-    } else {
-        GateFailure::Exited
     }
 }

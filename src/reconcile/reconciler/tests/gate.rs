@@ -146,6 +146,7 @@ async fn restarted_with_a_failed_entry(synced_at: &str) -> Harness {
     let verdict = history::GateVerdict {
         stack_hash: "h2".into(),
         gate: history::Gate::Failed,
+        failure: Some(history::GateFailure::Exited),
         error: Some(EXITED.into()),
     };
     h.reconciler.history.settle("web", verdict).await;

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use super::*;
 use crate::git::tree::FileTree;
-use crate::reconcile::memory::GateFailure;
+use crate::history::GateFailure;
 
 const COMPOSE: &str = "services:\n  web:\n    image: app\n";
 
@@ -175,4 +175,49 @@ async fn a_rollback_target_that_cannot_be_read_yet_is_tried_again_later() {
         )
     });
     assert!(!tried, "the one try is still there");
+}
+
+#[tokio::test]
+async fn a_gate_recalled_after_a_restart_counts_its_rollback_by_how_it_failed() {
+    let mut h = harness(
+        Policy {
+            rollback_enabled: true,
+            ..defaults()
+        },
+        runs_web(),
+    );
+    h.reconciler.revisions = revisions_with_r0();
+    h.publish("r2", vec![desired_stack("web", "h2", None)]);
+    let applied = Synced {
+        revision: "r2".into(),
+        compose_hash: "c".into(),
+        stack_hash: "h2".into(),
+        synced_at: "2026-01-01T00:00:00Z".into(),
+        good_revision: Some("r0".into()),
+        rolled_back_from: None,
+        held: false,
+        rollback_reason: None,
+    };
+    let origin = (crate::history::Cause::Git, crate::history::Trigger::Refresh);
+    let run = crate::history::Run::start(crate::history::Action::Apply, origin, Some(&applied));
+    h.reconciler.history.record("web", run.finish(None)).await;
+    // A restart loop is unhealthy, though its message does not say so.
+    let verdict = crate::history::GateVerdict {
+        stack_hash: "h2".into(),
+        gate: crate::history::Gate::Failed,
+        failure: Some(GateFailure::Unhealthy),
+        error: Some("health gate failed: web: container a-1 is restarting".into()),
+    };
+    h.reconciler.history.settle("web", verdict).await;
+    h.runs("r2", "h2", "restarting", &[(labels::GOOD_REVISION, "r0")]);
+    h.pass("web").await.expect("rolled back");
+    assert_eq!(h.reconciler.executor.calls(), ["up web r0"]);
+    let counted = |reason: &str| {
+        h.reconciler
+            .gate_series
+            .rollbacks
+            .with_label_values(&[reason])
+            .get()
+    };
+    assert_eq!((counted("unhealthy"), counted("exited")), (1, 0));
 }
