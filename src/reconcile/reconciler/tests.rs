@@ -169,6 +169,34 @@ impl Harness {
         self.containers
             .set_stack(name, vec![container("a", "web", "running", &labels)]);
     }
+
+    /// `web`'s history ends with an apply of `r2` (h2) at the time `running`
+    /// labels, whose gate failed as `failure` says, with `error`.
+    async fn failed_apply_of_r2(&self, failure: GateFailure, error: &str) {
+        let applied = Synced {
+            revision: "r2".into(),
+            compose_hash: "c".into(),
+            stack_hash: "h2".into(),
+            synced_at: "2026-01-01T00:00:00Z".into(),
+            good_revision: None,
+            rolled_back_from: None,
+            held: false,
+            rollback_reason: None,
+        };
+        let origin = (crate::history::Cause::Git, crate::history::Trigger::Refresh);
+        let run = crate::history::Run::start(crate::history::Action::Apply, origin, Some(&applied));
+        self.reconciler
+            .history
+            .record("web", run.finish(None))
+            .await;
+        let verdict = crate::history::GateVerdict {
+            stack_hash: "h2".into(),
+            gate: crate::history::Gate::Failed,
+            failure: Some(failure),
+            error: Some(error.into()),
+        };
+        self.reconciler.history.settle("web", verdict).await;
+    }
 }
 
 fn defaults() -> Policy {

@@ -130,26 +130,8 @@ async fn a_stack_that_leaves_leaves_no_health_series() {
 async fn restarted_with_a_failed_entry(synced_at: &str) -> Harness {
     let h = harness(defaults(), runs_web());
     h.publish("r2", vec![desired_stack("web", "h2", None)]);
-    let applied = Synced {
-        revision: "r2".into(),
-        compose_hash: "c".into(),
-        stack_hash: "h2".into(),
-        synced_at: "2026-01-01T00:00:00Z".into(),
-        good_revision: None,
-        rolled_back_from: None,
-        held: false,
-        rollback_reason: None,
-    };
-    let origin = (history::Cause::Git, history::Trigger::Refresh);
-    let run = history::Run::start(history::Action::Apply, origin, Some(&applied));
-    h.reconciler.history.record("web", run.finish(None)).await;
-    let verdict = history::GateVerdict {
-        stack_hash: "h2".into(),
-        gate: history::Gate::Failed,
-        failure: Some(history::GateFailure::Exited),
-        error: Some(EXITED.into()),
-    };
-    h.reconciler.history.settle("web", verdict).await;
+    h.failed_apply_of_r2(history::GateFailure::Exited, EXITED)
+        .await;
     h.running("web", "h2");
     let mut exited = h.reconciler.runtime.containers("web");
     exited[0].state = crate::docker::state::ContainerState::Exited;

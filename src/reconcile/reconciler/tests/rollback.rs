@@ -38,6 +38,20 @@ impl Harness {
     }
 }
 
+/// `web` at `r2` (hash h2) in Git with rollback on; `r0` can be read.
+fn rollback_on() -> Harness {
+    let mut h = harness(
+        Policy {
+            rollback_enabled: true,
+            ..defaults()
+        },
+        runs_web(),
+    );
+    h.reconciler.revisions = revisions_with_r0();
+    h.publish("r2", vec![desired_stack("web", "h2", None)]);
+    h
+}
+
 /// `web` at `r2` (hash h2) in Git, while r0's stack runs in its place.
 fn rolled_back(revisions: Revisions, state: &str) -> Harness {
     let mut h = harness(defaults(), runs_web());
@@ -96,15 +110,7 @@ async fn an_ack_repairs_the_stand_in_and_only_a_sync_brings_back_git() {
 
 #[tokio::test]
 async fn a_rollback_that_cannot_start_yet_is_tried_again() {
-    let mut h = harness(
-        Policy {
-            rollback_enabled: true,
-            ..defaults()
-        },
-        runs_web(),
-    );
-    h.reconciler.revisions = revisions_with_r0();
-    h.publish("r2", vec![desired_stack("web", "h2", None)]);
+    let h = rollback_on();
     h.runs("r2", "h2", "running", &[(labels::GOOD_REVISION, "r0")]);
     h.reconciler.memories.with("web", |m| {
         m.gate = Some(Gate::Failed {
@@ -179,36 +185,13 @@ async fn a_rollback_target_that_cannot_be_read_yet_is_tried_again_later() {
 
 #[tokio::test]
 async fn a_gate_recalled_after_a_restart_counts_its_rollback_by_how_it_failed() {
-    let mut h = harness(
-        Policy {
-            rollback_enabled: true,
-            ..defaults()
-        },
-        runs_web(),
-    );
-    h.reconciler.revisions = revisions_with_r0();
-    h.publish("r2", vec![desired_stack("web", "h2", None)]);
-    let applied = Synced {
-        revision: "r2".into(),
-        compose_hash: "c".into(),
-        stack_hash: "h2".into(),
-        synced_at: "2026-01-01T00:00:00Z".into(),
-        good_revision: Some("r0".into()),
-        rolled_back_from: None,
-        held: false,
-        rollback_reason: None,
-    };
-    let origin = (crate::history::Cause::Git, crate::history::Trigger::Refresh);
-    let run = crate::history::Run::start(crate::history::Action::Apply, origin, Some(&applied));
-    h.reconciler.history.record("web", run.finish(None)).await;
+    let h = rollback_on();
     // A restart loop is unhealthy, though its message does not say so.
-    let verdict = crate::history::GateVerdict {
-        stack_hash: "h2".into(),
-        gate: crate::history::Gate::Failed,
-        failure: Some(GateFailure::Unhealthy),
-        error: Some("health gate failed: web: container a-1 is restarting".into()),
-    };
-    h.reconciler.history.settle("web", verdict).await;
+    h.failed_apply_of_r2(
+        GateFailure::Unhealthy,
+        "health gate failed: web: container a-1 is restarting",
+    )
+    .await;
     h.runs("r2", "h2", "restarting", &[(labels::GOOD_REVISION, "r0")]);
     h.pass("web").await.expect("rolled back");
     assert_eq!(h.reconciler.executor.calls(), ["up web r0"]);
