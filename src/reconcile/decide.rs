@@ -493,6 +493,17 @@ pub fn begin(cause: Option<Cause>, memory: &mut Memory, now: Instant) -> bool {
     fresh
 }
 
+/// Called once an automatic rollback really starts: a fresh gate, like any
+/// apply of another revision. A sync asked for after the rollback was decided
+/// is kept for the pass after it: it asked for the revision in Git, not this
+/// one. An ack is used up: the rollback repairs the stack.
+pub fn begin_rollback(memory: &mut Memory, now: Instant) {
+    let synced = memory.released;
+    begin(Some(Cause::Desired), memory, now);
+    memory.granted |= synced;
+    memory.released = synced;
+}
+
 /// How an apply of `stack_hash` ended, from the assessment made after compose
 /// returned; the apply's gate opens unless it is already passed. `gated`: a Git
 /// change or an operator's apply (see [`Gate::Open`]).

@@ -561,10 +561,15 @@ impl<E: Executor> StackReconciler<E> {
         let name = desired.name.as_str();
         self.history
             .begin(name, self.history_run(&change, requested));
-        let gated = self
-            .memories
-            .with(name, |m| decide::begin(Some(cause), m, Instant::now()))
-            || requested;
+        let automatic_rollback = change.rollback == Some(false);
+        let gated = self.memories.with(name, |m| {
+            if automatic_rollback {
+                decide::begin_rollback(m, Instant::now());
+                true
+            } else {
+                decide::begin(Some(cause), m, Instant::now())
+            }
+        }) || requested;
         tracing::info!(stack = name, cause = ?cause, %detail, "applying stack");
         self.status.update(name, |r| {
             r.status = Status::Syncing;

@@ -989,3 +989,21 @@ fn a_rolled_back_stack_says_which_revision_failed_and_how_where_its_labels_do() 
         }
     );
 }
+
+#[rstest]
+#[case::a_sync_is_kept_for_the_next_pass(true, true)]
+#[case::an_ack_is_used_up(false, false)]
+fn an_automatic_rollback_starting(#[case] released: bool, #[case] kept: bool) {
+    let now = Instant::now();
+    let mut memory = Memory {
+        granted: true,
+        released,
+        gate: Some(Gate::Passed {
+            stack_hash: HASH.into(),
+        }),
+        ..Memory::default()
+    };
+    begin_rollback(&mut memory, now);
+    assert_eq!((memory.granted, memory.released), (kept, kept));
+    assert_eq!(memory.gate, None, "a fresh gate");
+}

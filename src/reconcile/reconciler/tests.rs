@@ -24,6 +24,9 @@ struct FakeExecutor {
     /// What `down` leaves.
     down_left: Mutex<Vec<ContainerInfo>>,
     offline: bool,
+    /// Runs once when the reconciler next asks whether Docker answers: what
+    /// happens elsewhere between a decision and the apply it starts.
+    on_connect: Mutex<Option<Box<dyn FnOnce() + Send>>>,
 }
 
 impl FakeExecutor {
@@ -44,6 +47,14 @@ impl FakeExecutor {
 
 impl Executor for FakeExecutor {
     fn connected(&self) -> Result<(), ReconcileError> {
+        let meanwhile = self
+            .on_connect
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(meanwhile) = meanwhile {
+            meanwhile();
+        }
         if self.offline {
             Err(ReconcileError::DockerUnavailable)
         } else {

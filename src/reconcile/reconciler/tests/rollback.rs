@@ -57,17 +57,20 @@ fn rolled_back(revisions: Revisions, state: &str) -> Harness {
     let mut h = harness(defaults(), runs_web());
     h.reconciler.revisions = revisions;
     h.publish("r2", vec![desired_stack("web", "h2", None)]);
+    h.runs("r0", &r0_hash(), state, &[(labels::ROLLED_BACK_FROM, "h2")]);
+    h
+}
+
+/// The `stack_hash` of `web` at `r0`.
+fn r0_hash() -> String {
     let r0 = crate::stack::discover(&{
         let mut tree = FileTree::new();
         tree.insert_file("web/compose.yaml", COMPOSE);
         tree
     });
-    let hash = r0
-        .get("web")
+    r0.get("web")
         .map(|s| s.stack_hash.clone())
-        .unwrap_or_default();
-    h.runs("r0", &hash, state, &[(labels::ROLLED_BACK_FROM, "h2")]);
-    h
+        .unwrap_or_default()
 }
 
 #[tokio::test]
@@ -203,4 +206,39 @@ async fn a_gate_recalled_after_a_restart_counts_its_rollback_by_how_it_failed() 
             .get()
     };
     assert_eq!((counted("unhealthy"), counted("exited")), (1, 0));
+}
+
+#[tokio::test]
+async fn a_sync_asked_for_while_a_rollback_starts_applies_git_after_it() {
+    let h = rollback_on();
+    h.runs("r2", "h2", "running", &[(labels::GOOD_REVISION, "r0")]);
+    h.reconciler.memories.with("web", |m| {
+        m.gate = Some(Gate::Failed {
+            stack_hash: "h2".into(),
+            failure: GateFailure::Unhealthy,
+            reason: "health gate failed: web: unhealthy".into(),
+            opened: Instant::now(),
+            rollback_tried: false,
+        });
+    });
+    let memories = h.reconciler.memories.clone();
+    *h.reconciler
+        .executor
+        .on_connect
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner) = Some(Box::new(move || memories.release("web")));
+    h.pass("web").await.expect("rolled back");
+    assert_eq!(h.reconciler.executor.calls(), ["up web r0"]);
+    h.runs(
+        "r0",
+        &r0_hash(),
+        "running",
+        &[(labels::ROLLED_BACK_FROM, "h2")],
+    );
+    h.pass("web").await.expect("the sync");
+    assert_eq!(
+        h.reconciler.executor.calls(),
+        ["up web r0", "up web r2"],
+        "the sync is not used up by the rollback that started meanwhile"
+    );
 }
