@@ -61,6 +61,22 @@ fn rolled_back(revisions: Revisions, state: &str) -> Harness {
     h
 }
 
+/// `web` runs `r2`, whose gate just failed; rollback is on, to `r0`.
+fn failed_on_r2() -> Harness {
+    let h = rollback_on();
+    h.runs("r2", "h2", "running", &[(labels::GOOD_REVISION, "r0")]);
+    h.reconciler.memories.with("web", |m| {
+        m.gate = Some(Gate::Failed {
+            stack_hash: "h2".into(),
+            failure: GateFailure::Unhealthy,
+            reason: "health gate failed: web: unhealthy".into(),
+            opened: Instant::now(),
+            rollback_tried: false,
+        });
+    });
+    h
+}
+
 /// The `stack_hash` of `web` at `r0`.
 fn r0_hash() -> String {
     let r0 = crate::stack::discover(&{
@@ -113,17 +129,7 @@ async fn an_ack_repairs_the_stand_in_and_only_a_sync_brings_back_git() {
 
 #[tokio::test]
 async fn a_rollback_that_cannot_start_yet_is_tried_again() {
-    let h = rollback_on();
-    h.runs("r2", "h2", "running", &[(labels::GOOD_REVISION, "r0")]);
-    h.reconciler.memories.with("web", |m| {
-        m.gate = Some(Gate::Failed {
-            stack_hash: "h2".into(),
-            failure: GateFailure::Unhealthy,
-            reason: "health gate failed: web: unhealthy".into(),
-            opened: Instant::now(),
-            rollback_tried: false,
-        });
-    });
+    let h = failed_on_r2();
     let rollbacks = |h: &Harness| {
         h.reconciler
             .gate_series
@@ -154,24 +160,8 @@ async fn a_rollback_whose_containers_were_all_removed_is_restored_not_replaced()
 
 #[tokio::test]
 async fn a_rollback_target_that_cannot_be_read_yet_is_tried_again_later() {
-    let h = harness(
-        Policy {
-            rollback_enabled: true,
-            ..defaults()
-        },
-        runs_web(),
-    );
-    h.publish("r2", vec![desired_stack("web", "h2", None)]);
-    h.runs("r2", "h2", "running", &[(labels::GOOD_REVISION, "r0")]);
-    h.reconciler.memories.with("web", |m| {
-        m.gate = Some(Gate::Failed {
-            stack_hash: "h2".into(),
-            failure: GateFailure::Unhealthy,
-            reason: "health gate failed: web: unhealthy".into(),
-            opened: Instant::now(),
-            rollback_tried: false,
-        });
-    });
+    let mut h = failed_on_r2();
+    h.reconciler.revisions = Revisions::default();
     let action = h.pass("web").await.expect("later");
     assert_eq!(action, Action::requeue(UNREADABLE_RETRY));
     let tried = h.reconciler.memories.with("web", |m| {
@@ -210,17 +200,7 @@ async fn a_gate_recalled_after_a_restart_counts_its_rollback_by_how_it_failed() 
 
 #[tokio::test]
 async fn a_sync_asked_for_while_a_rollback_starts_applies_git_after_it() {
-    let h = rollback_on();
-    h.runs("r2", "h2", "running", &[(labels::GOOD_REVISION, "r0")]);
-    h.reconciler.memories.with("web", |m| {
-        m.gate = Some(Gate::Failed {
-            stack_hash: "h2".into(),
-            failure: GateFailure::Unhealthy,
-            reason: "health gate failed: web: unhealthy".into(),
-            opened: Instant::now(),
-            rollback_tried: false,
-        });
-    });
+    let h = failed_on_r2();
     let memories = h.reconciler.memories.clone();
     *h.reconciler
         .executor
