@@ -18,6 +18,7 @@ use crate::docker::state::{ContainerInfo, ContainerState, Health};
 use crate::git::commits::{CommitView, Commits};
 use crate::labels::{self, Synced};
 use crate::stack::DesiredStack;
+use crate::stack::health::StackHealth;
 use crate::stack::snapshot::Snapshot;
 use crate::status::{LastResult, StackRecord, Status};
 
@@ -80,43 +81,6 @@ pub struct StackView {
     pub health: StackHealth,
     /// Services with their containers.
     pub services: Vec<ServiceView>,
-}
-
-/// How many of a stack's services run as they should.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct StackHealth {
-    /// Services whose containers all run, healthy where checked (a finished
-    /// one-shot job counts).
-    pub ready: usize,
-    /// Services `compose up` starts; for a stack not in Git, those with containers.
-    pub total: usize,
-}
-
-/// Counts the services of `desired` (or, without it, of `containers`) that are ready.
-fn stack_health(desired: Option<&DesiredStack>, containers: &[ContainerInfo]) -> StackHealth {
-    let counted: BTreeSet<&str> = match desired {
-        Some(d) => d.expected_services.iter().map(String::as_str).collect(),
-        None => containers.iter().map(|c| c.service.as_str()).collect(),
-    };
-    let done = |c: &ContainerInfo| {
-        desired.is_some_and(|d| d.oneshot_services.contains(&c.service))
-            && c.state == ContainerState::Exited
-            && c.exit_code == Some(0)
-    };
-    let ready = counted
-        .iter()
-        .filter(|service| {
-            let mut own = containers
-                .iter()
-                .filter(|c| c.service == **service)
-                .peekable();
-            own.peek().is_some() && own.all(|c| c.is_ready() || done(c))
-        })
-        .count();
-    StackHealth {
-        ready,
-        total: counted.len(),
-    }
 }
 
 /// The desired stack, unless a rollback or hold runs another revision in
@@ -189,7 +153,7 @@ pub fn stack_view(
         held_revision: synced.filter(|s| s.held).map(|s| s.revision.clone()),
         last_result: record.and_then(|r| r.last_result.clone()),
         error,
-        health: stack_health(runs_in_git(desired, synced), containers),
+        health: StackHealth::of(runs_in_git(desired, synced), containers),
         services,
     }
 }
@@ -376,7 +340,7 @@ mod tests {
         // db and the finished job; web has a stopped replica, cache is starting,
         // a stray service does not count, and `absent` is not started by compose.
         assert_eq!(
-            stack_health(Some(&d), &containers),
+            StackHealth::of(Some(&d), &containers),
             StackHealth { ready: 2, total: 4 }
         );
     }
@@ -388,7 +352,7 @@ mod tests {
             container("2", "db", "exited", &[]),
         ];
         assert_eq!(
-            stack_health(None, &containers),
+            StackHealth::of(None, &containers),
             StackHealth { ready: 1, total: 2 }
         );
     }

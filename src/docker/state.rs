@@ -80,6 +80,12 @@ impl ContainerInfo {
     pub fn is_ready(&self) -> bool {
         self.state == ContainerState::Running && self.health.is_none_or(|h| h == Health::Healthy)
     }
+
+    /// A `compose run` container: not one of its service's replicas.
+    pub fn is_one_off(&self) -> bool {
+        self.label(crate::labels::COMPOSE_ONEOFF)
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    }
 }
 
 /// Containers per stack name (the compose project): the read side.

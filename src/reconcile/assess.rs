@@ -70,23 +70,6 @@ pub struct Assessment {
     pub verdict: Verdict,
 }
 
-impl Assessment {
-    /// The fraction of expected services that are ready, 0 to 1 (1 for a
-    /// stack that expects none): `dockercd_stack_health`.
-    pub fn health(&self) -> f64 {
-        let ready = self
-            .services
-            .values()
-            .filter(|s| **s == ServiceState::Ready)
-            .count();
-        match self.services.len() {
-            0 => 1.0,
-            // Service counts are far below 2^52: exact as f64.
-            total => ready as f64 / total as f64,
-        }
-    }
-}
-
 impl fmt::Display for ServiceState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -110,13 +93,7 @@ pub fn assess(
     containers: &[ContainerInfo],
     applied_hash: Option<&str>,
 ) -> Assessment {
-    let containers: Vec<&ContainerInfo> = containers
-        .iter()
-        .filter(|c| {
-            c.label(labels::COMPOSE_ONEOFF)
-                .is_none_or(|v| !v.eq_ignore_ascii_case("true"))
-        })
-        .collect();
+    let containers: Vec<&ContainerInfo> = containers.iter().filter(|c| !c.is_one_off()).collect();
     let services = service_states(desired, &containers);
     // Containers of services the compose file no longer has: `--remove-orphans` removes them.
     let mut orphans: Vec<&str> = containers

@@ -190,7 +190,7 @@ impl<E: Executor> StackReconciler<E> {
                 has_containers: !containers.is_empty(),
             },
         };
-        self.record_health(name, desired.is_some(), assessment.as_ref());
+        self.record_health(name, desired.map(|d| &**d), &containers);
         if let (Some(d), Some(a)) = (desired, &assessment)
             && a.verdict != Verdict::InSync
             && let Some(o) = observed.as_ref().filter(|o| o.stack_hash == d.stack_hash)
@@ -287,7 +287,7 @@ impl<E: Executor> StackReconciler<E> {
             }
             Step::Forget => {
                 self.status.remove(name);
-                self.record_health(name, false, None);
+                self.record_health(name, None, &[]);
                 Ok(Action::await_change())
             }
             Step::Apply { cause, detail } => {
@@ -654,7 +654,7 @@ impl<E: Executor> StackReconciler<E> {
     ) -> Applied {
         let name = desired.name.as_str();
         let assessment = assess(desired, fresh, Some(&desired.stack_hash));
-        self.record_health(name, true, Some(&assessment));
+        self.record_health(name, Some(desired), fresh);
         let (applied, settled) = self.memories.with(name, |m| {
             let now = Instant::now();
             // The gate opens as compose returns (a verdict now took no time),

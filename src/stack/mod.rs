@@ -5,6 +5,7 @@ pub mod admit;
 pub mod confine;
 pub mod discover;
 pub mod hash;
+pub mod health;
 pub mod model;
 pub mod name;
 pub mod policy;

@@ -6,13 +6,15 @@ use std::time::Instant;
 use jiff::{SignedDuration, Timestamp};
 
 use super::{Failure, StackReconciler};
+use crate::docker::state::ContainerInfo;
 use crate::events::Event;
 use crate::history::{self, GateFailure, GateVerdict};
 use crate::labels::Synced;
-use crate::reconcile::assess::Assessment;
 use crate::reconcile::decide::Settled;
 use crate::reconcile::executor::Executor;
 use crate::reconcile::memory::Gate;
+use crate::stack::DesiredStack;
+use crate::stack::health::StackHealth;
 
 impl<E: Executor> StackReconciler<E> {
     /// Records the verdict of the gate of an apply of `revision`: its
@@ -71,18 +73,26 @@ impl<E: Executor> StackReconciler<E> {
         });
     }
 
-    /// Sets `dockercd_stack_health` of `name` from its latest `assessment`;
-    /// a stack no longer `desired` has no series, so none is left stale. An
-    /// undeployable revision (no assessment) keeps the last value.
-    pub(super) fn record_health(&self, name: &str, desired: bool, assessment: Option<&Assessment>) {
+    /// Sets `dockercd_stack_health` of `name` from the `containers` of
+    /// `desired` (what runs in Git's place during a rollback), counted as the
+    /// API counts them; a stack no longer desired has no series, so none is
+    /// left stale. An undeployable revision keeps the last value.
+    pub(super) fn record_health(
+        &self,
+        name: &str,
+        desired: Option<&DesiredStack>,
+        containers: &[ContainerInfo],
+    ) {
         let health = &self.gate_series.stack_health;
-        match assessment {
-            Some(a) => health.with_label_values(&[name]).set(a.health()),
+        match desired {
+            Some(d) if d.error.is_none() => health
+                .with_label_values(&[name])
+                .set(StackHealth::of(Some(d), containers).fraction()),
+            Some(_) => {}
             // Absent already is the common case for a stack gone from Git.
-            None if !desired => {
+            None => {
                 let _ = health.remove_label_values(&[name]);
             }
-            None => {}
         }
     }
 

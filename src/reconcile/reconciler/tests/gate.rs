@@ -190,3 +190,20 @@ async fn the_history_is_looked_at_once_per_stack_hash_not_on_every_pass() {
     assert_eq!(h.status("web"), Some(Status::Drifted));
     assert_eq!(store.reads(), 1);
 }
+
+#[tokio::test]
+async fn a_healthy_stack_waiting_for_a_new_revision_counts_as_healthy() {
+    // Reconcile off: Git moved to h2, the containers of h1 run and are ready.
+    let h = harness(
+        Policy {
+            reconcile_enabled: false,
+            ..defaults()
+        },
+        runs_web(),
+    );
+    h.publish("r2", vec![desired_stack("web", "h2", None)]);
+    h.running("web", "h1");
+    h.pass("web").await.expect("a report");
+    assert!(h.reconciler.executor.calls().is_empty());
+    assert_eq!(health(&h), 1.0, "as the API counts it: what runs is ready");
+}
