@@ -2,8 +2,9 @@
 //! in it. The reconciler applies and removes through it, the planner resolves
 //! the compose model through it, so both see the files the same way.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use serde_json::Value;
 
@@ -38,6 +39,10 @@ pub struct Workspaces {
     data_dir: PathBuf,
     compose: Arc<ComposeRunner>,
     policy: Arc<Policy>,
+    /// The `stack_hash` whose resolved model each stack last had admitted: the
+    /// same files again (a drift revert) resolve to the same model, as the
+    /// environment compose interpolates from is docker-cd's own and fixed.
+    admitted: Arc<Mutex<HashMap<String, String>>>,
 }
 
 /// `compose config` of a stack, run in a scratch copy of its files.
@@ -61,6 +66,7 @@ impl Workspaces {
             data_dir,
             compose,
             policy: Arc::new(policy),
+            admitted: Arc::default(),
         }
     }
 
@@ -71,7 +77,7 @@ impl Workspaces {
 
     /// Replaces the working folder of `desired` with its files plus an override
     /// carrying `labels`, checks the model compose resolves from them
-    /// ([`admit`]), then runs `compose up` there.
+    /// ([`admit`]) unless these files passed already, then runs `compose up` there.
     ///
     /// # Errors
     /// When the folder cannot be written, compose fails, or the model is refused.
@@ -89,10 +95,23 @@ impl Workspaces {
         materialize(&dir, &desired.files, override_bytes).await?;
         let files = [desired.compose_file.as_str(), OVERRIDE_FILE];
         let project = project(&desired.name, &dir, &files);
-        let config = parse(&self.compose.config(&project).await?.stdout)?;
-        admit(&config, &dir, &self.policy, Some(&labels.instance))
-            .map_err(WorkspaceError::Refused)?;
+        if !self.was_admitted(desired) {
+            let config = parse(&self.compose.config(&project).await?.stdout)?;
+            admit(&config, &dir, &self.policy, Some(&labels.instance))
+                .map_err(WorkspaceError::Refused)?;
+            self.admitted()
+                .insert(desired.name.to_string(), desired.stack_hash.clone());
+        }
         Ok(self.compose.up(&project).await?)
+    }
+
+    /// Whether the files of `desired` are those whose model was last admitted.
+    fn was_admitted(&self, desired: &DesiredStack) -> bool {
+        self.admitted().get(desired.name.as_str()) == Some(&desired.stack_hash)
+    }
+
+    fn admitted(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+        self.admitted.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// `compose down` with the files of the last apply; `None` (nothing run) when
@@ -111,6 +130,7 @@ impl Workspaces {
 
     /// Deletes the working folder of `name` (after a removal); best effort.
     pub async fn discard(&self, name: &str) {
+        self.admitted().remove(name);
         let dir = self.dir(name);
         let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(dir)).await;
     }

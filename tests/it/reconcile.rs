@@ -167,6 +167,16 @@ async fn killed_and_removed_containers_heal_from_the_event_stream() {
         }
     };
 
+    let runs = |command: &'static str| {
+        let api = &api;
+        async move {
+            let label = format!("command=\"{command}\"");
+            api.metric_sum("dockercd_compose_runs_total{", &[&label])
+                .await
+        }
+    };
+    let (configs, ups) = (runs("config").await, runs("up").await);
+
     // Killed: started again (same container).
     let (_, killed, _) = d.containers("web").remove(0);
     docker_ok(&["kill", &killed]);
@@ -182,6 +192,9 @@ async fn killed_and_removed_containers_heal_from_the_event_stream() {
         healed(removed.clone())
     })
     .await;
+    // The files were admitted already: the reverts ran compose up alone.
+    assert!(runs("up").await > ups);
+    assert_eq!(runs("config").await, configs, "no compose config again");
 }
 
 #[tokio::test]
