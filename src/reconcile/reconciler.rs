@@ -14,7 +14,7 @@ use jiff::Timestamp;
 use tracing::Instrument as _;
 
 use super::ReconcileError;
-use super::assess::{Cause, Verdict, assess};
+use super::assess::{Cause, assess};
 use super::decide::{self, Applied, Observation, Policy, Step, Wait, decide};
 use super::executor::Executor;
 use super::memory::{Gate, Memories, StackGuard};
@@ -191,8 +191,7 @@ impl<E: Executor> StackReconciler<E> {
             },
         };
         self.record_health(name, desired.map(|d| &**d), &containers);
-        if let (Some(d), Some(a)) = (desired, &assessment)
-            && a.verdict != Verdict::InSync
+        if let (Some(d), Some(_)) = (desired, &assessment)
             && let Some(o) = observed.as_ref().filter(|o| o.stack_hash == d.stack_hash)
         {
             self.recall_gate(name, o).await;

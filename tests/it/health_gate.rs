@@ -154,3 +154,47 @@ async fn the_stack_label_bounds_the_wait_and_a_restart_resumes_it() {
         "the restarted process ran compose"
     );
 }
+
+#[tokio::test]
+async fn a_deadline_that_passes_while_docker_cd_is_down_fails_the_gate_at_the_restart() {
+    require_docker!();
+    let mut d = Deployment::new("gdown");
+    let web = d.stack("web");
+    let label = "    labels:\n      io.docker-cd.health-timeout: 2s\n";
+    d.repo.write(
+        &format!("{web}/compose.yaml"),
+        &stack(&format!("{SLOW}{label}")),
+    );
+    d.repo.commit("a healthcheck that never answers in time");
+    let api = d.start(&[]);
+    let applied = wait_until("the apply recorded", CONVERGE, || async {
+        match api.stack(&web).await {
+            Some(s) if s["synced_at"].is_string() && d.containers("web").len() == 1 => Ok(s),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    d.kill();
+    // Down until the gate's deadline (2 s after the apply) has passed.
+    let synced_at: jiff::Timestamp = applied["synced_at"]
+        .as_str()
+        .and_then(|t| t.parse().ok())
+        .expect("synced_at");
+    let deadline = synced_at + jiff::SignedDuration::from_secs(3);
+    while jiff::Timestamp::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    let api = d.start(&[]);
+    let failed = api.wait_status(&web, "failed", CONVERGE).await;
+    let error = failed["error"].as_str().unwrap_or_default();
+    assert!(error.contains("not healthy 2s after the apply"), "{failed}");
+    let (_, history) = api.get(&format!("/api/stacks/{web}/history")).await;
+    let entry = &history["entries"][0];
+    assert_eq!(
+        (&entry["gate"], &entry["gate_reason"]),
+        (&"failed".into(), &"timeout".into()),
+        "{history}"
+    );
+    assert_eq!(compose_runs(&api).await, 0, "nothing applied again");
+}

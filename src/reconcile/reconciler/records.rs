@@ -98,9 +98,10 @@ impl<E: Executor> StackReconciler<E> {
 
     /// After a restart nothing is remembered of a gate, the history is: the
     /// running apply of `stack_hash` whose gate failed stays failed (not a
-    /// drift to revert), one that passed stays passed. Read only while the
-    /// stack is not in sync and no gate of `stack_hash` is remembered, once
-    /// per `stack_hash`. The
+    /// drift to revert, nor synced once its containers recover), one that
+    /// passed stays passed, one still open goes on from the apply's time (its
+    /// deadline may have passed while docker-cd was down). Read only while no
+    /// gate of `stack_hash` is remembered, once per `stack_hash`. The
     /// entry must be of the apply the labels name: one killed before its
     /// entry was written leaves an older entry of the same `stack_hash`.
     pub(super) async fn recall_gate(&self, name: &str, applied: &Synced) {
@@ -141,6 +142,24 @@ impl<E: Executor> StackReconciler<E> {
                     reason,
                     opened: Instant::now(),
                     rollback_tried: false,
+                }
+            }
+            // Open when docker-cd stopped: it goes on from the apply's time,
+            // and may be past its deadline already. A drift revert keeps the
+            // labels of the apply it repairs, so its own start is unknown.
+            None if entry.cause != history::Cause::Drift
+                && entry.outcome == crate::status::Outcome::Success =>
+            {
+                let Some(since) = applied
+                    .age(Timestamp::now())
+                    .and_then(|ago| Instant::now().checked_sub(ago))
+                else {
+                    return;
+                };
+                Gate::Open {
+                    stack_hash: stack_hash.to_string(),
+                    since,
+                    gated: true,
                 }
             }
             None => return,

@@ -184,6 +184,19 @@ impl Harness {
     /// `web`'s history ends with an apply of `r2` (h2) at the time `running`
     /// labels, whose gate failed as `failure` says, with `error`.
     async fn failed_apply_of_r2(&self, failure: GateFailure, error: &str) {
+        self.open_apply_of_r2().await;
+        let verdict = crate::history::GateVerdict {
+            stack_hash: "h2".into(),
+            gate: crate::history::Gate::Failed,
+            failure: Some(failure),
+            error: Some(error.into()),
+        };
+        self.reconciler.history.settle("web", verdict).await;
+    }
+
+    /// `web`'s history ends with an apply of `r2` (h2) at the time `running`
+    /// labels, whose gate was still open when docker-cd stopped.
+    async fn open_apply_of_r2(&self) {
         let applied = Synced {
             revision: "r2".into(),
             compose_hash: "c".into(),
@@ -200,13 +213,6 @@ impl Harness {
             .history
             .record("web", run.finish(None))
             .await;
-        let verdict = crate::history::GateVerdict {
-            stack_hash: "h2".into(),
-            gate: crate::history::Gate::Failed,
-            failure: Some(failure),
-            error: Some(error.into()),
-        };
-        self.reconciler.history.settle("web", verdict).await;
     }
 }
 

@@ -207,3 +207,47 @@ async fn a_healthy_stack_waiting_for_a_new_revision_counts_as_healthy() {
     assert!(h.reconciler.executor.calls().is_empty());
     assert_eq!(health(&h), 1.0, "as the API counts it: what runs is ready");
 }
+
+#[tokio::test]
+async fn a_gate_whose_deadline_passed_while_docker_cd_was_down_fails_at_the_restart() {
+    let h = harness(defaults(), runs_web());
+    h.publish("r2", vec![desired_stack("web", "h2", None)]);
+    h.open_apply_of_r2().await;
+    // Applied long ago (the labels say), its healthcheck still starting.
+    h.running("web", "h2");
+    let mut starting = h.reconciler.runtime.containers("web");
+    starting[0].health = Some(crate::docker::state::Health::Starting);
+    h.containers.set_stack("web", starting);
+    h.pass("web").await.expect("a report");
+    let record = h.reconciler.status.get("web").expect("record");
+    assert_eq!(record.status, Status::Failed, "{record:?}");
+    assert!(
+        record.error.unwrap_or_default().contains("not healthy"),
+        "timed out"
+    );
+    let entry = newest(&h).await;
+    assert_eq!(
+        (entry.gate, entry.gate_reason),
+        (
+            Some(history::Gate::Failed),
+            Some(history::GateFailure::Timeout)
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_gate_that_timed_out_stays_failed_after_a_restart_once_its_containers_are_healthy() {
+    let h = harness(defaults(), runs_web());
+    h.publish("r2", vec![desired_stack("web", "h2", None)]);
+    let timed_out = "health gate failed: not healthy 8s after the apply: web: health starting";
+    h.failed_apply_of_r2(history::GateFailure::Timeout, timed_out)
+        .await;
+    h.running("web", "h2");
+    h.pass("web").await.expect("a report");
+    assert!(h.reconciler.executor.calls().is_empty());
+    let record = h.reconciler.status.get("web").expect("record");
+    assert_eq!(
+        (record.status, record.error.as_deref()),
+        (Status::Failed, Some(timed_out))
+    );
+}
