@@ -326,6 +326,31 @@ async fn a_past_revision_is_rolled_back_from_the_history_tab_after_a_confirm() {
             CONVERGE,
         )
         .await;
+    // Each entry names its commit like the list does: subject, author, time.
+    let by = browser
+        .script(
+            "const c = document.querySelector(arguments[0]); return c ? c.innerText : ''",
+            json!([format!("{row_a} .commit .by")]),
+        )
+        .await;
+    assert!(by.as_str().is_some_and(|t| t.starts_with("test")), "{by}");
+    // The stack's status says it is held, here and in the list.
+    let status = browser
+        .script(
+            "return document.querySelector('#stack-status').innerText",
+            json!([]),
+        )
+        .await;
+    assert!(
+        status
+            .as_str()
+            .is_some_and(|t| t.contains(&format!("held at {}", &a[..8]))),
+        "{status}"
+    );
     browser.screenshot(&artifact("dashboard-history.png")).await;
+    browser.goto(&api.url("/#/")).await;
+    browser
+        .find(&format!("tr[data-stack=\"{web}\"] td.status .held"), UI)
+        .await;
     browser.close().await;
 }
