@@ -58,6 +58,21 @@ pub enum CommandError {
         /// What was asked for.
         revision: String,
     },
+    /// A rollback to a revision named by fewer than 7 characters.
+    #[error(
+        "a revision to roll back to is its commit id or at least {MIN_REVISION_PREFIX} characters of it, not '{0}'"
+    )]
+    ShortRevision(String),
+    /// A rollback to a revision whose apply never passed its health gate.
+    #[error(
+        "revision {revision} never passed its health gate on stack '{name}': roll back to one that did, or sync to apply the revision in Git"
+    )]
+    NeverPassed {
+        /// The stack.
+        name: String,
+        /// The full revision.
+        revision: String,
+    },
     /// A rollback of a stack Git no longer has: its removal would follow.
     #[error(
         "stack '{0}' is not in Git at the current revision; there is nothing to hold a rollback against"
@@ -236,29 +251,39 @@ impl StackCommands {
         self.run(name, guard, Some(revision)).await
     }
 
-    /// The full revision of `name`'s history that `asked` names.
+    /// The full revision of `name`'s history that `asked` names; one whose
+    /// apply (or rollback) passed its health gate there at least once.
     async fn past_revision(&self, name: &StackName, asked: &str) -> Result<String, CommandError> {
-        let not_found = || CommandError::NotInHistory {
-            name: name.to_string(),
-            revision: asked.to_string(),
-        };
         if asked.len() < MIN_REVISION_PREFIX {
-            return Err(not_found());
+            return Err(CommandError::ShortRevision(asked.to_string()));
         }
-        let mut matching: Vec<String> = self
+        let entries: Vec<_> = self
             .parts
             .history
             .list(name)
             .await?
             .into_iter()
-            .filter_map(|entry| entry.revision)
-            .filter(|revision| revision.starts_with(asked))
+            .filter(|e| e.revision.as_deref().is_some_and(|r| r.starts_with(asked)))
+            .collect();
+        let mut matching: Vec<&str> = entries
+            .iter()
+            .filter_map(|e| e.revision.as_deref())
             .collect();
         matching.sort_unstable();
         matching.dedup();
-        match matching.as_slice() {
-            [one] => Ok(one.clone()),
-            _ => Err(not_found()),
+        let [revision] = matching.as_slice() else {
+            return Err(CommandError::NotInHistory {
+                name: name.to_string(),
+                revision: asked.to_string(),
+            });
+        };
+        if entries.iter().any(|e| e.passed()) {
+            Ok((*revision).to_string())
+        } else {
+            Err(CommandError::NeverPassed {
+                name: name.to_string(),
+                revision: (*revision).to_string(),
+            })
         }
     }
 

@@ -35,7 +35,9 @@ impl From<CommandError> for ApiError {
             CommandError::NotDrifted { .. }
             | CommandError::Locked
             | CommandError::Stale
-            | CommandError::NotInGit(_) => StatusCode::CONFLICT,
+            | CommandError::NotInGit(_)
+            | CommandError::NeverPassed { .. } => StatusCode::CONFLICT,
+            CommandError::ShortRevision(_) => StatusCode::BAD_REQUEST,
             CommandError::Unreadable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             CommandError::Stopped => StatusCode::SERVICE_UNAVAILABLE,
             CommandError::History(_) => StatusCode::INTERNAL_SERVER_ERROR,

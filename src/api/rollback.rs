@@ -21,9 +21,10 @@ pub struct RollbackRequest {
 }
 
 /// Applies the revision, holds it until Git changes the stack or a sync, and
-/// answers how the apply ended; 404 for a revision not in the history, 409
-/// while another apply runs or when the stack left Git, 422 when the stack
-/// cannot be read at that revision.
+/// answers how the apply ended; 400 for fewer than 7 characters, 404 for a
+/// revision not in the history, 409 for one that never passed its health
+/// gate, while another apply runs or when the stack left Git, 422 when the
+/// stack cannot be read at that revision.
 pub async fn rollback(
     State(commands): State<Arc<StackCommands>>,
     StackPath(name): StackPath,

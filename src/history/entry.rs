@@ -120,6 +120,13 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// An apply or rollback that ran and passed its health gate: a revision to roll back to.
+    pub fn passed(&self) -> bool {
+        self.action != Action::Remove
+            && self.outcome == Outcome::Success
+            && self.gate == Some(Gate::Passed)
+    }
+
     /// Takes `verdict` when it is about this entry (an apply or rollback of its
     /// `stack_hash` without a verdict yet): a failed gate makes it a failure
     /// with the gate's reason. Returns whether it changed.

@@ -83,12 +83,12 @@ async fn a_failing_revision_is_rolled_back_and_the_next_good_one_deploys() {
         "B's gate failed {} ms after compose returned",
         gate["duration_ms"]
     );
-    let rollback = events
+    let event = events
         .wait_for("rollback", CONVERGE, |r| r["name"] == web.as_str())
         .await;
-    assert_eq!(rollback["from_revision"], b, "{rollback}");
-    assert_eq!(rollback["to_revision"], a, "{rollback}");
-    assert_eq!(rollback["reason"], "unhealthy", "{rollback}");
+    assert_eq!(event["from_revision"], b, "{event}");
+    assert_eq!(event["to_revision"], a, "{event}");
+    assert_eq!(event["reason"], "unhealthy", "{event}");
 
     // And /metrics: one rollback for an unhealthy container, the gates timed,
     // the stack's one service ready again.
@@ -120,6 +120,15 @@ async fn a_failing_revision_is_rolled_back_and_the_next_good_one_deploys() {
         }
     })
     .await;
+    // Nor by hand: B never passed its gate.
+    let (status, body) = roll_back_to(&api, &web, &b).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"]
+            .to_string()
+            .contains("never passed its health gate"),
+        "{body}"
+    );
 
     // C, healthy, deploys.
     d.repo.write(&file, &stack("    environment: [REV=c]\n"));
@@ -130,7 +139,7 @@ async fn a_failing_revision_is_rolled_back_and_the_next_good_one_deploys() {
 }
 
 /// `POST /api/stacks/{web}/rollback {"revision"}`.
-async fn rollback(api: &Api, web: &str, revision: &str) -> (u16, serde_json::Value) {
+async fn roll_back_to(api: &Api, web: &str, revision: &str) -> (u16, serde_json::Value) {
     let body = serde_json::json!({ "revision": revision }).to_string();
     let path = format!("/api/stacks/{web}/rollback");
     api.post(
@@ -172,11 +181,12 @@ async fn a_manual_rollback_holds_the_revision_until_git_changes_the_stack_or_a_s
     .await;
 
     // Only revisions of the stack's history, named by 7 characters or more.
-    for unknown in ["0000000000", &a[..6]] {
-        let (status, body) = rollback(&api, &web, unknown).await;
-        assert_eq!(status, 404, "{unknown}: {body}");
-    }
-    let (status, body) = rollback(&api, &web, &a[..7]).await;
+    let (status, body) = roll_back_to(&api, &web, "0000000000").await;
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = roll_back_to(&api, &web, &a[..6]).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"].to_string().contains("at least 7"), "{body}");
+    let (status, body) = roll_back_to(&api, &web, &a[..7]).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["outcome"], "success", "{body}");
     assert_eq!(body["revision"], a, "{body}");
@@ -222,7 +232,7 @@ async fn a_manual_rollback_holds_the_revision_until_git_changes_the_stack_or_a_s
     assert_eq!(running_rev(&d, "web"), "b");
 
     // So does a Git change of the stack.
-    let (status, answer) = rollback(&api, &web, &a).await;
+    let (status, answer) = roll_back_to(&api, &web, &a).await;
     assert_eq!(status, 200, "{answer}");
     api.wait_stack(&web, "A held again", CONVERGE, |s| s["held_revision"] == a)
         .await;
