@@ -103,12 +103,15 @@ pub enum Step {
     /// A crash loop: `failed`, left alone until Git changes the stack or a sync.
     GiveUp(String),
     /// The apply's health gate failed: `failed`, left alone until Git changes
-    /// the stack or a sync.
+    /// the stack or a sync; or, where a rollback follows on the next pass,
+    /// `syncing` until it has run.
     GateFailed {
         /// How.
         failure: GateFailure,
         /// Why, for the status.
         reason: String,
+        /// A rollback follows.
+        rolls_back: bool,
     },
     /// The apply's health gate failed: apply `revision` (the last one that
     /// passed) instead.
@@ -373,7 +376,11 @@ impl Gating<'_> {
     /// if any, on the next pass.
     fn fail(&self, memory: &mut Memory, failure: GateFailure, why: &str, opened: Instant) -> Step {
         let reason = fail_gate(memory, self.stack_hash, failure, why, opened);
-        Step::GateFailed { failure, reason }
+        Step::GateFailed {
+            failure,
+            reason,
+            rolls_back: self.rollback_to.is_some(),
+        }
     }
 }
 

@@ -278,9 +278,23 @@ impl<E: Executor> StackReconciler<E> {
                 }
                 None => Ok(Action::await_change()),
             },
-            Step::GateFailed { reason, .. } => {
+            Step::GateFailed {
+                reason, rolls_back, ..
+            } => {
                 tracing::warn!(stack = name, message = %reason, "health gate failed");
-                self.record_failure(name, &reason);
+                if rolls_back {
+                    // Not `failed` for the moment until the rollback runs: a
+                    // watcher of the status would report a failure the
+                    // rollback is about to repair.
+                    self.status.update(name, |r| {
+                        r.status = Status::Syncing;
+                        r.error = Some(format!("{reason}; rolling back"));
+                        r.last_result =
+                            Some(LastResult::now(Outcome::Failure, Some(reason.clone())));
+                    });
+                } else {
+                    self.record_failure(name, &reason);
+                }
                 // The next pass rolls back, where a rollback is on.
                 Ok(Action::requeue(ROLLBACK_DELAY))
             }

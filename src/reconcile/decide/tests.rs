@@ -335,6 +335,7 @@ fn gate_failed(failure: GateFailure, why: &str) -> Step {
     Step::GateFailed {
         failure,
         reason: format!("health gate failed: {why}"),
+        rolls_back: false,
     }
 }
 
@@ -726,7 +727,11 @@ fn a_failed_gate_is_reported_then_rolled_back_once() {
     let now = start + Duration::from_secs(3);
     assert_eq!(
         pass_with(&unhealthy, Some("good"), None, &mut memory, now),
-        gate_failed(GateFailure::Unhealthy, "web: container web-1 is unhealthy")
+        Step::GateFailed {
+            failure: GateFailure::Unhealthy,
+            reason: "health gate failed: web: container web-1 is unhealthy".into(),
+            rolls_back: true,
+        }
     );
     assert_eq!(
         pass_with(&unhealthy, Some("good"), None, &mut memory, now),

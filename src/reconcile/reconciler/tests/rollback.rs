@@ -222,3 +222,26 @@ async fn a_sync_asked_for_while_a_rollback_starts_applies_git_after_it() {
         "the sync is not used up by the rollback that started meanwhile"
     );
 }
+
+#[tokio::test]
+async fn a_failed_gate_with_a_rollback_to_follow_is_not_reported_failed_meanwhile() {
+    let h = rollback_on();
+    h.runs("r2", "h2", "restarting", &[(labels::GOOD_REVISION, "r0")]);
+    h.reconciler.memories.with("web", |m| {
+        m.gate = Some(Gate::Open {
+            stack_hash: "h2".into(),
+            since: Instant::now(),
+            gated: true,
+        });
+    });
+    let action = h.pass("web").await.expect("gate failed");
+    assert_eq!(action, Action::requeue(ROLLBACK_DELAY));
+    let record = h.reconciler.status.get("web").expect("record");
+    assert_eq!(record.status, Status::Syncing, "{record:?}");
+    assert!(
+        record.error.unwrap_or_default().ends_with("; rolling back"),
+        "says what comes"
+    );
+    h.pass("web").await.expect("rolled back");
+    assert_eq!(h.reconciler.executor.calls(), ["up web r0"]);
+}
