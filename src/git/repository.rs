@@ -367,16 +367,7 @@ impl GitSource {
             );
         }
         let url = self.settings.url.to_string();
-        let lower = message.to_lowercase();
-        let auth = [
-            "401",
-            "403",
-            "credentials",
-            "identity",
-            "authentication",
-            "permission denied",
-        ];
-        if auth.iter().any(|needle| lower.contains(needle)) {
+        if is_refusal(&message) {
             GitError::Auth { url, message }
         } else if cloning {
             GitError::Clone { url, message }
@@ -384,6 +375,22 @@ impl GitSource {
             GitError::Fetch { url, message }
         }
     }
+}
+
+/// Whether a remote's error `message` says it refused the credentials. The
+/// status codes count as words only: object ids in messages hold digits too.
+fn is_refusal(message: &str) -> bool {
+    let lower = message.to_lowercase();
+    let phrases = [
+        "credentials",
+        "identity",
+        "authentication",
+        "permission denied",
+    ];
+    phrases.iter().any(|p| lower.contains(p))
+        || lower
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .any(|word| word == "401" || word == "403")
 }
 
 /// The branch the remote's HEAD points at, from the advertised refs.

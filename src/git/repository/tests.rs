@@ -406,3 +406,18 @@ fn a_commit_is_described_by_its_subject_author_and_commit_time() {
     assert!(read[1].is_err() && read[2].is_err(), "{read:?}");
     assert_eq!(read[3].as_ref().map(|c| c.subject.as_str()).unwrap(), "a");
 }
+
+#[rstest::rstest]
+#[case::http_401("HTTP status 401 Unauthorized", true)]
+#[case::http_403("received HTTP status: 403", true)]
+#[case::ssh("Permission denied (publickey).", true)]
+#[case::no_credentials("could not obtain credentials", true)]
+#[case::an_object_id_with_401_in_it(
+    "Could not peel reference to an object: object could not be found, object_id=\"b90501f9a401bffa5eb05f03fb5bb19d31455193\"",
+    false
+)]
+#[case::an_object_id_with_403_in_it("object 403ab12c is missing", false)]
+#[case::unreachable("connection refused", false)]
+fn only_a_refusal_of_the_credentials_is_an_auth_error(#[case] message: &str, #[case] auth: bool) {
+    assert_eq!(is_refusal(message), auth, "{message}");
+}
