@@ -15,6 +15,7 @@ use crate::reconcile::executor::Executor;
 use crate::reconcile::memory::Gate;
 use crate::stack::DesiredStack;
 use crate::stack::health::StackHealth;
+use crate::status::LastResult;
 
 impl<E: Executor> StackReconciler<E> {
     /// Records the verdict of the gate of an apply of `revision`: its
@@ -121,6 +122,9 @@ impl<E: Executor> StackReconciler<E> {
         let Ok(entries) = self.history.list(name).await else {
             return;
         };
+        if let Some(newest) = entries.first() {
+            self.recall_last_result(name, newest);
+        }
         let Some(entry) = entries.into_iter().find(|e| {
             e.stack_hash.as_deref() == Some(stack_hash) && e.action != history::Action::Remove
         }) else {
@@ -169,6 +173,23 @@ impl<E: Executor> StackReconciler<E> {
             if m.gate.as_ref().is_none_or(|g| g.stack_hash() != stack_hash) {
                 m.gate = Some(gate);
             }
+        });
+    }
+
+    /// After a restart the status has no last result, the history has: its
+    /// newest entry's, ended when it started plus its duration.
+    fn recall_last_result(&self, name: &str, newest: &history::Entry) {
+        let Ok(started) = newest.started_at.parse::<Timestamp>() else {
+            return;
+        };
+        let took = SignedDuration::from_millis(i64::try_from(newest.duration_ms).unwrap_or(0));
+        let recalled = LastResult {
+            outcome: newest.outcome,
+            at: (started + took).to_string(),
+            error: newest.error.clone(),
+        };
+        self.status.update(name, |r| {
+            r.last_result.get_or_insert(recalled);
         });
     }
 }

@@ -155,6 +155,12 @@ async fn after_a_restart_a_failed_gate_is_recalled_from_the_history_not_reverted
         (record.status, record.error.as_deref()),
         (Status::Failed, Some(EXITED))
     );
+    // And the last result is the history's, not unknown.
+    let last = record.last_result.expect("a last result");
+    assert_eq!(
+        (last.outcome, last.error.as_deref()),
+        (Outcome::Failure, Some(EXITED))
+    );
 }
 
 #[tokio::test]
