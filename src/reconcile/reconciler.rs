@@ -102,6 +102,12 @@ const ASKED: &str = "asked for through the API";
 /// How soon after a failed gate the stack is looked at again (to roll back).
 const ROLLBACK_DELAY: Duration = Duration::from_millis(100);
 
+/// How soon an apply that ended synced is looked at once more. Docker sends a
+/// container's `die` event before its state says it stopped: a revert started
+/// by that event can find compose leaving the container alone and the list
+/// after it saying it runs, while no later event will tell otherwise.
+const VERIFY_AFTER: Duration = Duration::from_secs(2);
+
 impl<E: Executor> Reconciler<StackName> for StackReconciler<E> {
     type Error = ReconcileError;
 
@@ -607,7 +613,7 @@ impl<E: Executor> StackReconciler<E> {
         }
         self.record_applied(name, settled, &fresh);
         Ok(action(if settled {
-            Wait::ForChange
+            Wait::Poll(VERIFY_AFTER)
         } else {
             // Health events wake it before; this is the gate's deadline.
             Wait::Poll(desired.health_timeout.unwrap_or(self.policy.health_timeout))

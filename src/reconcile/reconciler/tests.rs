@@ -254,7 +254,7 @@ async fn a_new_stack_is_applied_with_the_snapshot_revision_and_synced() {
     let h = harness(defaults(), runs_web());
     h.publish("r1", vec![desired_stack("web", "h1", None)]);
     let action = h.pass("web").await.expect("applied");
-    assert_eq!(action, Action::await_change());
+    assert_eq!(action, Action::requeue(VERIFY_AFTER), "looked at once more");
     assert_eq!(h.reconciler.executor.calls(), ["up web r1"]);
     assert_eq!(h.status("web"), Some(Status::Synced));
     let record = h.reconciler.status.get("web").expect("record");
@@ -391,4 +391,22 @@ async fn a_drift_revert_keeps_the_labels_of_the_apply_it_repairs() {
         ["up web r1"],
         "labels of r1 kept"
     );
+}
+
+#[tokio::test]
+async fn a_revert_compose_left_undone_is_seen_on_the_look_after_it() {
+    // The `die` event is in the cache; compose, asked too early, saw the
+    // container still running, and so did the list after it.
+    let h = harness(defaults(), runs_web());
+    h.publish("r1", vec![desired_stack("web", "h1", None)]);
+    h.running("web", "h1");
+    let mut exited = h.reconciler.runtime.containers("web");
+    exited[0].state = crate::docker::state::ContainerState::Exited;
+    exited[0].exit_code = Some(3);
+    h.containers.set_stack("web", exited);
+    let action = h.pass("web").await.expect("reverted");
+    assert_eq!(h.status("web"), Some(Status::Synced));
+    assert_eq!(action, Action::requeue(VERIFY_AFTER));
+    h.pass("web").await.expect("reverted again");
+    assert_eq!(h.reconciler.executor.calls(), ["up web r1", "up web r1"]);
 }
