@@ -1,7 +1,8 @@
-//! `API_TOKEN`: every `/api` route except `/api/webhook` (its own signature
-//! protects it), reads and the event stream included, needs `Authorization:
-//! Bearer <token>`. `/healthz`, `/readyz` and `/metrics` stay open for probes and
-//! scrapers; the dashboard page holds no data and asks for the token itself.
+//! `API_TOKEN`: the API's routes, reads and the event stream included, need
+//! `Authorization: Bearer <token>`, since anyone who reaches the port could
+//! otherwise read and act. The router (`routes.rs`) puts only those behind
+//! this check: the webhook has its own signature, probes and scrapers carry
+//! no token, and the dashboard page holds no data and asks for the token itself.
 
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
@@ -10,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::{ApiError, ApiToken};
 
-/// Middleware: refuses `/api` requests without the bearer token (401) when one is configured.
+/// Middleware: refuses requests without the bearer token (401) when one is configured.
 pub async fn require_token(
     State(ApiToken(token)): State<ApiToken>,
     request: Request,
@@ -19,10 +20,6 @@ pub async fn require_token(
     let Some(token) = token.as_ref() else {
         return next.run(request).await;
     };
-    let path = request.uri().path();
-    if !(path == "/api" || path.starts_with("/api/")) || path == super::WEBHOOK_PATH {
-        return next.run(request).await;
-    }
     // Two headers are refused rather than one picked: a proxy and the
     // server could each read a different one.
     let mut values = request.headers().get_all(header::AUTHORIZATION).iter();

@@ -3,8 +3,8 @@
 //! requests (a form POST or a `text/plain` fetch needs no CORS preflight), so
 //! a POST, PUT, PATCH or DELETE carrying either is refused unless it comes from
 //! this server's own origin or from `EXTERNAL_URL`'s. Requests without both
-//! headers (curl, scripts, forges) are no browser's and pass; `/api/webhook`
-//! is a server-to-server call and passes whatever it carries.
+//! headers (curl, scripts, forges) are no browser's and pass. Routes only
+//! servers call (the webhook) are not behind this check (`routes.rs`).
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -16,7 +16,7 @@ use super::{ApiError, Site};
 
 /// Middleware: 403 for a state-changing request a browser marks as cross-site.
 pub async fn refuse_cross_site(State(site): State<Site>, request: Request, next: Next) -> Response {
-    if request.method().is_safe() || request.uri().path() == super::WEBHOOK_PATH {
+    if request.method().is_safe() {
         return next.run(request).await;
     }
     match refusal(

@@ -1,11 +1,11 @@
 //! DNS rebinding: without `API_TOKEN`, a page of `evil.example` whose name is
 //! re-pointed at this server's address becomes "same-origin" to the browser
 //! and could read and act through it. Its requests still carry
-//! `Host: evil.example`, so the dashboard and `/api` answer only to names that
-//! cannot be rebound — IP literals and `localhost` — and to `EXTERNAL_URL`'s
-//! host. Probes, `/metrics` (scraped by service names) and `/api/webhook`
-//! (signed) answer whatever the `Host`; with a token set the check is moot,
-//! since a rebound page has no token.
+//! `Host: evil.example`, so the routes a browser uses answer only to names
+//! that cannot be rebound — IP literals and `localhost` — and to
+//! `EXTERNAL_URL`'s host. With a token set the check is moot, since a rebound
+//! page has no token. Which routes are checked is the router's choice
+//! (`routes.rs`): not those that servers reach by service names or sign.
 
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
@@ -15,9 +15,6 @@ use axum::response::{IntoResponse, Response};
 use super::origin::{host_of, is_ip_or_localhost};
 use super::{ApiError, ApiToken, Site};
 
-/// Paths every `Host` may reach.
-const ANY_HOST: [&str; 4] = ["/healthz", "/readyz", "/metrics", super::WEBHOOK_PATH];
-
 /// Middleware: 403 for a request to an unknown host name when no token is set.
 pub async fn require_known_host(
     State(ApiToken(token)): State<ApiToken>,
@@ -25,7 +22,7 @@ pub async fn require_known_host(
     request: Request,
     next: Next,
 ) -> Response {
-    if token.is_some() || ANY_HOST.contains(&request.uri().path()) {
+    if token.is_some() {
         return next.run(request).await;
     }
     let host = request

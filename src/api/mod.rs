@@ -14,6 +14,7 @@ mod origin;
 mod plan;
 mod refresh;
 mod rollback;
+mod routes;
 mod security_headers;
 pub mod server;
 mod stack_path;
@@ -22,12 +23,10 @@ mod webhook;
 
 use std::sync::Arc;
 
-use axum::Router;
-use axum::routing::{get, post};
-
 pub use args::ExternalUrl;
 pub use error::ApiError;
 pub use events::EventStreams;
+pub use routes::router;
 pub use webhook::WebhookGuard;
 
 use crate::commands::StackCommands;
@@ -101,7 +100,7 @@ pub struct Webhooks {
     pub metrics: AppMetrics,
 }
 
-/// The bearer token every `/api` route needs, when one is configured.
+/// The bearer token the API's routes need, when one is configured.
 #[derive(Clone)]
 pub struct ApiToken(pub Option<Secret>);
 
@@ -129,45 +128,4 @@ sub_state! {
     events: EventStreams,
     api_token: ApiToken,
     site: Site,
-}
-
-/// The push webhook: signed by the forge, so it is exempt from the token,
-/// `Host` and cross-site checks, which each name it through this.
-const WEBHOOK_PATH: &str = "/api/webhook";
-
-/// All routes, behind (outermost first) the security headers, the `Host`
-/// check, the cross-site check and the token check.
-pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/", get(dashboard::page))
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics))
-        .route("/api/stacks", get(stacks::list))
-        .route("/api/stacks/{name}", get(stacks::get_one))
-        .route("/api/stacks/{name}/sync", post(actions::sync))
-        .route("/api/stacks/{name}/ack", post(actions::ack))
-        .route("/api/stacks/{name}/plan", post(plan::plan))
-        .route("/api/stacks/{name}/apply", post(plan::apply))
-        .route("/api/stacks/{name}/compose", get(plan::compose_file))
-        .route("/api/stacks/{name}/history", get(history::list))
-        .route("/api/stacks/{name}/rollback", post(rollback::rollback))
-        .route("/api/refresh", get(refresh::status).post(refresh::request))
-        .route(WEBHOOK_PATH, post(webhook::receive))
-        .route("/api/events", get(events::stream))
-        .fallback(|| async { ApiError::not_found("no such route") })
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            auth::require_token,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            cross_site::refuse_cross_site,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            host_check::require_known_host,
-        ))
-        .layer(axum::middleware::from_fn(security_headers::add))
-        .with_state(state)
 }
