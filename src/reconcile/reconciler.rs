@@ -286,24 +286,7 @@ impl<E: Executor> StackReconciler<E> {
             },
             Step::GateFailed {
                 reason, rolls_back, ..
-            } => {
-                tracing::warn!(stack = name, message = %reason, "health gate failed");
-                if rolls_back {
-                    // Not `failed` for the moment until the rollback runs: a
-                    // watcher of the status would report a failure the
-                    // rollback is about to repair.
-                    self.status.update(name, |r| {
-                        r.status = Status::Syncing;
-                        r.error = Some(format!("{reason}; rolling back"));
-                        r.last_result =
-                            Some(LastResult::now(Outcome::Failure, Some(reason.clone())));
-                    });
-                } else {
-                    self.record_failure(name, &reason);
-                }
-                // The next pass rolls back, where a rollback is on.
-                Ok(Action::requeue(ROLLBACK_DELAY))
-            }
+            } => Ok(self.gate_failed(name, &reason, rolls_back)),
             Step::Forget => {
                 self.status.remove(name);
                 self.record_health(name, None, &[]);
@@ -325,6 +308,23 @@ impl<E: Executor> StackReconciler<E> {
             }
             Step::Remove => self.remove(name, seen.containers, held).await,
         }
+    }
+
+    /// Reports a failed gate; where a rollback follows (the next pass), the
+    /// stack is `syncing` until it has run, not `failed` for the moment: a
+    /// watcher of the status would report a failure about to be repaired.
+    fn gate_failed(&self, name: &str, reason: &str, rolls_back: bool) -> Action {
+        tracing::warn!(stack = name, message = %reason, "health gate failed");
+        if rolls_back {
+            self.status.update(name, |r| {
+                r.status = Status::Syncing;
+                r.error = Some(format!("{reason}; rolling back"));
+                r.last_result = Some(LastResult::now(Outcome::Failure, Some(reason.to_string())));
+            });
+        } else {
+            self.record_failure(name, reason);
+        }
+        Action::requeue(ROLLBACK_DELAY)
     }
 
     /// The stack a rollback runs instead of `wanted`, while the running
