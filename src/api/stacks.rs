@@ -153,7 +153,10 @@ pub fn stack_view(
         held_revision: synced.filter(|s| s.held).map(|s| s.revision.clone()),
         last_result: record.and_then(|r| r.last_result.clone()),
         error,
-        health: StackHealth::of(runs_in_git(desired, synced), containers),
+        health: match runs_in_git(desired, synced) {
+            Some(git) => StackHealth::of(Some(git), containers),
+            None => StackHealth::of_stand_in(desired, containers),
+        },
         services,
     }
 }

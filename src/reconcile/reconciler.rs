@@ -14,7 +14,7 @@ use jiff::Timestamp;
 use tracing::Instrument as _;
 
 use super::ReconcileError;
-use super::assess::{Cause, assess};
+use super::assess::{Cause, Verdict, assess};
 use super::decide::{self, Applied, Observation, Policy, Step, Wait, decide};
 use super::executor::Executor;
 use super::memory::{Gate, Memories, StackGuard};
@@ -197,10 +197,13 @@ impl<E: Executor> StackReconciler<E> {
             },
         };
         self.record_health(name, desired.map(|d| &**d), &containers);
-        if let (Some(d), Some(_)) = (desired, &assessment)
+        let mut recalled = None;
+        if let (Some(d), Some(a)) = (desired, &assessment)
             && let Some(o) = observed.as_ref().filter(|o| o.stack_hash == d.stack_hash)
         {
-            self.recall_gate(name, o).await;
+            let in_sync = a.verdict == Verdict::InSync;
+            let timeout = d.health_timeout.unwrap_or(self.policy.health_timeout);
+            recalled = self.recall_gate(name, o, in_sync, timeout).await;
         }
         let step = self
             .step_for(name, observation, requested, observed.as_ref())
@@ -214,7 +217,12 @@ impl<E: Executor> StackReconciler<E> {
             applied,
             containers: &containers,
         };
-        self.act(step, seen, held).await
+        let result = self.act(step, seen, held).await;
+        // After the step's own report, so no record is made up before it.
+        if let Some(newest) = recalled {
+            self.recall_last_result(name, &newest);
+        }
+        result
     }
 
     /// The step for what the pass saw (`observed`: the labels of the running
@@ -308,6 +316,25 @@ impl<E: Executor> StackReconciler<E> {
             }
             Step::Remove => self.remove(name, seen.containers, held).await,
         }
+    }
+
+    /// Whether the gated apply `change`, whose gate failed as compose
+    /// returned, is rolled back on the next pass.
+    fn rolls_back(&self, change: &Change<'_>, gated: bool) -> bool {
+        let synced = &change.labels.synced;
+        gated
+            && change.rollback.is_none()
+            && change
+                .desired
+                .rollback
+                .unwrap_or(self.policy.rollback_enabled)
+            && synced
+                .good_revision
+                .as_deref()
+                .is_some_and(|good| good != synced.revision)
+            && self.memories.with(&change.desired.name, |m| {
+                matches!(m.gate, Some(Gate::Failed { .. }))
+            })
     }
 
     /// Reports a failed gate; where a rollback follows (the next pass), the
@@ -604,6 +631,9 @@ impl<E: Executor> StackReconciler<E> {
             result => result?,
         };
         let settled = match self.judge(desired, &labels.synced, &fresh, gated).await {
+            Applied::NotConverged(message) if self.rolls_back(&change, gated) => {
+                return Ok(self.gate_failed(name, &message, true));
+            }
             Applied::NotConverged(message) => return Err(ReconcileError::NotConverged(message)),
             Applied::Synced => true,
             Applied::Settling => false,

@@ -22,14 +22,30 @@ impl StackHealth {
     /// Counts the services of `desired` (or, without it, of `containers`) that
     /// are ready; `compose run` containers are not the service's.
     pub fn of(desired: Option<&DesiredStack>, containers: &[ContainerInfo]) -> Self {
+        Self::counted(desired, desired, containers)
+    }
+
+    /// Counts the services of `containers` that are ready, while another
+    /// revision stands in for `git`'s (a rollback): which of them are one-shot
+    /// jobs is known from `git` only.
+    pub fn of_stand_in(git: Option<&DesiredStack>, containers: &[ContainerInfo]) -> Self {
+        Self::counted(None, git, containers)
+    }
+
+    /// The services of `expected` (or of `containers`), one-shot where `jobs` says.
+    fn counted(
+        expected: Option<&DesiredStack>,
+        jobs: Option<&DesiredStack>,
+        containers: &[ContainerInfo],
+    ) -> Self {
         let containers: Vec<&ContainerInfo> =
             containers.iter().filter(|c| !c.is_one_off()).collect();
-        let counted: BTreeSet<&str> = match desired {
+        let counted: BTreeSet<&str> = match expected {
             Some(d) => d.expected_services.iter().map(String::as_str).collect(),
             None => containers.iter().map(|c| c.service.as_str()).collect(),
         };
         let done = |c: &ContainerInfo| {
-            desired.is_some_and(|d| d.oneshot_services.contains(&c.service))
+            jobs.is_some_and(|d| d.oneshot_services.contains(&c.service))
                 && c.state == ContainerState::Exited
                 && c.exit_code == Some(0)
         };
@@ -81,5 +97,18 @@ mod tests {
     fn a_stack_without_services_is_whole() {
         assert_eq!(StackHealth { ready: 0, total: 0 }.fraction(), 1.0);
         assert_eq!(StackHealth { ready: 1, total: 4 }.fraction(), 0.25);
+    }
+
+    #[test]
+    fn a_finished_job_of_a_stand_in_counts_as_git_says() {
+        let mut git = desired("web", &["web", "job"], "h2");
+        git.oneshot_services = vec!["job".into()];
+        let mut job = container("2", "job", "exited", &[]);
+        job.exit_code = Some(0);
+        let containers = [container("1", "web", "running", &[]), job];
+        assert_eq!(
+            StackHealth::of_stand_in(Some(&git), &containers),
+            StackHealth { ready: 2, total: 2 }
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! What a gate's verdict and a rollback leave behind besides the status: the
 //! gate and rollback series, an SSE event each, the verdict in the history.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
 
@@ -99,13 +99,21 @@ impl<E: Executor> StackReconciler<E> {
 
     /// After a restart nothing is remembered of a gate, the history is: the
     /// running apply of `stack_hash` whose gate failed stays failed (not a
-    /// drift to revert, nor synced once its containers recover), one that
-    /// passed stays passed, one still open goes on from the apply's time (its
-    /// deadline may have passed while docker-cd was down). Read only while no
-    /// gate of `stack_hash` is remembered, once per `stack_hash`. The
-    /// entry must be of the apply the labels name: one killed before its
-    /// entry was written leaves an older entry of the same `stack_hash`.
-    pub(super) async fn recall_gate(&self, name: &str, applied: &Synced) {
+    /// drift to revert, nor synced once its containers recover; rolled back
+    /// only if it is not `in_sync` now), one that passed stays passed, and one
+    /// still open (no verdict) whose compose returned less than `timeout`
+    /// plus [`DOWNTIME`] ago goes on from that moment: its deadline may have
+    /// passed while docker-cd was down. Read once per `stack_hash` while no
+    /// gate of it is remembered. The entry must be of the apply the labels
+    /// name: one killed before its entry was written leaves an older entry of
+    /// the same `stack_hash`. Returns the newest entry, for the last result.
+    pub(super) async fn recall_gate(
+        &self,
+        name: &str,
+        applied: &Synced,
+        in_sync: bool,
+        timeout: Duration,
+    ) -> Option<history::Entry> {
         let stack_hash = applied.stack_hash.as_str();
         let known = self.memories.with(name, |m| {
             let known = m
@@ -117,21 +125,15 @@ impl<E: Executor> StackReconciler<E> {
             known
         });
         if known {
-            return;
+            return None;
         }
-        let Ok(entries) = self.history.list(name).await else {
-            return;
-        };
-        if let Some(newest) = entries.first() {
-            self.recall_last_result(name, newest);
-        }
-        let Some(entry) = entries.into_iter().find(|e| {
+        let entries = self.history.list(name).await.ok()?;
+        let newest = entries.first().cloned();
+        let entry = entries.into_iter().find(|e| {
             e.stack_hash.as_deref() == Some(stack_hash) && e.action != history::Action::Remove
-        }) else {
-            return;
-        };
+        })?;
         if !of_the_apply(&entry.started_at, &applied.synced_at) {
-            return;
+            return newest;
         }
         let gate = match entry.gate {
             Some(history::Gate::Passed) => Gate::Passed {
@@ -145,28 +147,25 @@ impl<E: Executor> StackReconciler<E> {
                     failure: entry.gate_reason.unwrap_or(GateFailure::Exited),
                     reason,
                     opened: Instant::now(),
-                    rollback_tried: false,
+                    // Running well now: no rollback of what works.
+                    rollback_tried: in_sync,
                 }
             }
-            // Open when docker-cd stopped: it goes on from the apply's time,
-            // and may be past its deadline already. A drift revert keeps the
-            // labels of the apply it repairs, so its own start is unknown.
+            // A drift revert keeps the labels of the apply it repairs; an old
+            // entry without a verdict is from before verdicts were kept.
             None if entry.cause != history::Cause::Drift
                 && entry.outcome == crate::status::Outcome::Success =>
             {
-                let Some(since) = applied
-                    .age(Timestamp::now())
-                    .and_then(|ago| Instant::now().checked_sub(ago))
-                else {
-                    return;
-                };
+                let since = returned_ago(&entry).and_then(|ago| {
+                    (ago < timeout + DOWNTIME).then(|| Instant::now().checked_sub(ago))?
+                })?;
                 Gate::Open {
                     stack_hash: stack_hash.to_string(),
                     since,
                     gated: true,
                 }
             }
-            None => return,
+            None => return newest,
         };
         tracing::debug!(stack = name, ?gate, "gate recalled from the history");
         self.memories.with(name, |m| {
@@ -174,24 +173,41 @@ impl<E: Executor> StackReconciler<E> {
                 m.gate = Some(gate);
             }
         });
+        newest
     }
 
     /// After a restart the status has no last result, the history has: its
     /// newest entry's, ended when it started plus its duration.
-    fn recall_last_result(&self, name: &str, newest: &history::Entry) {
-        let Ok(started) = newest.started_at.parse::<Timestamp>() else {
+    pub(super) fn recall_last_result(&self, name: &str, newest: &history::Entry) {
+        let Some(ended) = ended_at(newest) else {
             return;
         };
-        let took = SignedDuration::from_millis(i64::try_from(newest.duration_ms).unwrap_or(0));
         let recalled = LastResult {
             outcome: newest.outcome,
-            at: (started + took).to_string(),
+            at: ended.to_string(),
             error: newest.error.clone(),
         };
         self.status.update(name, |r| {
             r.last_result.get_or_insert(recalled);
         });
     }
+}
+
+/// The longest docker-cd may have been down for an apply's gate, still open
+/// when it stopped, to go on after the restart; after a longer stop (a host
+/// down for the night, an upgrade weeks after the apply) nothing is known of
+/// what happened meanwhile, and the stack is judged as it is now.
+const DOWNTIME: Duration = Duration::from_secs(600);
+
+/// When `entry`'s compose returned (its gate opened).
+fn ended_at(entry: &history::Entry) -> Option<Timestamp> {
+    let started = entry.started_at.parse::<Timestamp>().ok()?;
+    Some(started + SignedDuration::from_millis(i64::try_from(entry.duration_ms).ok()?))
+}
+
+/// How long ago `entry`'s gate opened.
+fn returned_ago(entry: &history::Entry) -> Option<Duration> {
+    Duration::try_from(Timestamp::now().duration_since(ended_at(entry)?)).ok()
 }
 
 /// Whether an entry that started at `started` is of the apply labelled

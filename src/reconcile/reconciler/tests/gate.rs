@@ -217,9 +217,14 @@ async fn a_healthy_stack_waiting_for_a_new_revision_counts_as_healthy() {
 #[tokio::test]
 async fn a_gate_whose_deadline_passed_while_docker_cd_was_down_fails_at_the_restart() {
     let h = harness(defaults(), runs_web());
-    h.publish("r2", vec![desired_stack("web", "h2", None)]);
+    // A deadline already behind the apply (its entry is from just now).
+    let desired = DesiredStack {
+        health_timeout: Some(Duration::ZERO),
+        ..desired_stack("web", "h2", None)
+    };
+    h.publish("r2", vec![desired]);
     h.open_apply_of_r2().await;
-    // Applied long ago (the labels say), its healthcheck still starting.
+    // Its healthcheck still starting.
     h.running("web", "h2");
     let mut starting = h.reconciler.runtime.containers("web");
     starting[0].health = Some(crate::docker::state::Health::Starting);
@@ -256,4 +261,29 @@ async fn a_gate_that_timed_out_stays_failed_after_a_restart_once_its_containers_
         (record.status, record.error.as_deref()),
         (Status::Failed, Some(timed_out))
     );
+}
+
+#[tokio::test]
+async fn an_entry_without_a_verdict_from_long_ago_reopens_no_gate() {
+    // An apply weeks ago (before verdicts were kept, or docker-cd down for
+    // long): after a restart its starting healthcheck is waited for, not
+    // failed at a deadline long gone.
+    let h = harness(defaults(), runs_web());
+    h.publish("r2", vec![desired_stack("web", "h2", None)]);
+    let mut entry = history::Run::start(
+        history::Action::Apply,
+        (history::Cause::Git, history::Trigger::Refresh),
+        None,
+    )
+    .finish(None);
+    entry.stack_hash = Some("h2".into());
+    entry.started_at = "2026-01-01T00:00:00Z".into();
+    h.reconciler.history.record("web", entry).await;
+    h.running("web", "h2");
+    let mut starting = h.reconciler.runtime.containers("web");
+    starting[0].health = Some(crate::docker::state::Health::Starting);
+    h.containers.set_stack("web", starting);
+    h.pass("web").await.expect("a report");
+    assert_eq!(h.status("web"), Some(Status::Syncing));
+    assert!(h.reconciler.executor.calls().is_empty());
 }

@@ -245,3 +245,45 @@ async fn a_failed_gate_with_a_rollback_to_follow_is_not_reported_failed_meanwhil
     h.pass("web").await.expect("rolled back");
     assert_eq!(h.reconciler.executor.calls(), ["up web r0"]);
 }
+
+#[tokio::test]
+async fn a_failed_gate_recalled_while_the_stack_runs_well_is_not_rolled_back() {
+    // Timed out last week with rollback off; healthy since; rollback turned on.
+    let h = rollback_on();
+    h.failed_apply_of_r2(GateFailure::Timeout, "health gate failed: late")
+        .await;
+    h.runs("r2", "h2", "running", &[(labels::GOOD_REVISION, "r0")]);
+    h.pass("web").await.expect("a report");
+    assert!(h.reconciler.executor.calls().is_empty(), "no rollback");
+    assert_eq!(h.status("web"), Some(Status::Failed));
+}
+
+#[tokio::test]
+async fn a_revision_that_exits_as_compose_returns_is_syncing_until_rolled_back() {
+    let mut h = rollback_on();
+    h.reconciler.executor = FakeExecutor {
+        up_result: Mutex::new(vec![container("a", "web", "exited", &[])]),
+        ..FakeExecutor::default()
+    };
+    // r0 runs and passed its gate; Git says r2.
+    h.runs("r0", "h0", "running", &[]);
+    h.reconciler.memories.with("web", |m| {
+        m.gate = Some(Gate::Passed {
+            stack_hash: "h0".into(),
+        });
+    });
+    let action = h
+        .pass("web")
+        .await
+        .expect("not an error: a rollback follows");
+    assert_eq!(action, Action::requeue(ROLLBACK_DELAY));
+    assert_eq!(h.status("web"), Some(Status::Syncing));
+    h.runs("r2", "h2", "exited", &[(labels::GOOD_REVISION, "r0")]);
+    *h.reconciler
+        .executor
+        .up_result
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner) = vec![container("a", "web", "running", &[])];
+    h.pass("web").await.expect("rolled back");
+    assert_eq!(h.reconciler.executor.calls(), ["up web r2", "up web r0"]);
+}
