@@ -14,7 +14,7 @@ use jiff::Timestamp;
 use tracing::Instrument as _;
 
 use super::ReconcileError;
-use super::assess::{Cause, Verdict, assess};
+use super::assess::{Assessment, Cause, Verdict, assess};
 use super::decide::{self, Applied, Observation, Policy, Step, Wait, decide};
 use super::executor::Executor;
 use super::memory::{Gate, Memories, StackGuard};
@@ -197,14 +197,9 @@ impl<E: Executor> StackReconciler<E> {
             },
         };
         self.record_health(name, desired.map(|d| &**d), &containers);
-        let mut recalled = None;
-        if let (Some(d), Some(a)) = (desired, &assessment)
-            && let Some(o) = observed.as_ref().filter(|o| o.stack_hash == d.stack_hash)
-        {
-            let in_sync = a.verdict == Verdict::InSync;
-            let timeout = d.health_timeout.unwrap_or(self.policy.health_timeout);
-            recalled = self.recall_gate(name, o, in_sync, timeout).await;
-        }
+        let recalled = self
+            .recall(name, desired, assessment.as_ref(), observed.as_ref())
+            .await;
         let step = self
             .step_for(name, observation, requested, observed.as_ref())
             .await;
@@ -223,6 +218,22 @@ impl<E: Executor> StackReconciler<E> {
             self.recall_last_result(name, &newest);
         }
         result
+    }
+
+    /// After a restart, what the history knows of the running apply of
+    /// `desired` (see [`Self::recall_gate`]); its newest entry, if read.
+    async fn recall(
+        &self,
+        name: &str,
+        desired: Option<&Arc<DesiredStack>>,
+        assessment: Option<&Assessment>,
+        observed: Option<&Synced>,
+    ) -> Option<history::Entry> {
+        let (d, a) = (desired?, assessment?);
+        let o = observed.filter(|o| o.stack_hash == d.stack_hash)?;
+        let in_sync = a.verdict == Verdict::InSync;
+        let timeout = d.health_timeout.unwrap_or(self.policy.health_timeout);
+        self.recall_gate(name, o, in_sync, timeout).await
     }
 
     /// The step for what the pass saw (`observed`: the labels of the running
