@@ -471,6 +471,20 @@ fn fail_gate(
     reason
 }
 
+/// After a restart the crash-loop budget is where the history left it: the
+/// drift reverts it lists since the stack's last fresh start, started `ages`
+/// ago, count again while inside the window.
+pub fn recall_reverts(memory: &mut Memory, ages: &[Duration], now: Instant) {
+    if !memory.reverts.is_empty() {
+        return;
+    }
+    memory.reverts = ages
+        .iter()
+        .filter(|age| **age < DRIFT_WINDOW)
+        .filter_map(|age| now.checked_sub(*age))
+        .collect();
+}
+
 /// Whether the crash-loop budget is spent; forgets reverts outside the window.
 fn budget_spent(memory: &mut Memory, now: Instant) -> bool {
     memory

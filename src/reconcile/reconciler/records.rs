@@ -10,7 +10,7 @@ use crate::docker::state::ContainerInfo;
 use crate::events::Event;
 use crate::history::{self, GateFailure, GateVerdict};
 use crate::labels::Synced;
-use crate::reconcile::decide::Settled;
+use crate::reconcile::decide::{self, Settled};
 use crate::reconcile::executor::Executor;
 use crate::reconcile::memory::Gate;
 use crate::stack::DesiredStack;
@@ -129,6 +129,10 @@ impl<E: Executor> StackReconciler<E> {
         }
         let entries = self.history.list(name).await.ok()?;
         let newest = entries.first().cloned();
+        let reverts = reverts_since_fresh_start(&entries, stack_hash);
+        self.memories.with(name, |m| {
+            decide::recall_reverts(m, &reverts, Instant::now())
+        });
         let entry = entries.into_iter().find(|e| {
             e.stack_hash.as_deref() == Some(stack_hash) && e.action != history::Action::Remove
         })?;
@@ -198,6 +202,30 @@ impl<E: Executor> StackReconciler<E> {
 /// down for the night, an upgrade weeks after the apply) nothing is known of
 /// what happened meanwhile, and the stack is judged as it is now.
 const DOWNTIME: Duration = Duration::from_secs(600);
+
+/// How long ago each drift revert of `stack_hash` started, newest first, back
+/// to the stack's last fresh start: an apply of another cause, or an ack (a
+/// granted revert, which counts itself).
+fn reverts_since_fresh_start(entries: &[history::Entry], stack_hash: &str) -> Vec<Duration> {
+    let mut ages = Vec::new();
+    for entry in entries {
+        let drift = entry.cause == history::Cause::Drift
+            && entry.action == history::Action::Apply
+            && entry.stack_hash.as_deref() == Some(stack_hash);
+        if !drift {
+            break;
+        }
+        if let Ok(started) = entry.started_at.parse::<Timestamp>()
+            && let Ok(age) = Duration::try_from(Timestamp::now().duration_since(started))
+        {
+            ages.push(age);
+        }
+        if entry.trigger == history::Trigger::Sync {
+            break;
+        }
+    }
+    ages
+}
 
 /// When `entry`'s compose returned (its gate opened).
 fn ended_at(entry: &history::Entry) -> Option<Timestamp> {

@@ -410,3 +410,41 @@ async fn a_revert_compose_left_undone_is_seen_on_the_look_after_it() {
     h.pass("web").await.expect("reverted again");
     assert_eq!(h.reconciler.executor.calls(), ["up web r1", "up web r1"]);
 }
+
+#[tokio::test]
+async fn a_crash_loop_given_up_before_a_restart_stays_given_up() {
+    let h = harness(defaults(), runs_web());
+    h.publish("r2", vec![desired_stack("web", "h2", None)]);
+    h.open_apply_of_r2().await;
+    let settled = crate::history::GateVerdict {
+        stack_hash: "h2".into(),
+        gate: crate::history::Gate::Passed,
+        failure: None,
+        error: None,
+    };
+    h.reconciler.history.settle("web", settled).await;
+    // Five reverts just now, before the restart.
+    for _ in 0..5 {
+        let mut revert = crate::history::Run::start(
+            crate::history::Action::Apply,
+            (
+                crate::history::Cause::Drift,
+                crate::history::Trigger::DockerEvent,
+            ),
+            None,
+        )
+        .finish(None);
+        revert.stack_hash = Some("h2".into());
+        h.reconciler.history.record("web", revert).await;
+    }
+    h.running("web", "h2");
+    let mut exited = h.reconciler.runtime.containers("web");
+    exited[0].state = crate::docker::state::ContainerState::Exited;
+    exited[0].exit_code = Some(1);
+    h.containers.set_stack("web", exited);
+    h.pass("web").await.expect("a report");
+    assert!(h.reconciler.executor.calls().is_empty(), "not a sixth time");
+    let record = h.reconciler.status.get("web").expect("record");
+    assert_eq!(record.status, Status::Failed);
+    assert!(record.error.unwrap_or_default().contains("keeps stopping"));
+}
