@@ -7,7 +7,8 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::policy::{Policy, services, within};
+use super::on_disk::within;
+use super::policy::{Policy, services};
 use crate::labels;
 
 /// Why the resolved model of a stack may not be applied, worded for its error;

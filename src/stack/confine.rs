@@ -7,23 +7,23 @@
 
 use serde_json::Value;
 
-use super::model::{Document, VolumeSource, confined, inside, strings, volume_sources};
+use super::model::{Document, StackFiles, VolumeSource, confined, strings, volume_sources};
 
 /// Every path of `document` that compose would read from outside the stack
-/// folder, worded for the stack's error.
-pub fn check(document: &Document) -> Vec<String> {
+/// folder (among `files`), worded for the stack's error.
+pub fn check(document: &Document, files: &dyn StackFiles) -> Vec<String> {
     let mut problems = Vec::new();
     for (name, service) in document.services() {
         let name = Some(name.as_str());
         for field in ["env_file", "label_file"] {
             for raw in service.get(field).map(strings).unwrap_or_default() {
-                if let Err(why) = confined(&document.base, raw) {
+                if let Err(why) = confined(files, &document.base, raw) {
                     problems.push(document.problem(name, format!("{field} {why}")));
                 }
             }
         }
         for source in literal_relative_sources(service) {
-            if inside(&document.base, source).is_none() {
+            if confined(files, &document.base, source).is_err() {
                 let why = format!("volume '{source}' is outside the stack folder");
                 problems.push(document.problem(name, why));
             }
@@ -67,6 +67,7 @@ pub fn dotenv_problems(dotenv: &[u8]) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::compose::file::parse_document;
+    use crate::stack::fixtures::PlainFiles;
     use crate::stack::model::Reached;
 
     fn problems(path: &str, base: &str, yaml: &str) -> Vec<String> {
@@ -76,7 +77,7 @@ mod tests {
             reached: Reached::Main,
             value: parse_document(yaml.as_bytes()).expect("test yaml parses"),
         };
-        check(&document)
+        check(&document, &PlainFiles::of(&[]))
     }
 
     #[test]

@@ -8,11 +8,11 @@ mod tests;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use self::links::{check_symlink, resolve_file};
+use self::links::StackTree;
 use self::paths::{join, owner, parent, relative_to, split};
 use super::confine;
 use super::hash::{compose_hash, stack_hash};
-use super::model::{self, Reached, ReadFile};
+use super::model::{self, Reached, StackFiles};
 use super::name::{StackName, project_name_problem};
 use super::{DesiredStack, StackFile};
 use crate::compose;
@@ -130,15 +130,19 @@ fn build_stack(
     let path = if dir.is_empty() { "." } else { dir }.to_string();
     let name = StackName::for_path(&path);
     let mut error = project_name_problem(&name);
+    let stack = StackTree {
+        tree,
+        stack_dirs,
+        stack_dir: dir,
+    };
 
     for file in &files {
-        let full = join(dir, &file.path);
         match &file.entry {
             Entry::Unsupported { reason } => {
                 push_error(&mut error, format!("{}: {reason}", file.path))
             }
             Entry::Symlink { target } => {
-                if let Err(why) = check_symlink(stack_dirs, dir, &full, target) {
+                if let Err(why) = stack.check_symlink(&join(dir, &file.path), target) {
                     push_error(&mut error, why);
                 }
             }
@@ -146,8 +150,7 @@ fn build_stack(
         }
     }
 
-    let compose_path = join(dir, compose_file);
-    let compose_bytes = resolve_file(tree, stack_dirs, dir, &compose_path);
+    let compose_bytes = stack.read(compose_file);
     let hash = match &compose_bytes {
         Ok(bytes) => compose_hash(bytes),
         Err(_) => compose_hash(b""),
@@ -155,13 +158,7 @@ fn build_stack(
     let document = compose_bytes
         .and_then(|bytes| compose::file::parse_document(bytes))
         .map_err(|why| format!("{compose_file}: {why}"));
-    let read = |path: &str| -> Result<Arc<[u8]>, String> {
-        if !files.iter().any(|f| f.path == path) {
-            return Err("no such file in the stack".into());
-        }
-        resolve_file(tree, stack_dirs, dir, &join(dir, path)).cloned()
-    };
-    let summary = document.and_then(|doc| read_model(compose_file, doc, &read));
+    let summary = document.and_then(|doc| read_model(compose_file, doc, &stack));
     let parsed = match summary {
         Ok(parsed) => Some(parsed),
         Err(why) => {
@@ -195,17 +192,17 @@ fn build_stack(
 fn read_model(
     compose_file: &str,
     document: serde_json::Value,
-    read: &ReadFile<'_>,
+    files: &dyn StackFiles,
 ) -> Result<ComposeFile, String> {
     let mut summary =
         compose::file::summarize(&document).map_err(|why| format!("{compose_file}: {why}"))?;
-    let model = model::load(compose_file, document, read);
+    let model = model::load(compose_file, document, files);
     let mut problems = model.problems;
-    if let Ok(dotenv) = read(".env") {
+    if let Ok(dotenv) = files.read(".env") {
         problems.extend(confine::dotenv_problems(&dotenv));
     }
     for document in &model.documents {
-        problems.extend(confine::check(document));
+        problems.extend(confine::check(document, files));
         let included =
             document.reached == Reached::Included && document.value.get("services").is_some();
         if included {

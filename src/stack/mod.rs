@@ -8,6 +8,7 @@ pub mod hash;
 pub mod health;
 pub mod model;
 pub mod name;
+pub mod on_disk;
 pub mod policy;
 pub mod revisions;
 pub mod snapshot;

@@ -72,12 +72,22 @@ pub struct Model {
     pub problems: Vec<String>,
 }
 
-/// Reads a file of the stack by its path relative to the stack folder.
-pub type ReadFile<'a> = dyn Fn(&str) -> Result<Arc<[u8]>, String> + 'a;
+/// A stack's own files, as compose will find them in its working folder.
+pub trait StackFiles {
+    /// A file's bytes, `path` relative to the stack folder, links followed.
+    ///
+    /// # Errors
+    /// Why it cannot be read: missing, or not the stack's own.
+    fn read(&self, path: &str) -> Result<Arc<[u8]>, String>;
+
+    /// Whether `path` (relative to the stack folder, as written: links and
+    /// `..` in it) lands inside the stack once the kernel follows its links.
+    fn lands_inside(&self, path: &str) -> bool;
+}
 
 /// Follows `include` and `extends.file` from the compose file `main` (already
-/// parsed, named `path`), reading only through `read`.
-pub fn load(path: &str, main: Value, read: &ReadFile<'_>) -> Model {
+/// parsed, named `path`), reading only through `files`.
+pub fn load(path: &str, main: Value, files: &dyn StackFiles) -> Model {
     let mut model = Model::default();
     let mut pending = vec![Document {
         path: path.to_string(),
@@ -90,7 +100,7 @@ pub fn load(path: &str, main: Value, read: &ReadFile<'_>) -> Model {
             reached,
             path: target,
             base,
-        } in references(&document, &mut model.problems)
+        } in references(&document, files, &mut model.problems)
         {
             let known = model
                 .documents
@@ -108,7 +118,7 @@ pub fn load(path: &str, main: Value, read: &ReadFile<'_>) -> Model {
                 ));
                 break;
             }
-            match read(&target).and_then(|bytes| parse_document(&bytes)) {
+            match files.read(&target).and_then(|bytes| parse_document(&bytes)) {
                 Ok(value) => pending.push(Document {
                     path: target,
                     base,
@@ -136,10 +146,14 @@ struct Reference {
 
 /// The files `document` includes or extends, as paths inside the stack folder;
 /// a path outside it (or one with variables) is a problem, never read.
-fn references(document: &Document, problems: &mut Vec<String>) -> Vec<Reference> {
+fn references(
+    document: &Document,
+    files: &dyn StackFiles,
+    problems: &mut Vec<String>,
+) -> Vec<Reference> {
     let mut found = Vec::new();
     let mut check = |service: Option<&str>, field: &str, raw: &str| {
-        confined(&document.base, raw)
+        confined(files, &document.base, raw)
             .map_err(|why| problems.push(document.problem(service, format!("{field} {why}"))))
             .ok()
     };
@@ -187,17 +201,26 @@ fn references(document: &Document, problems: &mut Vec<String>) -> Vec<Reference>
 }
 
 /// `raw` (a path written in a file whose paths start at `base`) relative to the
-/// stack folder.
+/// stack folder. It must stay inside both as text and on disk: compose may
+/// clean the path as text before the kernel follows its links, or not, so
+/// the cleaned path and the path as written must both land inside.
 ///
 /// # Errors
 /// Why it cannot be used: it holds variables, or it leaves the stack folder.
-pub fn confined(base: &str, raw: &str) -> Result<String, String> {
+pub fn confined(files: &dyn StackFiles, base: &str, raw: &str) -> Result<String, String> {
     if raw.contains('$') {
         return Err(format!(
             "'{raw}' uses variables: docker-cd checks this file before compose reads it, so write the path literally"
         ));
     }
-    inside(base, raw).ok_or_else(|| format!("'{raw}' is outside the stack folder"))
+    let as_written = if base.is_empty() {
+        raw.to_string()
+    } else {
+        format!("{base}/{raw}")
+    };
+    inside(base, raw)
+        .filter(|cleaned| files.lands_inside(cleaned) && files.lands_inside(&as_written))
+        .ok_or_else(|| format!("'{raw}' is outside the stack folder"))
 }
 
 /// `path`, written in the folder `base`, relative to the stack folder; `None`
@@ -255,11 +278,10 @@ pub fn strings(value: &Value) -> Vec<&str> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use rstest::rstest;
 
     use super::*;
+    use crate::stack::fixtures::PlainFiles;
 
     #[rstest]
     #[case("", "./data", Some("data"))]
@@ -279,22 +301,11 @@ mod tests {
         assert_eq!(inside(base, path).as_deref(), expected);
     }
 
-    fn files(list: &[(&str, &str)]) -> HashMap<String, Arc<[u8]>> {
-        list.iter()
-            .map(|(p, d)| (p.to_string(), Arc::from(d.as_bytes())))
-            .collect()
-    }
-
     fn load_from(list: &[(&str, &str)]) -> Model {
-        let files = files(list);
-        let read = |path: &str| {
-            files
-                .get(path)
-                .cloned()
-                .ok_or_else(|| "no such file in the stack".to_string())
-        };
-        let main = parse_document(&files["compose.yaml"]).expect("test compose parses");
-        load("compose.yaml", main, &read)
+        let files = PlainFiles::of(list);
+        let main = parse_document(&files.read("compose.yaml").expect("a compose file"))
+            .expect("test compose parses");
+        load("compose.yaml", main, &files)
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::str::FromStr;
 use serde_json::Value;
 
 use super::model::{VolumeSource, volume_sources};
+use super::on_disk::within;
 
 /// The rules an operator turned on.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -220,23 +221,6 @@ fn host_volumes(config: &Value) -> Vec<String> {
         .collect()
 }
 
-/// Whether the absolute `path` is `dir` or inside it, after resolving `.` and
-/// `..` (compose prints paths as written, joined to the project folder).
-pub fn within(dir: &Path, path: &str) -> bool {
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            part => parts.push(part),
-        }
-    }
-    let normal = format!("/{}", parts.join("/"));
-    path.starts_with('/') && Path::new(&normal).starts_with(dir)
-}
-
 /// The registry an image reference pulls from (`docker.io` when it names none).
 pub fn registry(image: &str) -> String {
     match image.split_once('/') {
@@ -346,16 +330,6 @@ volumes:
                 "service 'agent': image 'ghcr.io/acme/agent:1' (registry ghcr.io) is refused by POLICY allowed-registries"
             ]
         );
-    }
-
-    #[rstest]
-    #[case("/data/stacks/agent", true)]
-    #[case("/data/stacks/agent/conf/x", true)]
-    #[case("/data/stacks/agent/../other", false)]
-    #[case("/data/stacks/agentx", false)]
-    #[case("relative", false)]
-    fn within_is_lexical(#[case] path: &str, #[case] expected: bool) {
-        assert_eq!(within(Path::new(WORKDIR), path), expected);
     }
 
     #[rstest]

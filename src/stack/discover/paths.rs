@@ -39,11 +39,6 @@ pub(in crate::stack) fn resolve_relative(base: &str, target: &str) -> Option<Str
     Some(parts.join("/"))
 }
 
-/// Whether `path` is `dir` or below it.
-pub(super) fn is_within(dir: &str, path: &str) -> bool {
-    dir.is_empty() || path == dir || path.starts_with(&format!("{dir}/"))
-}
-
 /// The folder holding `path`.
 pub(in crate::stack) fn parent(path: &str) -> &str {
     path.rsplit_once('/').map_or("", |(dir, _)| dir)

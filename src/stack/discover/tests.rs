@@ -148,6 +148,47 @@ fn symlinks_out_of_the_stack_fail_that_stack_only() {
     }
 }
 
+/// Links are followed before the `..` after them, as the kernel does: on paper
+/// each of these stays in `s`, on disk each climbs out.
+#[test]
+fn a_chain_of_links_is_resolved_as_the_kernel_does() {
+    let escapes: [&[(&str, &str)]; 4] = [
+        &[("d", "."), ("e1", "d/..")],
+        &[("d", "."), ("e1", "d/../s"), ("e2", "e1/..")],
+        &[("sub/up", ".."), ("x", "sub/up/..")],
+        &[("d", "."), ("e1", "d/d/d/../../.."), ("e2", "e1/etc")],
+    ];
+    for links in escapes {
+        let mut t = tree(&[("s/compose.yaml", COMPOSE), ("s/sub/a", "x")]);
+        for (path, target) in links {
+            link(&mut t, &format!("s/{path}"), target);
+        }
+        let error = discover(&t)["s"].error.clone().unwrap_or_default();
+        assert!(
+            error.contains("leaves the stack folder"),
+            "{links:?}: {error}"
+        );
+    }
+}
+
+/// A path of the compose file is followed through the stack's links too.
+#[test]
+fn a_compose_path_through_links_must_land_inside() {
+    let compose = "services:\n  web:\n    image: busybox\n    env_file: d/d/../passwd\n";
+    let mut t = tree(&[("s/compose.yaml", compose)]);
+    link(&mut t, "s/d", ".");
+    let error = discover(&t)["s"].error.clone().unwrap_or_default();
+    assert!(
+        error.contains("env_file 'd/d/../passwd' is outside the stack folder"),
+        "{error}"
+    );
+    // The same link used without `..` after it is fine.
+    let compose = "services:\n  web:\n    image: busybox\n    env_file: d/d/web.env\n";
+    let mut t = tree(&[("s/compose.yaml", compose), ("s/web.env", "A=1\n")]);
+    link(&mut t, "s/d", ".");
+    assert_eq!(discover(&t)["s"].error, None);
+}
+
 #[test]
 fn symlinks_inside_the_stack_are_fine_and_compose_file_may_be_one() {
     let mut t = tree(&[("s/prod.yaml", COMPOSE), ("s/conf/a.ini", "x")]);
