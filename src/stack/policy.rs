@@ -7,8 +7,10 @@ use std::str::FromStr;
 
 use serde_json::Value;
 
-use super::model::{VolumeSource, volume_sources};
-use super::on_disk::within;
+mod mounts;
+mod privileges;
+
+pub use self::privileges::privileges;
 
 /// The rules an operator turned on.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -89,9 +91,15 @@ impl Policy {
                 for what in privileges(service) {
                     refuse(what, "deny-privileged");
                 }
+                for network in host_networks(config, service) {
+                    refuse(
+                        format!("networks: {network} (the host's network)"),
+                        "deny-privileged",
+                    );
+                }
             }
             if self.deny_host_mounts {
-                for what in host_mounts(service, workdir) {
+                for what in mounts::host_mounts(service, workdir) {
                     refuse(what, "deny-host-mounts");
                 }
             }
@@ -109,7 +117,7 @@ impl Policy {
             }
         }
         if self.deny_host_mounts {
-            problems.extend(host_volumes(config));
+            problems.extend(mounts::host_volumes(config));
         }
         problems
     }
@@ -124,99 +132,23 @@ pub fn services(config: &Value) -> impl Iterator<Item = (&String, &Value)> {
         .flatten()
 }
 
-/// The fields of a resolved service that give it power over the host, as
-/// `field: value`. Also what a `+` plan lists for a new service.
-pub fn privileges(service: &Value) -> Vec<String> {
-    let mut found = Vec::new();
-    let truthy = |v: &Value| {
-        v.as_bool() == Some(true)
-            || v.as_str().is_some_and(|s| {
-                matches!(s.to_ascii_lowercase().as_str(), "true" | "yes" | "on" | "1")
-            })
+/// The networks of `service` that are the host's own network stack: an
+/// external network named `host` is `network_mode: host` under another name.
+fn host_networks<'c>(config: &'c Value, service: &'c Value) -> Vec<&'c str> {
+    let joined: Vec<&str> = match service.get("networks") {
+        Some(Value::Object(map)) => map.keys().map(String::as_str).collect(),
+        Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
     };
-    if service.get("privileged").is_some_and(truthy) {
-        found.push("privileged: true".to_string());
-    }
-    for field in ["network_mode", "pid", "ipc", "userns_mode", "uts", "cgroup"] {
-        if service.get(field).and_then(Value::as_str) == Some("host") {
-            found.push(format!("{field}: host"));
-        }
-    }
-    let caps = service.get("cap_add").and_then(Value::as_array);
-    for cap in caps.into_iter().flatten().filter_map(Value::as_str) {
-        let bare = cap.trim().to_ascii_uppercase();
-        let bare = bare.strip_prefix("CAP_").unwrap_or(&bare);
-        if matches!(
-            bare,
-            "ALL" | "SYS_ADMIN" | "SYS_MODULE" | "SYS_PTRACE" | "SYS_RAWIO"
-        ) {
-            found.push(format!("cap_add: {cap}"));
-        }
-    }
-    let devices = service.get("devices").and_then(Value::as_array);
-    for device in devices.into_iter().flatten() {
-        let shown = device
-            .as_str()
-            .or_else(|| device.get("source").and_then(Value::as_str))
-            .map_or_else(|| device.to_string(), str::to_string);
-        found.push(format!("devices: {shown}"));
-    }
-    let options = service.get("security_opt").and_then(Value::as_array);
-    for option in options.into_iter().flatten().filter_map(Value::as_str) {
-        if option.ends_with("unconfined") || option.starts_with("label:disable") {
-            found.push(format!("security_opt: {option}"));
-        }
-    }
-    found
-}
-
-/// Bind mounts from outside the stack's working folder (the Docker socket
-/// among them), and volumes borrowed from another container.
-fn host_mounts(service: &Value, workdir: &Path) -> Vec<String> {
-    let mut found: Vec<String> = bind_sources(service)
+    joined
         .into_iter()
-        .filter(|source| {
-            !within(workdir, source) || source.trim_end_matches('/').ends_with("docker.sock")
-        })
-        .map(|source| format!("volume '{source}'"))
-        .collect();
-    let borrowed = service.get("volumes_from").and_then(Value::as_array);
-    for from in borrowed.into_iter().flatten().filter_map(Value::as_str) {
-        if from.starts_with("container:") {
-            found.push(format!("volumes_from: {from}"));
-        }
-    }
-    found
-}
-
-/// Every bind source of a resolved service: long syntax (compose v2) or
-/// `source:target:mode` strings with an absolute source (compose v1).
-fn bind_sources(service: &Value) -> Vec<&str> {
-    volume_sources(service)
-        .into_iter()
-        .filter_map(|volume| match volume {
-            VolumeSource::Short(source) => Some(source).filter(|s| s.starts_with('/')),
-            VolumeSource::Bind(source) => Some(source),
-        })
-        .collect()
-}
-
-/// Top-level volumes whose driver binds a host folder (`driver_opts: {o: bind, device: …}`).
-fn host_volumes(config: &Value) -> Vec<String> {
-    let volumes = config.get("volumes").and_then(Value::as_object);
-    volumes
-        .into_iter()
-        .flatten()
-        .filter_map(|(name, volume)| {
-            let options = volume.get("driver_opts")?;
-            let binds = options
-                .get("o")
+        .filter(|key| {
+            let network = config.get("networks").and_then(|n| n.get(*key));
+            let name = network
+                .and_then(|n| n.get("name"))
                 .and_then(Value::as_str)
-                .is_some_and(|o| o.split(',').any(|o| matches!(o.trim(), "bind" | "rbind")));
-            let device = options.get("device").and_then(Value::as_str)?;
-            binds.then(|| {
-                format!("volumes.{name} binds '{device}', refused by POLICY deny-host-mounts")
-            })
+                .unwrap_or(key);
+            name == "host"
         })
         .collect()
 }
@@ -306,6 +238,18 @@ volumes:
         let v1 =
             "services:\n  a:\n    privileged: 'yes'\n    volumes: ['/etc:/e:rw', 'cache:/c:rw']\n";
         assert_eq!(problems("deny-privileged,deny-host-mounts", v1).len(), 2);
+    }
+
+    #[test]
+    fn an_external_network_named_host_is_the_hosts_network() {
+        let yaml = "services:\n  a: {networks: [outside, plain]}\n  b: {networks: {host: null}}\nnetworks:\n  outside: {external: true, name: host}\n  plain: {}\n  host: {external: true}\n";
+        assert_eq!(
+            problems("deny-privileged", yaml),
+            vec![
+                "service 'a': networks: outside (the host's network) is refused by POLICY deny-privileged",
+                "service 'b': networks: host (the host's network) is refused by POLICY deny-privileged",
+            ]
+        );
     }
 
     #[rstest]

@@ -1,0 +1,153 @@
+//! `deny-host-mounts`: what of the host's files and devices a resolved model
+//! would mount.
+
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+use crate::stack::model::{VolumeSource, volume_sources};
+use crate::stack::on_disk::within;
+
+/// Filesystem types a local-driver volume may mount: memory, and network
+/// shares (their `device` names a server, not the host).
+const HARMLESS_TYPES: [&str; 5] = ["tmpfs", "nfs", "nfs4", "cifs", "smb3"];
+
+/// Bind mounts from outside the stack's working folder (the Docker socket
+/// among them), and volumes borrowed from another container.
+pub(super) fn host_mounts(service: &Value, workdir: &Path) -> Vec<String> {
+    let mut found: Vec<String> = bind_sources(service)
+        .into_iter()
+        .filter(|source| {
+            !within(workdir, source) || source.trim_end_matches('/').ends_with("docker.sock")
+        })
+        .map(|source| format!("volume '{source}'"))
+        .collect();
+    let borrowed = service.get("volumes_from").and_then(Value::as_array);
+    for from in borrowed.into_iter().flatten().filter_map(Value::as_str) {
+        if from.starts_with("container:") {
+            found.push(format!("volumes_from: {from}"));
+        }
+    }
+    found
+}
+
+/// Every bind source of a resolved service: long syntax (compose v2) or
+/// `source:target:mode` strings with an absolute source (compose v1).
+fn bind_sources(service: &Value) -> Vec<&str> {
+    volume_sources(service)
+        .into_iter()
+        .filter_map(|volume| match volume {
+            VolumeSource::Short(source) => Some(source).filter(|s| s.starts_with('/')),
+            VolumeSource::Bind(source) => Some(source),
+        })
+        .collect()
+}
+
+/// Top-level volumes whose driver would mount a host folder or device, each
+/// worded for the stack's error.
+pub(super) fn host_volumes(config: &Value) -> Vec<String> {
+    let volumes = config.get("volumes").and_then(Value::as_object);
+    volumes
+        .into_iter()
+        .flatten()
+        .filter_map(|(name, volume)| {
+            let options = volume.get("driver_opts")?.as_object()?;
+            let driver = volume.get("driver").and_then(Value::as_str);
+            let why = match driver {
+                None | Some("local") => local_mount(options),
+                Some(_) => plugin_path(options),
+            }?;
+            Some(format!(
+                "volumes.{name} {why}, refused by POLICY deny-host-mounts"
+            ))
+        })
+        .collect()
+}
+
+/// What the local driver's `mount(2)` would take from the host: a bind, a
+/// device or folder as `device`, a filesystem type that mounts one (`ext4`,
+/// `overlay`, …), or a host path among the mount options (`lowerdir=/etc`).
+fn local_mount(options: &Map<String, Value>) -> Option<String> {
+    let text = |key: &str| options.get(key).and_then(Value::as_str).unwrap_or("");
+    let (kind, device) = (text("type").to_ascii_lowercase(), text("device"));
+    let flags: Vec<&str> = text("o").split(',').map(str::trim).collect();
+    if flags.iter().any(|flag| matches!(*flag, "bind" | "rbind")) {
+        return Some(format!("binds '{device}'"));
+    }
+    if !kind.is_empty() && !HARMLESS_TYPES.contains(&kind.as_str()) {
+        return Some(format!("mounts '{device}' as {kind}"));
+    }
+    if kind != "tmpfs" && host_path(device) {
+        return Some(format!("mounts '{device}'"));
+    }
+    let named = flags.iter().find(|flag| {
+        flag.split_once('=')
+            .is_some_and(|(_, value)| value.split(':').any(host_path))
+    });
+    named.map(|flag| format!("names the host path in '{flag}'"))
+}
+
+/// A volume plugin's option that names a host path (`mountpoint: /`).
+fn plugin_path(options: &Map<String, Value>) -> Option<String> {
+    options.iter().find_map(|(key, value)| {
+        let value = value.as_str()?;
+        host_path(value).then(|| format!("names the host path '{value}' in driver_opts.{key}"))
+    })
+}
+
+/// An absolute path of the host; `//server/share` names a network share.
+fn host_path(text: &str) -> bool {
+    text.starts_with('/') && !text.starts_with("//")
+}
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+
+    use super::*;
+    use crate::compose::file::parse_document;
+
+    fn refused(volume: &str) -> Vec<String> {
+        let yaml = format!("volumes:\n  v: {volume}\n");
+        host_volumes(&parse_document(yaml.as_bytes()).expect("test yaml parses"))
+    }
+
+    #[rstest]
+    #[case(
+        "{driver_opts: {type: ext4, device: /dev/vda}}",
+        "volumes.v mounts '/dev/vda' as ext4"
+    )]
+    #[case(
+        "{driver: local, driver_opts: {type: overlay, device: overlay, o: 'lowerdir=/etc,upperdir=/u,workdir=/w'}}",
+        "volumes.v mounts 'overlay' as overlay"
+    )]
+    #[case(
+        "{driver_opts: {type: none, o: bind, device: /srv}}",
+        "volumes.v binds '/srv'"
+    )]
+    #[case("{driver_opts: {device: /dev/sda1}}", "volumes.v mounts '/dev/sda1'")]
+    #[case(
+        "{driver_opts: {type: nfs, o: 'addr=10.0.0.1,lowerdir=/etc', device: ':/x'}}",
+        "volumes.v names the host path in 'lowerdir=/etc'"
+    )]
+    #[case(
+        "{driver: local-persist, driver_opts: {mountpoint: /}}",
+        "volumes.v names the host path '/' in driver_opts.mountpoint"
+    )]
+    fn host_devices_and_folders_are_refused(#[case] volume: &str, #[case] expected: &str) {
+        assert_eq!(
+            refused(volume),
+            vec![format!("{expected}, refused by POLICY deny-host-mounts")]
+        );
+    }
+
+    #[rstest]
+    #[case("{driver_opts: {type: tmpfs, device: tmpfs, o: 'size=100m,uid=1000'}}")]
+    #[case("{driver_opts: {type: nfs, o: 'addr=10.0.0.1,rw', device: ':/export/data'}}")]
+    #[case("{driver_opts: {type: cifs, o: 'username=u', device: '//server/share'}}")]
+    #[case("{driver: local}")]
+    #[case("{external: true}")]
+    fn memory_and_network_shares_pass(#[case] volume: &str) {
+        assert_eq!(refused(volume), Vec::<String>::new());
+    }
+}
