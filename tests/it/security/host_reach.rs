@@ -124,7 +124,8 @@ async fn a_commit_reaches_nothing_of_the_host_under_policy() {
         ),
     );
 
-    // Item 5: ways around deny-privileged.
+    // Item 5: ways around deny-privileged. `joins` shares the pid namespace
+    // of another stack's container.
     let bypasses = [
         (
             "seccomp",
@@ -139,8 +140,7 @@ async fn a_commit_reaches_nothing_of_the_host_under_policy() {
         (
             "joins",
             format!(
-                "  web:\n    image: {TEST_IMAGE}\n    network_mode: bridge\n    pid: 'container:{}'\n",
-                d.instance
+                "  web:\n    image: {TEST_IMAGE}\n    network_mode: bridge\n    pid: 'container:{tmpfs}-web-1'\n"
             ),
             "pid: container:",
         ),
