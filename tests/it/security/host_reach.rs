@@ -130,12 +130,12 @@ async fn a_commit_reaches_nothing_of_the_host_under_policy() {
         (
             "seccomp",
             service("web", "    security_opt: ['seccomp=./allow.json']\n"),
-            "security_opt: seccomp=./allow.json",
+            "security_opt: seccomp",
         ),
         (
             "label",
             service("web", "    security_opt: ['label=disable']\n"),
-            "security_opt: label=disable",
+            "security_opt: label",
         ),
         (
             "joins",
@@ -201,8 +201,10 @@ async fn a_commit_reaches_nothing_of_the_host_under_policy() {
         let stack = d.stack(&short);
         let failed = api.wait_status(&stack, "failed", CONVERGE).await;
         let error = failed["error"].as_str().unwrap_or_default();
+        // Compose v1 knows no `provider` and refuses it itself.
+        let v1_refuses = short == "provider" && error.contains("Unsupported config option");
         assert!(
-            error.contains(&expected),
+            error.contains(&expected) || v1_refuses,
             "{stack}: {expected}\nin: {error}"
         );
         assert!(d.containers(&short).is_empty(), "{stack} runs something");
