@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use controller::{Controller, ControllerMetrics, QueueMetrics, WorkQueue};
+use futures::StreamExt as _;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{
@@ -29,6 +30,7 @@ use crate::informer::{self, Keys};
 use crate::plan::Planner;
 use crate::reconcile::decide::Policy;
 use crate::reconcile::memory::Memories;
+use crate::reconcile::reason::{Origin, Reason, StackRequest};
 use crate::reconcile::series::GateSeries;
 use crate::reconcile::{DockerExecutor, StackReconciler};
 use crate::runtime::Runtime;
@@ -82,7 +84,7 @@ struct Stores {
 
 impl Stores {
     /// Lists every stack in Git or on the host (what a resync wakes).
-    fn every_stack(&self) -> impl FnMut() -> Vec<StackName> + Send + 'static {
+    fn every_stack(&self) -> impl FnMut() -> Vec<StackRequest> + Send + 'static {
         let (snapshots, cache) = (self.snapshots.clone(), self.cache.clone());
         move || {
             let mut keys: Vec<StackName> = cache
@@ -95,7 +97,9 @@ impl Stores {
             }
             keys.sort();
             keys.dedup();
-            keys
+            keys.into_iter()
+                .map(|name| Reason::request(Origin::Resync, name))
+                .collect()
         }
     }
 
@@ -116,7 +120,7 @@ struct Reconciling {
     planner: Arc<Planner>,
     status: StatusTable,
     memories: Memories,
-    queue: WorkQueue<StackName>,
+    queue: WorkQueue<StackRequest>,
     history: History,
 }
 
@@ -226,8 +230,8 @@ fn start_controller(
         controller::Config::default().concurrency(concurrency),
     )
     .with_metrics(metrics)
-    .with_source(git_keys)
-    .with_source(docker_keys)
+    .with_source(git_keys.map(|name| Reason::request(Origin::Git, name)))
+    .with_source(docker_keys.map(|name| Reason::request(Origin::Docker, name)))
     .with_source(controller::resync(RESYNC_INTERVAL, stores.every_stack()))
     .ready_when(stores.filled());
     let reconciler = reconciling.reconciler.clone();

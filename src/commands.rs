@@ -16,6 +16,7 @@ use crate::docker::state::RuntimeCache;
 use crate::history::History;
 use crate::plan::{Plan, PlanError, Planner};
 use crate::reconcile::memory::{ApplyRequest, Memories, StackGuard};
+use crate::reconcile::reason::{Origin, Reason, StackRequest};
 use crate::stack::StackName;
 use crate::stack::revisions::Revisions;
 use crate::stack::snapshot::SnapshotReader;
@@ -122,7 +123,7 @@ pub struct Parts {
     /// Grants, locks and waiting applies, shared with the reconciler.
     pub memories: Memories,
     /// The controller's queue.
-    pub queue: controller::WorkQueue<StackName>,
+    pub queue: controller::WorkQueue<StackRequest>,
     /// Plans and staleness tokens.
     pub planner: Arc<Planner>,
     /// Cancelled at shutdown: a waiting apply gives up.
@@ -146,7 +147,9 @@ impl StackCommands {
     pub fn sync(&self, name: &StackName) -> Result<(), CommandError> {
         self.known(name)?;
         self.parts.memories.release(name);
-        self.parts.queue.add(name.clone());
+        self.parts
+            .queue
+            .add(Reason::request(Origin::Sync, name.clone()));
         tracing::info!(stack = %name, "sync requested");
         Ok(())
     }
@@ -165,7 +168,9 @@ impl StackCommands {
             });
         }
         self.parts.memories.grant(name);
-        self.parts.queue.add(name.clone());
+        self.parts
+            .queue
+            .add(Reason::request(Origin::Sync, name.clone()));
         tracing::info!(stack = %name, "drift acknowledged; reverting");
         Ok(())
     }
@@ -305,7 +310,9 @@ impl StackCommands {
             rollback_to,
         };
         self.parts.memories.request_apply(name, request);
-        self.parts.queue.add(name.clone());
+        self.parts
+            .queue
+            .add(Reason::request(Origin::Api, name.clone()));
         let result = tokio::select! {
             answer = answer => answer.map_err(|_| CommandError::Stopped)?,
             () = self.parts.shutdown.cancelled() => return Err(CommandError::Stopped),

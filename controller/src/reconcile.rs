@@ -44,10 +44,12 @@ pub trait ReconcileError: std::fmt::Display + Send + 'static {
 
 /// Makes the world match the desired state for one key. Must be idempotent:
 /// it is called again for any change, on every resync and after failures.
-pub trait Reconciler<K>: Send + Sync + 'static {
+pub trait Reconciler<T>: Send + Sync + 'static {
     /// Why a reconcile failed.
     type Error: ReconcileError;
 
-    /// Reads desired and actual state of `key`, acts, and says when to look again.
-    fn reconcile(&self, key: &K) -> impl Future<Output = Result<Action, Self::Error>> + Send;
+    /// Reads desired and actual state of the request's key, acts, and says
+    /// when to look again. What else the request carries (why it was queued)
+    /// is for the record, never a substitute for reading the state.
+    fn reconcile(&self, request: &T) -> impl Future<Output = Result<Action, Self::Error>> + Send;
 }

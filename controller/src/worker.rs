@@ -3,16 +3,14 @@
 //! | reconcile outcome            | queue                          | `reconcile_total{result}` |
 //! |------------------------------|--------------------------------|---------------------------|
 //! | `Ok(await_change)`           | `forget`                       | `success`                 |
-//! | `Ok(requeue(d))`             | `forget`, `add_after(d)`       | `requeue_after`           |
-//! | `Err(e)`, not terminal       | `add_rate_limited`             | `error`                   |
+//! | `Ok(requeue(d))`             | `forget`, `add_after(d)` of [`Keyed::requeued`] | `requeue_after` |
+//! | `Err(e)`, not terminal       | `add_rate_limited` of [`Keyed::retried`] | `error`         |
 //! | `Err(e)`, terminal           | `forget` (the next change runs it afresh) | `error`        |
-//! | panic                        | `add_rate_limited`             | `error` (+ panics)        |
+//! | panic                        | `add_rate_limited` of [`Keyed::retried`] | `error` (+ panics) |
 //!
 //! `done` always comes last, so a key added meanwhile runs once more.
 
-use std::fmt::Display;
 use std::future::Future;
-use std::hash::Hash;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -25,6 +23,7 @@ use tracing::Instrument as _;
 use crate::metrics::ControllerMetrics;
 use crate::queue::WorkQueue;
 use crate::reconcile::{ReconcileError, Reconciler};
+use crate::request::Keyed;
 
 /// Worker settings.
 #[derive(Debug, Clone)]
@@ -48,21 +47,18 @@ impl Config {
 
 type ReadyGate = Pin<Box<dyn Future<Output = ()> + Send>>;
 
-/// Runs a reconciler over the keys its sources emit.
-pub struct Controller<K> {
-    queue: WorkQueue<K>,
+/// Runs a reconciler over the requests its sources emit.
+pub struct Controller<T: Keyed> {
+    queue: WorkQueue<T>,
     config: Config,
     metrics: Option<ControllerMetrics>,
-    sources: Vec<BoxStream<'static, K>>,
+    sources: Vec<BoxStream<'static, T>>,
     ready: Option<ReadyGate>,
 }
 
-impl<K> Controller<K>
-where
-    K: Eq + Hash + Clone + Display + Send + Sync + 'static,
-{
+impl<T: Keyed> Controller<T> {
     /// A controller that takes its work from `queue`.
-    pub fn new(queue: WorkQueue<K>, config: Config) -> Self {
+    pub fn new(queue: WorkQueue<T>, config: Config) -> Self {
         Self {
             queue,
             config,
@@ -78,8 +74,8 @@ where
         self
     }
 
-    /// Adds every key `source` yields to the queue, until it ends or shutdown.
-    pub fn with_source(mut self, source: impl Stream<Item = K> + Send + 'static) -> Self {
+    /// Adds every request `source` yields to the queue, until it ends or shutdown.
+    pub fn with_source(mut self, source: impl Stream<Item = T> + Send + 'static) -> Self {
         self.sources.push(source.boxed());
         self
     }
@@ -91,7 +87,7 @@ where
     }
 
     /// Runs until `shutdown`; then starts nothing new and waits for running reconciles.
-    pub async fn run<R: Reconciler<K>>(self, reconciler: Arc<R>, shutdown: CancellationToken) {
+    pub async fn run<R: Reconciler<T>>(self, reconciler: Arc<R>, shutdown: CancellationToken) {
         let Self {
             queue,
             config,
@@ -111,8 +107,8 @@ where
                     tokio::select! {
                         biased;
                         () = shutdown.cancelled() => return,
-                        key = source.next() => match key {
-                            Some(key) => queue.add(key),
+                        request = source.next() => match request {
+                            Some(request) => queue.add(request),
                             None => return,
                         },
                     }
@@ -143,32 +139,34 @@ where
     }
 }
 
-struct Worker<K, R> {
-    queue: WorkQueue<K>,
+struct Worker<T: Keyed, R> {
+    queue: WorkQueue<T>,
     reconciler: Arc<R>,
     metrics: Option<ControllerMetrics>,
 }
 
-impl<K, R> Worker<K, R>
-where
-    K: Eq + Hash + Clone + Display + Send + Sync + 'static,
-    R: Reconciler<K>,
-{
+impl<T: Keyed, R: Reconciler<T>> Worker<T, R> {
     async fn run(self) {
-        while let Some(key) = self.queue.get().await {
-            self.process(&key).await;
-            self.queue.done(&key);
+        while let Some(request) = self.queue.get().await {
+            self.process(&request).await;
+            self.queue.done(request.key());
         }
     }
 
-    async fn process(&self, key: &K) {
+    async fn process(&self, request: &T) {
+        let key = request.key();
         let started = Instant::now();
         if let Some(m) = &self.metrics {
             m.active_workers.inc();
         }
-        let span = tracing::info_span!("reconcile", key = %key, result = tracing::field::Empty);
+        let span = tracing::info_span!(
+            "reconcile",
+            key = %key,
+            reason = request.reason(),
+            result = tracing::field::Empty
+        );
         let reconciler = Arc::clone(&self.reconciler);
-        let owned = key.clone();
+        let owned = request.clone();
         // Its own task, so a panic is caught as a JoinError instead of killing the worker.
         let outcome = tokio::spawn(
             async move { reconciler.reconcile(&owned).await }.instrument(span.clone()),
@@ -184,7 +182,7 @@ where
                             requeue_in_ms = delay.as_millis() as u64,
                             "reconciled; looking again later"
                         );
-                        self.queue.add_after(key.clone(), delay);
+                        self.queue.add_after(request.requeued(), delay);
                         "requeue_after"
                     }
                     None => {
@@ -204,7 +202,7 @@ where
                     self.queue.forget(key);
                     tracing::warn!(%error, reason = error.reason(), "reconcile failed; waiting for a change");
                 } else {
-                    self.queue.add_rate_limited(key.clone());
+                    self.queue.add_rate_limited(request.retried());
                     tracing::warn!(
                         %error,
                         reason = error.reason(),
@@ -219,7 +217,7 @@ where
                     m.panics.inc();
                     m.errors.with_label_values(&["panic"]).inc();
                 }
-                self.queue.add_rate_limited(key.clone());
+                self.queue.add_rate_limited(request.retried());
                 tracing::error!(error = %join, "reconcile panicked; retrying with backoff");
                 "error"
             }

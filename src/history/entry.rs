@@ -29,8 +29,10 @@ named_enum! {
         /// A Git refresh (poll, webhook or `POST /api/refresh`: the reconciler
         /// sees only the new snapshot, not which of them made it).
         Refresh = "refresh",
-        /// A Docker event or the periodic resync found the runtime changed.
+        /// A Docker event of the stack's containers.
         DockerEvent = "docker-event",
+        /// The periodic resync (every stack, now and then).
+        Resync = "resync",
         /// `POST /api/stacks/{name}/sync` or `/ack`.
         Sync = "sync",
         /// `POST /api/stacks/{name}/apply` (a plan) or `/rollback`.

@@ -8,6 +8,7 @@ pub mod decide;
 pub mod executor;
 pub mod memory;
 mod origin;
+pub mod reason;
 pub mod reconciler;
 pub mod series;
 

@@ -2,21 +2,29 @@
 //! a pass (kept here so the history store knows nothing of the reconciler).
 
 use super::assess;
+use super::reason::Origin;
 use crate::history::{Cause, Trigger};
 
 /// `cause`: the reconciler's reason to apply (`None` for a removal);
 /// `requested`: a plan's apply through the API; `granted`: a sync or an
-/// acknowledgement. An operator's request names the entry whatever the
-/// reconciler found, since the operator is why it ran now.
-pub fn origin(cause: Option<assess::Cause>, requested: bool, granted: bool) -> (Cause, Trigger) {
+/// acknowledgement; `queued`: who queued the key. An operator's request names
+/// the entry whatever the reconciler found or the queue says, since the
+/// operator is why it ran now (and the queue keeps only the first reason of
+/// a key that waited).
+pub fn origin(
+    cause: Option<assess::Cause>,
+    requested: bool,
+    granted: bool,
+    queued: Origin,
+) -> (Cause, Trigger) {
     if requested {
         (Cause::Manual, Trigger::Api)
     } else if granted {
         (Cause::Manual, Trigger::Sync)
     } else if cause == Some(assess::Cause::Drift) {
-        (Cause::Drift, Trigger::DockerEvent)
+        (Cause::Drift, queued.trigger())
     } else {
-        (Cause::Git, Trigger::Refresh)
+        (Cause::Git, queued.trigger())
     }
 }
 
@@ -28,20 +36,28 @@ mod tests {
     fn an_operator_names_the_entry_before_the_reconciler_s_reason() {
         use assess::Cause::{Desired, Drift};
         assert_eq!(
-            origin(Some(Desired), false, false),
+            origin(Some(Desired), false, false, Origin::Git),
             (Cause::Git, Trigger::Refresh)
         );
-        assert_eq!(origin(None, false, false), (Cause::Git, Trigger::Refresh));
         assert_eq!(
-            origin(Some(Drift), false, false),
+            origin(None, false, false, Origin::Git),
+            (Cause::Git, Trigger::Refresh)
+        );
+        assert_eq!(
+            origin(Some(Drift), false, false, Origin::Docker),
             (Cause::Drift, Trigger::DockerEvent)
         );
         assert_eq!(
-            origin(Some(Drift), false, true),
+            origin(Some(Drift), false, false, Origin::Resync),
+            (Cause::Drift, Trigger::Resync),
+            "a drift the resync found is not a Docker event"
+        );
+        assert_eq!(
+            origin(Some(Drift), false, true, Origin::Docker),
             (Cause::Manual, Trigger::Sync)
         );
         assert_eq!(
-            origin(Some(Desired), true, true),
+            origin(Some(Desired), true, true, Origin::Git),
             (Cause::Manual, Trigger::Api)
         );
     }

@@ -18,6 +18,7 @@ use super::assess::{Assessment, Cause, Verdict, assess};
 use super::decide::{self, Applied, Observation, Policy, Step, Wait, decide};
 use super::executor::Executor;
 use super::memory::{Gate, Memories, StackGuard};
+use super::reason::{Origin, StackRequest};
 use super::series::GateSeries;
 use crate::docker::state::{ContainerInfo, RuntimeCache};
 use crate::events::EventBus;
@@ -70,6 +71,8 @@ pub struct StackReconciler<E> {
 /// in its place during a rollback), the labels and the containers.
 struct Seen<'a> {
     name: &'a str,
+    /// Who queued the key.
+    queued: Origin,
     snapshot: &'a Snapshot,
     wanted: Option<&'a Arc<DesiredStack>>,
     desired: Option<&'a Arc<DesiredStack>>,
@@ -85,8 +88,19 @@ struct Change<'a> {
     /// What differs, for the log.
     detail: &'a str,
     labels: &'a StackLabels,
-    /// A rollback (`Some(held)`: an operator's), recorded as such.
-    rollback: Option<bool>,
+    /// An apply of the desired revision, or a rollback.
+    kind: ChangeKind,
+}
+
+/// What a `compose up` is, for the gate and the history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ChangeKind {
+    /// The desired revision, in a pass the key was queued for by `Origin`.
+    Apply(Origin),
+    /// The last good revision, after a failed health gate.
+    AutomaticRollback,
+    /// A revision an operator asked for (held until Git or a sync moves on).
+    OperatorRollback,
 }
 
 /// A rollback: where to, and the gate failure behind it; without one it is
@@ -108,13 +122,14 @@ const ROLLBACK_DELAY: Duration = Duration::from_millis(100);
 /// after it saying it runs, while no later event will tell otherwise.
 const VERIFY_AFTER: Duration = Duration::from_secs(2);
 
-impl<E: Executor> Reconciler<StackName> for StackReconciler<E> {
+impl<E: Executor> Reconciler<StackRequest> for StackReconciler<E> {
     type Error = ReconcileError;
 
-    async fn reconcile(&self, name: &StackName) -> Result<Action, ReconcileError> {
-        let request = self.memories.take_request(name);
+    async fn reconcile(&self, request: &StackRequest) -> Result<Action, ReconcileError> {
+        let (name, queued) = (&request.key, request.reason.origin);
+        let asked = self.memories.take_request(name);
         let span = tracing::info_span!("stack", stack = %name, revision = tracing::field::Empty);
-        let (guard, reply, rollback_to) = match request {
+        let (guard, reply, rollback_to) = match asked {
             Some(r) => (Some(r.guard), Some(r.reply), r.rollback_to),
             None => (None, None, None),
         };
@@ -122,7 +137,7 @@ impl<E: Executor> Reconciler<StackName> for StackReconciler<E> {
             (Some(guard), Some(revision)) => {
                 self.hold(name, &revision, guard).instrument(span).await
             }
-            (guard, _) => self.pass(name, guard).instrument(span).await,
+            (guard, _) => self.pass(name, guard, queued).instrument(span).await,
         };
         let error = result.as_ref().err().map(ToString::to_string);
         self.history.end(name, error).await;
@@ -140,8 +155,14 @@ impl<E: Executor> Reconciler<StackName> for StackReconciler<E> {
 }
 
 impl<E: Executor> StackReconciler<E> {
-    /// One pass; `held` is the lock of an apply asked through the API.
-    async fn pass(&self, name: &str, held: Option<StackGuard>) -> Result<Action, ReconcileError> {
+    /// One pass; `held` is the lock of an apply asked through the API,
+    /// `queued` who queued the key.
+    async fn pass(
+        &self,
+        name: &str,
+        held: Option<StackGuard>,
+        queued: Origin,
+    ) -> Result<Action, ReconcileError> {
         let requested = held.is_some();
         let Some(snapshot) = self.snapshots.current() else {
             return if requested {
@@ -205,6 +226,7 @@ impl<E: Executor> StackReconciler<E> {
             .await;
         let seen = Seen {
             name,
+            queued,
             snapshot: &snapshot,
             wanted,
             desired,
@@ -321,11 +343,11 @@ impl<E: Executor> StackReconciler<E> {
                     cause,
                     detail: &detail,
                     labels: &labels,
-                    rollback: None,
+                    kind: ChangeKind::Apply(seen.queued),
                 };
                 self.apply(change, held).await
             }
-            Step::Remove => self.remove(name, seen.containers, held).await,
+            Step::Remove => self.remove(name, seen.containers, held, seen.queued).await,
         }
     }
 
@@ -334,7 +356,7 @@ impl<E: Executor> StackReconciler<E> {
     fn rolls_back(&self, change: &Change<'_>, gated: bool) -> bool {
         let synced = &change.labels.synced;
         gated
-            && change.rollback.is_none()
+            && matches!(change.kind, ChangeKind::Apply(_))
             && change
                 .desired
                 .rollback
@@ -470,7 +492,10 @@ impl<E: Executor> StackReconciler<E> {
             cause: Cause::Desired,
             detail: &detail,
             labels: &labels,
-            rollback: Some(failure.is_none()),
+            kind: match failure {
+                Some(_) => ChangeKind::AutomaticRollback,
+                None => ChangeKind::OperatorRollback,
+            },
         };
         self.run(change, guard, false).await
     }
@@ -618,7 +643,7 @@ impl<E: Executor> StackReconciler<E> {
         let name = desired.name.as_str();
         self.history
             .begin(name, self.history_run(&change, requested));
-        let automatic_rollback = change.rollback == Some(false);
+        let automatic_rollback = change.kind == ChangeKind::AutomaticRollback;
         let gated = self.memories.with(name, |m| {
             if automatic_rollback {
                 decide::begin_rollback(m, Instant::now());
@@ -664,17 +689,20 @@ impl<E: Executor> StackReconciler<E> {
     /// The history entry `change` starts: a rollback as such, an apply by its
     /// cause and whoever asked (read before `begin` takes the grant).
     fn history_run(&self, change: &Change<'_>, requested: bool) -> Run {
-        let origin = match change.rollback {
-            Some(true) => (history::Cause::Manual, history::Trigger::Api),
-            Some(false) => (history::Cause::Rollback, history::Trigger::HealthGate),
-            None => {
+        let (origin, action) = match change.kind {
+            ChangeKind::OperatorRollback => (
+                (history::Cause::Manual, history::Trigger::Api),
+                history::Action::Rollback,
+            ),
+            ChangeKind::AutomaticRollback => (
+                (history::Cause::Rollback, history::Trigger::HealthGate),
+                history::Action::Rollback,
+            ),
+            ChangeKind::Apply(queued) => {
                 let granted = self.memories.with(&change.desired.name, |m| m.granted);
-                super::origin::origin(Some(change.cause), requested, granted)
+                let origin = super::origin::origin(Some(change.cause), requested, granted, queued);
+                (origin, history::Action::Apply)
             }
-        };
-        let action = match change.rollback {
-            Some(_) => history::Action::Rollback,
-            None => history::Action::Apply,
         };
         Run::start(action, origin, Some(&change.labels.synced))
     }
@@ -747,8 +775,9 @@ impl<E: Executor> StackReconciler<E> {
         name: &str,
         containers: &[ContainerInfo],
         held: Option<StackGuard>,
+        queued: Origin,
     ) -> Result<Action, ReconcileError> {
-        let origin = super::origin::origin(None, held.is_some(), false);
+        let origin = super::origin::origin(None, held.is_some(), false, queued);
         let Some(_guard) = held.or_else(|| self.memories.try_lock(name)) else {
             return Ok(Action::requeue(LOCKED_RETRY));
         };

@@ -1,11 +1,14 @@
-//! A keyed work queue with client-go `workqueue` semantics.
+//! A keyed work queue with client-go `workqueue` semantics, holding requests
+//! ([`Keyed`]): a key and what rides along with it (why it was queued).
 //!
 //! - **Fair:** keys are handed out in the order of their first add.
 //! - **Stingy:** a key is queued at most once; many adds before a [`WorkQueue::get`]
-//!   give one run, and a key is never handed to two workers at once.
+//!   give one run, and a key is never handed to two workers at once. The first
+//!   request added wins: what rides along with later adds of the same key is
+//!   dropped while it waits.
 //! - **Re-add while processing** gives exactly one more run, after [`WorkQueue::done`].
 //! - **Delays:** [`WorkQueue::add_after`] keeps one waiting entry per key; a second
-//!   call only moves it earlier. Waiting keys are not dirty: a plain add queues the
+//!   call only moves it earlier (and then its request replaces the first). Waiting keys are not dirty: a plain add queues the
 //!   key at once and the waiting entry still fires later.
 //! - **Rate limiting:** [`WorkQueue::add_rate_limited`] waits as long as the limiter
 //!   says; [`WorkQueue::forget`] clears the key's failure history.
@@ -22,7 +25,6 @@ pub mod metrics;
 pub mod rate_limit;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::hash::Hash;
 use std::pin::pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -32,13 +34,14 @@ use tokio::time::Instant;
 
 use self::metrics::QueueMetrics;
 use self::rate_limit::{RateLimiter, default_rate_limiter};
+use crate::request::Keyed;
 
-/// A cheaply clonable handle to one shared queue.
-pub struct WorkQueue<K> {
-    inner: Arc<Inner<K>>,
+/// A cheaply clonable handle to one shared queue of requests `T`.
+pub struct WorkQueue<T: Keyed> {
+    inner: Arc<Inner<T>>,
 }
 
-impl<K> Clone for WorkQueue<K> {
+impl<T: Keyed> Clone for WorkQueue<T> {
     fn clone(&self) -> Self {
         Self {
             inner: Arc::clone(&self.inner),
@@ -46,34 +49,32 @@ impl<K> Clone for WorkQueue<K> {
     }
 }
 
-struct Inner<K> {
-    state: Mutex<State<K>>,
+struct Inner<T: Keyed> {
+    state: Mutex<State<T>>,
     /// Wakes getters: a key became ready, or the queue shut down.
     ready: Notify,
     /// Wakes `shut_down_with_drain`: processing went empty, or the drain was cut short.
     idle: Notify,
-    limiter: Box<dyn RateLimiter<K>>,
+    limiter: Box<dyn RateLimiter<T::Key>>,
     metrics: Option<QueueMetrics>,
 }
 
-struct State<K> {
-    queue: VecDeque<K>,
-    /// Keys that need a run, with the time of their first add (for the latency metric).
-    dirty: HashMap<K, Instant>,
+struct State<T: Keyed> {
+    queue: VecDeque<T::Key>,
+    /// Keys that need a run, with the time of their first add (for the latency
+    /// metric) and the request that will be handed out.
+    dirty: HashMap<T::Key, (Instant, T)>,
     /// Keys handed out and not yet done, with the time they were handed out.
-    processing: HashMap<K, Instant>,
+    processing: HashMap<T::Key, Instant>,
     /// Delayed keys: ready time per key, and the same entries ordered by time.
-    waiting: HashMap<K, (Instant, u64)>,
-    timeline: BTreeMap<(Instant, u64), K>,
+    waiting: HashMap<T::Key, (Instant, u64)>,
+    timeline: BTreeMap<(Instant, u64), T>,
     next_seq: u64,
     shutting_down: bool,
     drain: bool,
 }
 
-impl<K> WorkQueue<K>
-where
-    K: Eq + Hash + Clone + Send + Sync + 'static,
-{
+impl<T: Keyed> WorkQueue<T> {
     /// A queue with docker-cd's default limiter (see [`default_rate_limiter`]) and no metrics.
     pub fn new() -> Self {
         Self::with_limiter(default_rate_limiter(), None)
@@ -81,7 +82,7 @@ where
 
     /// A queue with the given limiter and, optionally, metrics.
     pub fn with_limiter(
-        limiter: impl RateLimiter<K> + 'static,
+        limiter: impl RateLimiter<T::Key> + 'static,
         metrics: Option<QueueMetrics>,
     ) -> Self {
         Self {
@@ -106,27 +107,29 @@ where
 
     /// The state; a panic elsewhere cannot leave it inconsistent (every update
     /// is a few infallible steps), so poisoning is ignored.
-    fn lock(&self) -> MutexGuard<'_, State<K>> {
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
         self.inner
             .state
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Marks `key` as needing a run. Ignored after shutdown.
-    pub fn add(&self, key: K) {
+    /// Marks the request's key as needing a run. Ignored after shutdown.
+    pub fn add(&self, request: T) {
         let mut state = self.lock();
         let now = Instant::now();
         let promoted = self.promote(&mut state, now);
-        let queued = self.insert(&mut state, key, now);
+        let queued = self.insert(&mut state, request, now);
         drop(state);
         if promoted || queued {
             self.inner.ready.notify_one();
         }
     }
 
-    /// Adds `key` to the dirty set; true when it went to the FIFO (a getter may take it).
-    fn insert(&self, state: &mut State<K>, key: K, now: Instant) -> bool {
+    /// Adds the request to the dirty set (unless its key is there already);
+    /// true when it went to the FIFO (a getter may take it).
+    fn insert(&self, state: &mut State<T>, request: T, now: Instant) -> bool {
+        let key = request.key().clone();
         if state.shutting_down || state.dirty.contains_key(&key) {
             return false;
         }
@@ -134,7 +137,7 @@ where
             m.adds.inc();
             m.depth.inc();
         }
-        state.dirty.insert(key.clone(), now);
+        state.dirty.insert(key.clone(), (now, request));
         if state.processing.contains_key(&key) {
             // It goes back in line when the worker calls `done`.
             return false;
@@ -144,23 +147,24 @@ where
     }
 
     /// Moves every waiting key whose time has come into the queue.
-    fn promote(&self, state: &mut State<K>, now: Instant) -> bool {
+    fn promote(&self, state: &mut State<T>, now: Instant) -> bool {
         let mut any = false;
         while let Some(entry) = state.timeline.first_entry() {
             if entry.key().0 > now {
                 break;
             }
-            let key = entry.remove();
-            state.waiting.remove(&key);
-            any |= self.insert(state, key, now);
+            let request = entry.remove();
+            state.waiting.remove(request.key());
+            any |= self.insert(state, request, now);
         }
         any
     }
 
-    /// Adds `key` once `delay` has passed; if it is already waiting, the earlier time wins.
-    pub fn add_after(&self, key: K, delay: Duration) {
+    /// Adds the request once `delay` has passed; if its key is already
+    /// waiting, the earlier time (and its request) wins.
+    pub fn add_after(&self, request: T, delay: Duration) {
         if delay.is_zero() {
-            return self.add(key);
+            return self.add(request);
         }
         let mut state = self.lock();
         if state.shutting_down {
@@ -171,6 +175,7 @@ where
         }
         let now = Instant::now();
         let at = now.checked_add(delay).unwrap_or_else(far_future);
+        let key = request.key().clone();
         if let Some(&(current, seq)) = state.waiting.get(&key) {
             if current <= at {
                 return;
@@ -179,33 +184,34 @@ where
         }
         let seq = state.next_seq;
         state.next_seq += 1;
-        state.waiting.insert(key.clone(), (at, seq));
-        state.timeline.insert((at, seq), key);
+        state.waiting.insert(key, (at, seq));
+        state.timeline.insert((at, seq), request);
         drop(state);
         // An idle getter may be sleeping until a later time: let one recompute.
         self.inner.ready.notify_one();
     }
 
-    /// Adds `key` after the delay the rate limiter gives it (this counts a failure).
-    pub fn add_rate_limited(&self, key: K) {
-        let delay = self.inner.limiter.when(&key);
-        self.add_after(key, delay);
+    /// Adds the request after the delay the rate limiter gives its key (this
+    /// counts a failure).
+    pub fn add_rate_limited(&self, request: T) {
+        let delay = self.inner.limiter.when(request.key());
+        self.add_after(request, delay);
     }
 
     /// Clears the failure history of `key` (call after a success; `done` is still needed).
-    pub fn forget(&self, key: &K) {
+    pub fn forget(&self, key: &T::Key) {
         self.inner.limiter.forget(key);
     }
 
     /// Failures of `key` since it was last forgotten.
-    pub fn num_requeues(&self, key: &K) -> usize {
+    pub fn num_requeues(&self, key: &T::Key) -> usize {
         self.inner.limiter.num_requeues(key)
     }
 
-    /// Waits for a key to work on; `None` once the queue is shut down.
+    /// Waits for a request to work on; `None` once the queue is shut down.
     ///
-    /// The caller owns the key until it calls [`WorkQueue::done`].
-    pub async fn get(&self) -> Option<K> {
+    /// The caller owns its key until it calls [`WorkQueue::done`].
+    pub async fn get(&self) -> Option<T> {
         loop {
             let mut notified = pin!(self.inner.ready.notified());
             // Registered before the state is read, so no wake-up between the two is lost.
@@ -217,9 +223,12 @@ where
                 if state.shutting_down {
                     return None;
                 }
-                if let Some(key) = state.queue.pop_front() {
-                    let added = state.dirty.remove(&key).unwrap_or(now);
-                    state.processing.insert(key.clone(), now);
+                while let Some(key) = state.queue.pop_front() {
+                    // Every queued key is dirty; one that is not has nothing to hand out.
+                    let Some((added, request)) = state.dirty.remove(&key) else {
+                        continue;
+                    };
+                    state.processing.insert(key, now);
                     let more = !state.queue.is_empty();
                     drop(state);
                     if let Some(m) = &self.inner.metrics {
@@ -231,7 +240,7 @@ where
                         // Promotion may have readied several keys but woke nobody.
                         self.inner.ready.notify_one();
                     }
-                    return Some(key);
+                    return Some(request);
                 }
                 state.timeline.first_key_value().map(|((at, _), _)| *at)
             };
@@ -248,7 +257,7 @@ where
     }
 
     /// Ends the work on `key`; if it was added meanwhile, it goes to the back of the queue.
-    pub fn done(&self, key: &K) {
+    pub fn done(&self, key: &T::Key) {
         let mut state = self.lock();
         let now = Instant::now();
         if let Some(started) = state.processing.remove(key)
@@ -331,10 +340,7 @@ where
     }
 }
 
-impl<K> Default for WorkQueue<K>
-where
-    K: Eq + Hash + Clone + Send + Sync + 'static,
-{
+impl<T: Keyed> Default for WorkQueue<T> {
     fn default() -> Self {
         Self::new()
     }

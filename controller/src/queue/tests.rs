@@ -374,3 +374,41 @@ async fn metrics_follow_client_go_semantics() {
     q.add_after(key("bar"), MS);
     assert_eq!(m.retries.get(), 1, "only positive delays are retries");
 }
+
+/// What rides along with a key is not part of its identity: the first
+/// request added wins while it waits, and a re-add while it is processed
+/// brings its own request to the run after.
+#[tokio::test(start_paused = true)]
+async fn the_first_reason_wins_while_a_key_waits() {
+    use crate::request::Request;
+    use crate::request::testing::{Why, request};
+
+    let q: WorkQueue<Request<String, Why>> =
+        WorkQueue::with_limiter(ItemExponential::new(MS, Duration::from_secs(1)), None);
+    let get = || async {
+        tokio::time::timeout(Duration::ZERO, q.get())
+            .await
+            .ok()
+            .flatten()
+            .map(|r| r.reason.0)
+    };
+    q.add(request("a", "git"));
+    q.add(request("a", "docker"));
+    assert_eq!(q.len(), 1, "one key, whatever the reasons");
+    assert_eq!(get().await.as_deref(), Some("git"));
+    q.add(request("a", "api"));
+    q.add(request("a", "resync"));
+    q.done(&key("a"));
+    assert_eq!(get().await.as_deref(), Some("api"));
+    q.done(&key("a"));
+
+    // A delayed key: the earliest entry, and its request, wins.
+    q.add_after(request("b", "later"), Duration::from_secs(1));
+    q.add_after(request("b", "sooner"), 10 * MS);
+    q.add_after(request("b", "latest"), Duration::from_secs(2));
+    tokio::time::advance(20 * MS).await;
+    assert_eq!(get().await.as_deref(), Some("sooner"));
+    q.done(&key("b"));
+    tokio::time::advance(Duration::from_secs(3)).await;
+    assert_eq!(get().await, None, "the later entries were dropped");
+}

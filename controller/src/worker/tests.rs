@@ -11,6 +11,8 @@ use tokio_stream_shim::ReceiverStream;
 use super::*;
 use crate::queue::rate_limit::ItemExponential;
 use crate::reconcile::Action;
+use crate::request::Request;
+use crate::request::testing::{Why, request};
 
 /// The minimal `Stream` over an mpsc receiver the tests need (no tokio-stream dependency).
 mod tokio_stream_shim {
@@ -352,4 +354,54 @@ async fn nothing_runs_before_the_ready_gate_opens() {
         "the key queued while waiting runs"
     );
     h.stop().await;
+}
+
+/// Records the reason of each run; fails the first, asks for a requeue on the
+/// second, and is done on the third.
+struct Reasons(Mutex<Vec<String>>);
+
+impl Reconciler<Request<String, Why>> for Reasons {
+    type Error = Failed;
+
+    async fn reconcile(&self, request: &Request<String, Why>) -> Result<Action, Failed> {
+        let n = {
+            let mut seen = self.0.lock().expect("reasons");
+            seen.push(request.reason.0.clone());
+            seen.len()
+        };
+        match n {
+            1 => Err(Failed(false)),
+            2 => Ok(Action::requeue(Duration::from_secs(5))),
+            _ => Ok(Action::await_change()),
+        }
+    }
+}
+
+/// A retry and a requeue say what they follow, so the reconciler (and its
+/// history) can tell a retry of a Git change from a new one.
+#[tokio::test(start_paused = true)]
+async fn retries_and_requeues_carry_the_reason_they_follow() {
+    let (requests, rx) = mpsc::unbounded_channel();
+    let queue = WorkQueue::with_limiter(
+        ItemExponential::new(Duration::from_secs(1), Duration::from_secs(300)),
+        None,
+    );
+    let controller = Controller::new(queue, Config::default()).with_source(ReceiverStream(rx));
+    let reasons = Arc::new(Reasons(Mutex::new(Vec::new())));
+    let shutdown = CancellationToken::new();
+    let handle = tokio::spawn(controller.run(Arc::clone(&reasons), shutdown.clone()));
+    requests
+        .send(request("web", "git change"))
+        .expect("controller running");
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    shutdown.cancel();
+    handle.await.expect("controller task");
+    assert_eq!(
+        *reasons.0.lock().expect("reasons"),
+        [
+            "git change",
+            "retry of git change",
+            "requeue after retry of git change"
+        ]
+    );
 }

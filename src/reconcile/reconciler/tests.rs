@@ -9,6 +9,7 @@ use crate::docker::state::RuntimeStore;
 use crate::docker::state::fixtures::container;
 use crate::events::EventBus;
 use crate::reconcile::args::DriftPolicy;
+use crate::reconcile::reason::Reason;
 use crate::stack::snapshot::SnapshotStore;
 
 mod gate;
@@ -156,10 +157,15 @@ impl Harness {
         }));
     }
 
+    /// A pass as a new Git snapshot wakes it.
     async fn pass(&self, name: &str) -> Result<Action, ReconcileError> {
-        self.reconciler
-            .reconcile(&name.parse().expect("stack name"))
-            .await
+        self.pass_for(name, Origin::Git).await
+    }
+
+    /// A pass the key was queued for by `origin`.
+    async fn pass_for(&self, name: &str, origin: Origin) -> Result<Action, ReconcileError> {
+        let request = Reason::request(origin, name.parse().expect("stack name"));
+        self.reconciler.reconcile(&request).await
     }
 
     fn status(&self, name: &str) -> Option<Status> {

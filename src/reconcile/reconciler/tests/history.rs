@@ -105,7 +105,7 @@ async fn a_drift_revert_a_sync_and_a_plan_apply_each_say_why() {
     stopped[0].state = crate::docker::state::ContainerState::Exited;
     stopped[0].exit_code = Some(0);
     h.containers.set_stack("web", stopped.clone());
-    h.pass("web").await.expect("reverted");
+    h.pass_for("web", Origin::Docker).await.expect("reverted");
 
     h.containers.set_stack("web", stopped.clone());
     h.reconciler.memories.grant("web");
@@ -133,6 +133,19 @@ async fn a_drift_revert_a_sync_and_a_plan_apply_each_say_why() {
             (history::Cause::Manual, history::Trigger::Sync),
             (history::Cause::Drift, history::Trigger::DockerEvent),
         ]
+    );
+    // The same drift found by the periodic resync says so.
+    h.containers
+        .set_stack("web", h.reconciler.runtime.containers("web"));
+    let mut stopped = h.reconciler.runtime.containers("web");
+    stopped[0].state = crate::docker::state::ContainerState::Exited;
+    stopped[0].exit_code = Some(0);
+    h.containers.set_stack("web", stopped);
+    h.pass_for("web", Origin::Resync).await.expect("reverted");
+    let newest = entries(&h, "web").await.remove(0);
+    assert_eq!(
+        (newest.cause, newest.trigger),
+        (history::Cause::Drift, history::Trigger::Resync)
     );
     assert_eq!(
         listed[2].revision.as_deref(),
