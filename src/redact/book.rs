@@ -66,6 +66,14 @@ impl SecretBook {
             .unwrap_or_default()
     }
 
+    /// What is known of `stack`, and `more` (a revision's own values, known
+    /// to the book or not).
+    pub fn of_with(&self, stack: &str, more: &Secrets) -> Secrets {
+        let mut secrets = self.of(stack);
+        secrets.extend(more);
+        secrets
+    }
+
     /// `text` with `stack`'s secrets masked.
     pub fn mask(&self, stack: &str, text: &str) -> String {
         let book = self.inner.read().unwrap_or_else(PoisonError::into_inner);

@@ -20,23 +20,6 @@ pub use crate::plan::spec::parse_env_file;
 /// length on: tokens are long, user names (`git`, `postgres`) are not.
 const TOKEN_AS_USER_LEN: usize = 20;
 
-/// Adds the secrets of a stack: its `.env` (`dotenv`, also the variables
-/// compose interpolates), its other env files, and its compose `documents`.
-pub fn stack<'a>(
-    dotenv: &'a BTreeMap<String, String>,
-    env_files: impl IntoIterator<Item = &'a BTreeMap<String, String>>,
-    documents: impl IntoIterator<Item = &'a Value>,
-) -> Secrets {
-    let mut secrets = Secrets::default();
-    for env in std::iter::once(dotenv).chain(env_files) {
-        env_values(env, &mut secrets);
-    }
-    for document in documents {
-        from_value(document, dotenv, &mut secrets);
-    }
-    secrets
-}
-
 /// Adds the values of an env file's secret-looking keys, and URL passwords in any of its values.
 pub fn env_values(env: &BTreeMap<String, String>, secrets: &mut Secrets) {
     for (key, value) in env {
@@ -201,6 +184,21 @@ mod tests {
         parse_env_file(text)
     }
 
+    /// What discovery does for a stack: its env files, then its documents.
+    fn stack(
+        dotenv: &BTreeMap<String, String>,
+        others: &[&BTreeMap<String, String>],
+        documents: &[&Value],
+    ) -> Secrets {
+        let mut secrets = Secrets::default();
+        env_values(dotenv, &mut secrets);
+        others.iter().for_each(|env| env_values(env, &mut secrets));
+        documents
+            .iter()
+            .for_each(|d| from_value(d, dotenv, &mut secrets));
+        secrets
+    }
+
     fn found(secrets: &Secrets) -> Vec<&str> {
         secrets.iter().collect()
     }
@@ -271,7 +269,7 @@ mod tests {
                 "app": {"environment": ["LEVEL=debug", "SECRET_KEY_BASE=list-secret"]}
             }
         });
-        let secrets = stack(&env, [&other], [&document]);
+        let secrets = stack(&env, &[&other], &[&document]);
         let mut expected = vec![
             "Str0ng-Pass",
             "from-dotenv-1",

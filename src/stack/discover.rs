@@ -18,6 +18,7 @@ use super::{DesiredStack, StackFile};
 use crate::compose;
 use crate::compose::file::ComposeFile;
 use crate::git::tree::{Entry, FileTree};
+use crate::redact::{Secrets, collect};
 
 /// Compose file names, in the order that decides which one a folder uses.
 pub const COMPOSE_FILE_NAMES: [&str; 4] = [
@@ -161,7 +162,9 @@ fn build_stack(
         }
         resolve_file(tree, stack_dirs, dir, &join(dir, path)).cloned()
     };
-    let summary = document.and_then(|doc| read_model(compose_file, doc, &read));
+    let (mut secrets, dotenv) = env_secrets(&files, &read);
+    let summary =
+        document.and_then(|doc| read_model(compose_file, doc, &read, &dotenv, &mut secrets));
     let parsed = match summary {
         Ok(parsed) => Some(parsed),
         Err(why) => {
@@ -171,6 +174,8 @@ fn build_stack(
     };
     let parsed = parsed.unwrap_or_default();
     let stack_hash = stack_hash(files.iter().map(|f| (f.path.as_str(), &f.entry)));
+    // A parse error may quote the line it stopped at.
+    let error = error.map(|e| secrets.mask(&e).into_owned());
 
     DesiredStack {
         name,
@@ -187,19 +192,54 @@ fn build_stack(
         files: files.into(),
         error,
         clashes_with: Vec::new(),
+        secrets,
     }
+}
+
+/// The secrets of the stack's env files (`.env`, `*.env`, `.env.*`: compose
+/// reads them by name, and they are where passwords are kept), and its `.env`
+/// parsed: the variables its compose files are interpolated with.
+fn env_secrets(files: &[StackFile], read: &ReadFile<'_>) -> (Secrets, BTreeMap<String, String>) {
+    let mut secrets = Secrets::default();
+    let mut dotenv = BTreeMap::new();
+    for file in files {
+        let name = split(&file.path).1;
+        if !(name.starts_with(".env") || name.ends_with(".env")) {
+            continue;
+        }
+        let Ok(bytes) = read(&file.path) else {
+            continue;
+        };
+        let env = collect::parse_env_file(&String::from_utf8_lossy(&bytes));
+        collect::env_values(&env, &mut secrets);
+        if file.path == ".env" {
+            dotenv = env;
+        }
+    }
+    (secrets, dotenv)
 }
 
 /// The services of the compose file and of the files it includes, after checking
 /// that every file compose reads to build the model is the stack's own.
+/// Adds the secrets of every file it reads (interpolated with `dotenv`) to `secrets`.
 fn read_model(
     compose_file: &str,
     document: serde_json::Value,
     read: &ReadFile<'_>,
+    dotenv: &BTreeMap<String, String>,
+    secrets: &mut Secrets,
 ) -> Result<ComposeFile, String> {
+    collect::from_value(&document, dotenv, secrets);
     let mut summary =
         compose::file::summarize(&document).map_err(|why| format!("{compose_file}: {why}"))?;
     let model = model::load(compose_file, document, read);
+    for document in model
+        .documents
+        .iter()
+        .filter(|d| d.reached != Reached::Main)
+    {
+        collect::from_value(&document.value, dotenv, secrets);
+    }
     let mut problems = model.problems;
     if let Ok(dotenv) = read(".env") {
         problems.extend(confine::dotenv_problems(&dotenv));
