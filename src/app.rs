@@ -182,6 +182,7 @@ fn start_reconciler(
         stores.snapshots.clone(),
         stores.docker.clone(),
         runtime.secrets.clone(),
+        stores.revisions.clone(),
     ));
     let reconciler = Arc::new(StackReconciler {
         instance: instance.clone(),

@@ -27,9 +27,10 @@ use crate::docker::client::{self, DockerError};
 use crate::docker::state::ContainerInfo;
 use crate::labels;
 use crate::redact::{SecretBook, Secrets, collect};
-use crate::stack::DesiredStack;
+use crate::stack::revisions::Revisions;
 use crate::stack::snapshot::SnapshotReader;
 use crate::stack::workspace::{WorkspaceError, Workspaces};
+use crate::stack::{DesiredStack, StackName};
 
 /// A plan, as `POST /api/stacks/{name}/plan` returns it.
 #[derive(Debug, Clone, Serialize)]
@@ -109,6 +110,8 @@ pub struct Planner {
     /// Learns the secret values it meets (old ones from the containers) and
     /// masks the plan with them.
     secrets: SecretBook,
+    /// The revisions the containers run, for their own secret values.
+    revisions: Revisions,
 }
 
 impl Planner {
@@ -120,6 +123,7 @@ impl Planner {
         snapshots: SnapshotReader,
         docker: DockerHandle,
         secrets: SecretBook,
+        revisions: Revisions,
     ) -> Self {
         Self {
             instance,
@@ -127,6 +131,7 @@ impl Planner {
             snapshots,
             docker,
             secrets,
+            revisions,
         }
     }
 
@@ -166,6 +171,7 @@ impl Planner {
             }
             None => (BTreeMap::new(), BTreeSet::new()),
         };
+        self.running_secrets(name, &containers, &mut secrets).await;
         let actual = self
             .actual_specs(&docker, name, &containers, &specs, &mut secrets)
             .await?;
@@ -202,6 +208,29 @@ impl Planner {
         let containers = client::list_stack(&docker, &self.instance, name).await?;
         let hash = snapshot.stacks.get(name).map(|d| d.stack_hash.as_str());
         Ok(token(Some(&snapshot.revision), hash, &containers))
+    }
+
+    /// Adds the secret values of the revisions `containers` were applied
+    /// from: what they took from that revision's `.env` through a secret-named
+    /// variable shows under another name in their config.
+    async fn running_secrets(
+        &self,
+        name: &str,
+        containers: &[ContainerInfo],
+        secrets: &mut Secrets,
+    ) {
+        let Ok(stack) = name.parse::<StackName>() else {
+            return;
+        };
+        let revisions: BTreeSet<&str> = containers
+            .iter()
+            .filter_map(|c| c.label(labels::REVISION))
+            .collect();
+        for revision in revisions {
+            if let Some(past) = self.revisions.stack_at(revision, &stack).await {
+                secrets.extend(&past.secrets);
+            }
+        }
     }
 
     /// Runs `compose config` over the stack's files in a scratch folder; adds
