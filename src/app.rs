@@ -33,6 +33,7 @@ use crate::reconcile::memory::Memories;
 use crate::reconcile::reason::{Origin, Reason, StackRequest};
 use crate::reconcile::series::GateSeries;
 use crate::reconcile::{DockerExecutor, StackReconciler};
+use crate::redact::SecretBook;
 use crate::runtime::Runtime;
 use crate::stack::StackName;
 use crate::stack::revisions::Revisions;
@@ -44,9 +45,14 @@ use crate::status::StatusTable;
 /// the level-triggered safety net against a missed event.
 const RESYNC_INTERVAL: Duration = Duration::from_secs(300);
 
-/// Runs docker-cd until `shutdown` is cancelled, then stops gracefully.
-pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let runtime = Runtime::new(shutdown).context("registering metrics")?;
+/// Runs docker-cd until `shutdown` is cancelled, then stops gracefully;
+/// `secrets` is the book the logs are masked with.
+pub async fn run(
+    config: Config,
+    shutdown: CancellationToken,
+    secrets: SecretBook,
+) -> anyhow::Result<()> {
+    let runtime = Runtime::new(shutdown, secrets).context("registering metrics")?;
     let data_dir = data_dir(&config.reconcile.data_dir).await?;
     let git = informer::git::spawn(&config.git, &data_dir, &runtime);
     let docker = informer::docker::spawn(&config.docker, &config.reconcile.instance_name, &runtime);
@@ -156,22 +162,31 @@ fn start_reconciler(
             tracing::warn!(error = %e, "no usable compose command yet; applies will fail until one works");
         }
     });
-    let status = StatusTable::new(runtime.events.clone(), runtime.metrics.clone());
+    let status = StatusTable::new(
+        runtime.events.clone(),
+        runtime.metrics.clone(),
+        runtime.secrets.clone(),
+    );
     // Opened (a short blocking call) before anything runs: a history that
     // cannot be kept fails the start rather than every record later.
-    let history = History::open(data_dir, &runtime.registry).context("DATA_DIR")?;
+    let history = History::open(data_dir, &runtime.registry)
+        .context("DATA_DIR")?
+        .masking(runtime.secrets.clone());
     let memories = Memories::new();
     let instance = config.reconcile.instance_name.to_string();
     let workspaces = Workspaces::new(
         data_dir.to_path_buf(),
         compose,
         config.reconcile.policy.clone(),
+        runtime.secrets.clone(),
     );
     let planner = Arc::new(Planner::new(
         instance.clone(),
         workspaces.clone(),
         stores.snapshots.clone(),
         stores.docker.clone(),
+        runtime.secrets.clone(),
+        stores.revisions.clone(),
     ));
     let reconciler = Arc::new(StackReconciler {
         instance: instance.clone(),
@@ -277,6 +292,7 @@ async fn start_api(
             runtime: stores.cache.clone(),
             list_cache: Default::default(),
             commits: stores.commits.clone(),
+            secrets: runtime.secrets.clone(),
         },
         commands: Arc::new(StackCommands::new(commands::Parts {
             snapshots: stores.snapshots,

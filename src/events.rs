@@ -4,6 +4,8 @@
 use serde::Serialize;
 use tokio::sync::broadcast;
 
+use crate::redact::SecretBook;
+
 /// How many events a slow SSE client may lag behind before it misses some;
 /// it then gets a `lagged` notice and should re-read `/api/stacks`.
 const CAPACITY: usize = 1024;
@@ -79,12 +81,25 @@ impl Event {
             Self::Rollback { .. } => "rollback",
         }
     }
+
+    /// The event with its stack's secret values masked in its error.
+    fn masked(mut self, secrets: &SecretBook) -> Self {
+        match &mut self {
+            Self::Stack { name, error, .. }
+            | Self::Gate { name, error, .. }
+            | Self::Rollback { name, error, .. } => secrets.mask_option(name, error),
+            Self::Refresh { .. } => {}
+        }
+        self
+    }
 }
 
 /// A cheap, cloneable publisher; publishing with no subscriber is not an error.
+/// Every event is masked with the secret values of its stack on the way out.
 #[derive(Debug, Clone)]
 pub struct EventBus {
     sender: broadcast::Sender<Event>,
+    secrets: SecretBook,
 }
 
 impl Default for EventBus {
@@ -94,17 +109,23 @@ impl Default for EventBus {
 }
 
 impl EventBus {
-    /// A bus with no subscribers.
+    /// A bus with no subscribers, that knows no secret.
     pub fn new() -> Self {
+        Self::masking(SecretBook::new())
+    }
+
+    /// A bus with no subscribers, masking the values in `secrets`.
+    pub fn masking(secrets: SecretBook) -> Self {
         Self {
             sender: broadcast::channel(CAPACITY).0,
+            secrets,
         }
     }
 
-    /// Sends `event` to every current subscriber.
+    /// Sends `event`, masked, to every current subscriber.
     pub fn publish(&self, event: Event) {
         // No receiver is the normal case when no dashboard is open.
-        let _ = self.sender.send(event);
+        let _ = self.sender.send(event.masked(&self.secrets));
     }
 
     /// A receiver of every event published from now on.

@@ -24,7 +24,10 @@ fn main() -> ExitCode {
     };
     // Before logging starts: the OTLP exporter starts a thread.
     forget_secret_settings();
-    let telemetry = match docker_cd::telemetry::init(&config.telemetry) {
+    // Shared by the logs and every component that records text: a secret value
+    // learned anywhere is masked in all of them.
+    let secrets = docker_cd::redact::SecretBook::new();
+    let telemetry = match docker_cd::telemetry::init(&config.telemetry, &secrets) {
         Ok(telemetry) => telemetry,
         Err(e) => {
             eprintln!("{e}");
@@ -45,7 +48,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         let shutdown = CancellationToken::new();
         tokio::spawn(docker_cd::shutdown::on_signal(shutdown.clone()));
-        docker_cd::app::run(config, shutdown).await
+        docker_cd::app::run(config, shutdown, secrets).await
     });
     // After the runtime: the exporter's blocking client must not run inside it.
     drop(runtime);

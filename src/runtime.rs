@@ -11,6 +11,7 @@ use tracing::Instrument as _;
 use crate::events::EventBus;
 use crate::metrics::AppMetrics;
 use crate::readiness::Readiness;
+use crate::redact::SecretBook;
 
 /// The process-wide context components are spawned into.
 #[derive(Clone)]
@@ -23,6 +24,8 @@ pub struct Runtime {
     pub readiness: Readiness,
     /// SSE events.
     pub events: EventBus,
+    /// Every stack's secret values, masked wherever text is recorded or sent.
+    pub secrets: SecretBook,
     /// Every long-running task, so shutdown can wait for them.
     pub tasks: TaskTracker,
     /// Cancelled once: no new work starts after it.
@@ -30,11 +33,15 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    /// A runtime with a fresh `dockercd_` registry and the application series.
+    /// A runtime with a fresh `dockercd_` registry and the application series,
+    /// masking events and records with `secrets` (the logs' book too).
     ///
     /// # Errors
     /// When the series cannot be registered.
-    pub fn new(shutdown: CancellationToken) -> Result<Self, prometheus::Error> {
+    pub fn new(
+        shutdown: CancellationToken,
+        secrets: SecretBook,
+    ) -> Result<Self, prometheus::Error> {
         let registry = Arc::new(prometheus::Registry::new_custom(
             Some("dockercd".into()),
             None,
@@ -44,7 +51,8 @@ impl Runtime {
             registry,
             metrics,
             readiness: Readiness::default(),
-            events: EventBus::new(),
+            events: EventBus::masking(secrets.clone()),
+            secrets,
             tasks: TaskTracker::new(),
             shutdown,
         })

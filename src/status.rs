@@ -14,6 +14,7 @@ use crate::events::{Event, EventBus};
 use crate::labels::Synced;
 use crate::metrics::AppMetrics;
 use crate::named::named_enum;
+use crate::redact::SecretBook;
 
 named_enum! {
     /// A stack's status (see the contract for each meaning).
@@ -131,16 +132,20 @@ pub struct StatusTable {
     version: Arc<AtomicU64>,
     events: EventBus,
     metrics: AppMetrics,
+    /// Masks the stack's secret values in every error written.
+    secrets: SecretBook,
 }
 
 impl StatusTable {
-    /// An empty table publishing to `events` and `metrics`.
-    pub fn new(events: EventBus, metrics: AppMetrics) -> Self {
+    /// An empty table publishing to `events` and `metrics`, its errors masked
+    /// with `secrets`.
+    pub fn new(events: EventBus, metrics: AppMetrics, secrets: SecretBook) -> Self {
         let table = Self {
             records: Arc::default(),
             version: Arc::default(),
             events,
             metrics,
+            secrets,
         };
         // Every status shows from the start, so dashboards read 0 rather than nothing.
         table.refresh_gauges(&BTreeMap::new());
@@ -180,6 +185,12 @@ impl StatusTable {
                 .entry(name.to_string())
                 .or_insert_with(|| StackRecord::new(Status::Missing));
             change(record);
+            // Compose's output, a healthcheck's: whoever wrote the error, it is
+            // masked here, before the API, the dashboard or SSE can read it.
+            self.secrets.mask_option(name, &mut record.error);
+            if let Some(last) = &mut record.last_result {
+                self.secrets.mask_option(name, &mut last.error);
+            }
             let after = record.clone();
             self.refresh_gauges(&records);
             (before, after)
@@ -243,7 +254,37 @@ mod tests {
         let metrics = AppMetrics::register(&registry).expect("metrics");
         let events = EventBus::new();
         let rx = events.subscribe();
-        (StatusTable::new(events, metrics.clone()), rx, metrics)
+        (
+            StatusTable::new(events, metrics.clone(), SecretBook::new()),
+            rx,
+            metrics,
+        )
+    }
+
+    #[test]
+    fn errors_are_masked_in_the_record_and_its_event() {
+        let registry = prometheus::Registry::new();
+        let metrics = AppMetrics::register(&registry).expect("metrics");
+        let book = SecretBook::new();
+        book.learn("web", &["pw-secret-1"].into_iter().collect());
+        let events = EventBus::masking(book.clone());
+        let mut rx = events.subscribe();
+        let table = StatusTable::new(events, metrics, book);
+        table.update("web", |r| {
+            r.status = Status::Failed;
+            r.error = Some("compose up failed: -P pw-secret-1".into());
+            r.last_result = Some(LastResult::now(Outcome::Failure, r.error.clone()));
+        });
+        let record = table.get("web").expect("record");
+        assert_eq!(
+            record.error.as_deref(),
+            Some("compose up failed: -P (redacted)")
+        );
+        assert_eq!(record.last_result.and_then(|l| l.error), record.error);
+        match rx.try_recv() {
+            Ok(Event::Stack { error, .. }) => assert_eq!(error, record.error),
+            other => unreachable!("{other:?}"),
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
+use crate::redact::{MaskingWriter, SecretBook};
 use crate::setting::{Blankable, Invalid};
 
 /// Log line format.
@@ -122,11 +123,12 @@ fn colours_wanted() -> bool {
     !no_color && std::io::stdout().is_terminal()
 }
 
-/// Installs the global subscriber, with OTLP export when an endpoint is set.
+/// Installs the global subscriber, with OTLP export when an endpoint is set;
+/// log lines are masked with the values in `secrets`.
 ///
 /// # Errors
 /// A bad `RUST_LOG`, an exporter that cannot be built, or a second call.
-pub fn init(args: &TelemetryArgs) -> Result<Telemetry, TelemetryError> {
+pub fn init(args: &TelemetryArgs, secrets: &SecretBook) -> Result<Telemetry, TelemetryError> {
     let (format, otlp_endpoint) = (args.log_format, args.otlp_endpoint());
     let filter = match std::env::var("RUST_LOG") {
         Ok(value) if !value.trim().is_empty() => {
@@ -160,6 +162,7 @@ pub fn init(args: &TelemetryArgs) -> Result<Telemetry, TelemetryError> {
         LogFormat::Text => registry
             .with(
                 tracing_subscriber::fmt::layer()
+                    .with_writer(MaskingWriter::new(secrets.clone(), std::io::stdout))
                     .with_target(false)
                     .with_ansi(colours_wanted()),
             )
@@ -167,6 +170,7 @@ pub fn init(args: &TelemetryArgs) -> Result<Telemetry, TelemetryError> {
         LogFormat::Json => registry
             .with(
                 tracing_subscriber::fmt::layer()
+                    .with_writer(MaskingWriter::new(secrets.clone(), std::io::stdout))
                     .json()
                     .flatten_event(true)
                     .with_current_span(true)

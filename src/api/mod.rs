@@ -36,6 +36,7 @@ use crate::history::History;
 use crate::informer::git::RefreshHandle;
 use crate::metrics::AppMetrics;
 use crate::readiness::Readiness;
+use crate::redact::SecretBook;
 use crate::secret::Secret;
 use crate::stack::snapshot::SnapshotReader;
 use crate::status::StatusTable;
@@ -77,6 +78,8 @@ pub struct StackReads {
     pub list_cache: stacks::ListCache,
     /// Subject, author and time of revisions.
     pub commits: Commits,
+    /// Every stack's secret values, masked in what the compose view shows.
+    pub secrets: SecretBook,
 }
 
 /// What `/readyz` and `/metrics` read.

@@ -81,7 +81,8 @@ pub async fn apply(
 }
 
 /// `GET /api/stacks/{name}/compose`: the stack's compose file at the current
-/// revision, secret-looking values redacted.
+/// revision, secret-looking values redacted under their key, and every known
+/// secret value wherever else it appears (a URL, a command, a healthcheck).
 pub async fn compose_file(
     State(reads): State<StackReads>,
     StackPath(name): StackPath,
@@ -96,6 +97,7 @@ pub async fn compose_file(
         .stacks
         .get(&name)
         .ok_or_else(|| ApiError::not_found(format!("stack '{name}' is not in Git")))?;
+    let secrets = reads.secrets.of_with(&name, &desired.secrets);
     let content = desired
         .files
         .iter()
@@ -103,7 +105,8 @@ pub async fn compose_file(
         .and_then(|f| match &f.entry {
             // Anyone who may read the API may read the file, not its passwords.
             Entry::File { data, .. } => {
-                Some(crate::redact::compose_text(&String::from_utf8_lossy(data)))
+                let by_key = crate::redact::compose_text(&String::from_utf8_lossy(data));
+                Some(secrets.mask(&by_key).into_owned())
             }
             _ => None,
         });

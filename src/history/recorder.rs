@@ -7,6 +7,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use prometheus::{IntCounter, Registry};
 
+use crate::redact::SecretBook;
+
 use super::{Entry, FILE_NAME, GateVerdict, HistoryError, HistoryStore, RedbStore, Run};
 
 /// The history handle shared by the reconciler (writes) and the API (reads).
@@ -18,6 +20,8 @@ pub struct History {
     /// per stack is enough.
     runs: Arc<Mutex<HashMap<String, Run>>>,
     errors: IntCounter,
+    /// Masks the stack's secret values in every error, written or read.
+    secrets: SecretBook,
 }
 
 impl History {
@@ -27,7 +31,17 @@ impl History {
             store,
             runs: Arc::default(),
             errors,
+            secrets: SecretBook::new(),
         }
+    }
+
+    /// The same history, masking the values in `secrets`: on write (the file
+    /// under `DATA_DIR` is readable too), and on read (for entries written
+    /// before a value was known to be secret).
+    #[must_use]
+    pub fn masking(mut self, secrets: SecretBook) -> Self {
+        self.secrets = secrets;
+        self
     }
 
     /// Opens (or creates) `DATA_DIR/history.redb` and registers
@@ -67,7 +81,8 @@ impl History {
     }
 
     /// Records `entry`; a failure is logged and counted, never returned.
-    pub async fn record(&self, stack: &str, entry: Entry) {
+    pub async fn record(&self, stack: &str, mut entry: Entry) {
+        self.secrets.mask_option(stack, &mut entry.error);
         self.write(stack, move |store, key| store.record(key, &entry))
             .await;
     }
@@ -75,7 +90,8 @@ impl History {
     /// Gives the apply `verdict` is about its gate's verdict: the run under
     /// way, or else `stack`'s newest entry (the gate closes after the apply's
     /// entry is written). A failure is logged and counted, never returned.
-    pub async fn settle(&self, stack: &str, verdict: GateVerdict) {
+    pub async fn settle(&self, stack: &str, mut verdict: GateVerdict) {
+        self.secrets.mask_option(stack, &mut verdict.error);
         {
             let mut slots = self.slots();
             if let Some(run) = slots.get_mut(stack)
@@ -114,9 +130,13 @@ impl History {
     pub async fn list(&self, stack: &str) -> Result<Vec<Entry>, HistoryError> {
         let store = self.store.clone();
         let key = stack.to_string();
-        tokio::task::spawn_blocking(move || store.list(&key))
+        let mut entries = tokio::task::spawn_blocking(move || store.list(&key))
             .await
-            .map_err(|e| HistoryError::Task(e.to_string()))?
+            .map_err(|e| HistoryError::Task(e.to_string()))??;
+        for entry in &mut entries {
+            self.secrets.mask_option(stack, &mut entry.error);
+        }
+        Ok(entries)
     }
 
     fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<String, Run>> {
@@ -153,6 +173,28 @@ mod tests {
         assert_eq!(entries[0].outcome, Outcome::Failure);
         assert_eq!(entries[0].error.as_deref(), Some("compose down failed"));
         assert_eq!(entries[0].revision, None);
+    }
+
+    #[tokio::test]
+    async fn errors_are_masked_when_written_and_when_read() {
+        let store = Arc::new(MemoryStore::default());
+        let errors = IntCounter::new("errors", "errors").expect("counter");
+        let book = SecretBook::new();
+        let history = History::new(store.clone(), errors).masking(book.clone());
+        book.learn("web", &["pw-secret-1"].into_iter().collect());
+        let run = Run::start(Action::Apply, (Cause::Git, Trigger::Refresh), None);
+        history.begin("web", run);
+        history.end("web", Some("-P pw-secret-1".into())).await;
+        let stored = store.list("web").expect("list");
+        assert_eq!(stored[0].error.as_deref(), Some("-P (redacted)"));
+        // Written before the value was known: masked on the way out.
+        let unmasked = History::new(store, IntCounter::new("e", "e").expect("counter"));
+        let run = Run::start(Action::Apply, (Cause::Git, Trigger::Refresh), None);
+        unmasked.begin("web", run);
+        unmasked.end("web", Some("later-pw-2".into())).await;
+        book.learn("web", &["later-pw-2"].into_iter().collect());
+        let entries = history.list("web").await.expect("list");
+        assert_eq!(entries[0].error.as_deref(), Some("(redacted)"));
     }
 
     #[tokio::test]

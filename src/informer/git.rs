@@ -31,6 +31,7 @@ use crate::git::forge::Forge;
 use crate::git::repository::{Fetched, GitSource};
 use crate::metrics::AppMetrics;
 use crate::readiness::Readiness;
+use crate::redact::SecretBook;
 use crate::runtime::Runtime;
 use crate::stack::discover;
 use crate::stack::revisions::Revisions;
@@ -116,6 +117,7 @@ fn start<S: DesiredSource>(
         handle: refresh.clone(),
         metrics: runtime.metrics.clone(),
         events: runtime.events.clone(),
+        secrets: runtime.secrets.clone(),
         readiness: runtime.readiness.clone(),
         poll_interval,
     };
@@ -141,6 +143,8 @@ struct Refresher<S: DesiredSource> {
     handle: RefreshHandle,
     metrics: AppMetrics,
     events: EventBus,
+    /// Learns every stack's secret values before anything shows the snapshot.
+    secrets: SecretBook,
     readiness: Readiness,
     /// `POLL_INTERVAL`; `None` turns polling off.
     poll_interval: Option<Duration>,
@@ -262,6 +266,9 @@ impl<S: DesiredSource> Refresher<S> {
                 .map_err(|e| e.to_string())
         });
         let stacks = self.bounded(read, &interrupt, shutdown).await?;
+        for stack in stacks.values() {
+            self.secrets.learn(&stack.name, &stack.secrets);
+        }
         for stack in stacks.values().filter(|s| s.error.is_some()) {
             tracing::warn!(stack = %stack.name, path = %stack.path, error = stack.error.as_deref().unwrap_or_default(), "stack cannot be deployed at this revision");
         }

@@ -26,9 +26,11 @@ use crate::docker::DockerHandle;
 use crate::docker::client::{self, DockerError};
 use crate::docker::state::ContainerInfo;
 use crate::labels;
-use crate::stack::DesiredStack;
+use crate::redact::{SecretBook, Secrets, collect};
+use crate::stack::revisions::Revisions;
 use crate::stack::snapshot::SnapshotReader;
 use crate::stack::workspace::{WorkspaceError, Workspaces};
+use crate::stack::{DesiredStack, StackName};
 
 /// A plan, as `POST /api/stacks/{name}/plan` returns it.
 #[derive(Debug, Clone, Serialize)]
@@ -105,21 +107,31 @@ pub struct Planner {
     workspaces: Workspaces,
     snapshots: SnapshotReader,
     docker: DockerHandle,
+    /// Learns the secret values it meets (old ones from the containers) and
+    /// masks the plan with them.
+    secrets: SecretBook,
+    /// The revisions the containers run, for their own secret values.
+    revisions: Revisions,
 }
 
 impl Planner {
-    /// A planner over the shared desired state, Docker client and workspaces.
+    /// A planner over the shared desired state, Docker client and workspaces;
+    /// plans are masked with (and teach) `secrets`.
     pub fn new(
         instance: String,
         workspaces: Workspaces,
         snapshots: SnapshotReader,
         docker: DockerHandle,
+        secrets: SecretBook,
+        revisions: Revisions,
     ) -> Self {
         Self {
             instance,
             workspaces,
             snapshots,
             docker,
+            secrets,
+            revisions,
         }
     }
 
@@ -143,9 +155,13 @@ impl Planner {
             desired.map(|d| d.stack_hash.as_str()),
             &containers,
         );
+        let mut secrets = match desired {
+            Some(d) => self.secrets.of_with(name, &d.secrets),
+            None => self.secrets.of(name),
+        };
         let (specs, required) = match desired {
             Some(d) => {
-                let mut specs = self.desired_specs(d).await?;
+                let mut specs = self.desired_specs(d, &mut secrets).await?;
                 for job in &d.oneshot_services {
                     if let Some(spec) = specs.get_mut(job) {
                         spec.state = COMPLETED.into();
@@ -155,11 +171,19 @@ impl Planner {
             }
             None => (BTreeMap::new(), BTreeSet::new()),
         };
+        self.running_secrets(name, &containers, &mut secrets).await;
         let actual = self
-            .actual_specs(&docker, name, &containers, &specs)
+            .actual_specs(&docker, name, &containers, &specs, &mut secrets)
             .await?;
         let desired_hash = desired.map_or("", |d| d.stack_hash.as_str());
-        let changes = diff::diff(&specs, &required, desired_hash, &actual);
+        let mut changes = diff::diff(&specs, &required, desired_hash, &actual);
+        // Old and new values alike: a password in a URL, a command line, a
+        // healthcheck shows in fields no key names as secret.
+        self.secrets.learn(name, &secrets);
+        for field in changes.iter_mut().flat_map(|c| &mut c.fields) {
+            secrets.mask_json(&mut field.old);
+            secrets.mask_json(&mut field.new);
+        }
         let summary = Summary {
             add: diff::count(&changes, Action::Add),
             change: diff::count(&changes, Action::Change),
@@ -186,13 +210,39 @@ impl Planner {
         Ok(token(Some(&snapshot.revision), hash, &containers))
     }
 
-    /// Runs `compose config` over the stack's files in a scratch folder.
+    /// Adds the secret values of the revisions `containers` were applied
+    /// from: what they took from that revision's `.env` through a secret-named
+    /// variable shows under another name in their config.
+    async fn running_secrets(
+        &self,
+        name: &str,
+        containers: &[ContainerInfo],
+        secrets: &mut Secrets,
+    ) {
+        let Ok(stack) = name.parse::<StackName>() else {
+            return;
+        };
+        let revisions: BTreeSet<&str> = containers
+            .iter()
+            .filter_map(|c| c.label(labels::REVISION))
+            .collect();
+        for revision in revisions {
+            if let Some(past) = self.revisions.stack_at(revision, &stack).await {
+                secrets.extend(&past.secrets);
+            }
+        }
+    }
+
+    /// Runs `compose config` over the stack's files in a scratch folder; adds
+    /// the secret values of the model compose resolved to `secrets`.
     async fn desired_specs(
         &self,
         desired: &DesiredStack,
+        secrets: &mut Secrets,
     ) -> Result<BTreeMap<String, ServiceSpec>, PlanError> {
         let resolved = self.workspaces.resolve(desired).await?;
         let config = &resolved.config;
+        collect::from_value(config, &BTreeMap::new(), secrets);
         let env_files = read_env_files(config, &resolved.scratch_dir, &resolved.workdir);
         Ok(desired_services(config, &desired.name, &env_files))
     }
@@ -203,11 +253,16 @@ impl Planner {
         project: &str,
         containers: &[ContainerInfo],
         desired: &BTreeMap<String, ServiceSpec>,
+        secrets: &mut Secrets,
     ) -> Result<BTreeMap<String, Actual>, PlanError> {
         let mut images: HashMap<String, ImageDefaults> = HashMap::new();
         let mut out: BTreeMap<String, Actual> = BTreeMap::new();
         for container in containers {
             let inspect = client::inspect(docker, &container.id).await?;
+            // The old values: what the containers were given (env, labels).
+            if let Ok(config) = serde_json::to_value(&inspect.config) {
+                collect::from_value(&config, &BTreeMap::new(), secrets);
+            }
             let image = inspect.image.clone().unwrap_or_default();
             if !images.contains_key(&image) {
                 // An image removed since (pruned) contributes nothing we can subtract.

@@ -18,6 +18,7 @@ use super::{DesiredStack, StackFile};
 use crate::compose;
 use crate::compose::file::ComposeFile;
 use crate::git::tree::{Entry, FileTree};
+use crate::redact::{Secrets, collect};
 
 /// Compose file names, in the order that decides which one a folder uses.
 pub const COMPOSE_FILE_NAMES: [&str; 4] = [
@@ -158,7 +159,9 @@ fn build_stack(
     let document = compose_bytes
         .and_then(|bytes| compose::file::parse_document(bytes))
         .map_err(|why| format!("{compose_file}: {why}"));
-    let summary = document.and_then(|doc| read_model(compose_file, doc, &stack));
+    let (mut secrets, dotenv) = env_secrets(&files, &stack);
+    let summary =
+        document.and_then(|doc| read_model(compose_file, doc, &stack, &dotenv, &mut secrets));
     let parsed = match summary {
         Ok(parsed) => Some(parsed),
         Err(why) => {
@@ -168,6 +171,8 @@ fn build_stack(
     };
     let parsed = parsed.unwrap_or_default();
     let stack_hash = stack_hash(files.iter().map(|f| (f.path.as_str(), &f.entry)));
+    // A parse error may quote the line it stopped at.
+    let error = error.map(|e| secrets.mask(&e).into_owned());
 
     DesiredStack {
         name,
@@ -184,19 +189,54 @@ fn build_stack(
         files: files.into(),
         error,
         clashes_with: Vec::new(),
+        secrets,
     }
+}
+
+/// The secrets of the stack's env files (`.env`, `*.env`, `.env.*`: compose
+/// reads them by name, and they are where passwords are kept), and its `.env`
+/// parsed: the variables its compose files are interpolated with.
+fn env_secrets(files: &[StackFile], stack: &dyn StackFiles) -> (Secrets, BTreeMap<String, String>) {
+    let mut secrets = Secrets::default();
+    let mut dotenv = BTreeMap::new();
+    for file in files {
+        let name = split(&file.path).1;
+        if !(name.starts_with(".env") || name.ends_with(".env")) {
+            continue;
+        }
+        let Ok(bytes) = stack.read(&file.path) else {
+            continue;
+        };
+        let env = collect::parse_env_file(&String::from_utf8_lossy(&bytes));
+        collect::env_values(&env, &mut secrets);
+        if file.path == ".env" {
+            dotenv = env;
+        }
+    }
+    (secrets, dotenv)
 }
 
 /// The services of the compose file and of the files it includes, after checking
 /// that every file compose reads to build the model is the stack's own.
+/// Adds the secrets of every file it reads (interpolated with `dotenv`) to `secrets`.
 fn read_model(
     compose_file: &str,
     document: serde_json::Value,
     files: &dyn StackFiles,
+    dotenv: &BTreeMap<String, String>,
+    secrets: &mut Secrets,
 ) -> Result<ComposeFile, String> {
+    collect::from_value(&document, dotenv, secrets);
     let mut summary =
         compose::file::summarize(&document).map_err(|why| format!("{compose_file}: {why}"))?;
     let model = model::load(compose_file, document, files);
+    for document in model
+        .documents
+        .iter()
+        .filter(|d| d.reached != Reached::Main)
+    {
+        collect::from_value(&document.value, dotenv, secrets);
+    }
     let mut problems = model.problems;
     if let Ok(dotenv) = files.read(".env") {
         problems.extend(confine::dotenv_problems(&dotenv));

@@ -51,5 +51,6 @@ pub fn desired(name: &str, services: &[&str], stack_hash: &str) -> DesiredStack 
         files: Arc::new([]),
         error: None,
         clashes_with: Vec::new(),
+        secrets: crate::redact::Secrets::default(),
     }
 }

@@ -65,4 +65,6 @@ pub struct DesiredStack {
     pub error: Option<String>,
     /// Other folders whose name is the same (each failed, like this one).
     pub clashes_with: Vec<Arc<DesiredStack>>,
+    /// Values secret wherever they appear (`redact::collect`).
+    pub secrets: crate::redact::Secrets,
 }

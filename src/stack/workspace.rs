@@ -14,6 +14,7 @@ use super::{DesiredStack, StackFile};
 use crate::compose::overlay::{self, OVERRIDE_FILE};
 use crate::compose::runner::{ComposeError, ComposeRunner, Project, RunOutput};
 use crate::labels::StackLabels;
+use crate::redact::SecretBook;
 use crate::stack::discover::COMPOSE_FILE_NAMES;
 
 /// Why a workspace step failed.
@@ -43,6 +44,10 @@ pub struct Workspaces {
     /// same files again (a drift revert) resolve to the same model, as the
     /// environment compose interpolates from is docker-cd's own and fixed.
     admitted: Arc<Mutex<HashMap<String, String>>>,
+    /// Masks every error it returns: compose echoes command lines, env
+    /// values and the model it refused, and its errors reach the stack's
+    /// status, the history, the logs and the plan's answer.
+    secrets: SecretBook,
 }
 
 /// `compose config` of a stack, run in a scratch copy of its files.
@@ -60,13 +65,48 @@ pub struct ResolvedConfig {
 
 impl Workspaces {
     /// Workspaces under the absolute `data_dir`, run with `compose`; no stack
-    /// is applied or planned beyond `policy`.
-    pub fn new(data_dir: PathBuf, compose: Arc<ComposeRunner>, policy: Policy) -> Self {
+    /// is applied or planned beyond `policy`; errors masked with `secrets`.
+    pub fn new(
+        data_dir: PathBuf,
+        compose: Arc<ComposeRunner>,
+        policy: Policy,
+        secrets: SecretBook,
+    ) -> Self {
         Self {
             data_dir,
             compose,
             policy: Arc::new(policy),
             admitted: Arc::default(),
+            secrets,
+        }
+    }
+
+    /// `error` with the secret values of stack `name` (and of `desired`, the
+    /// revision at hand, which may be a past one) masked.
+    fn masked(
+        &self,
+        name: &str,
+        desired: Option<&DesiredStack>,
+        error: WorkspaceError,
+    ) -> WorkspaceError {
+        let secrets = match desired {
+            Some(desired) => self.secrets.of_with(name, &desired.secrets),
+            None => self.secrets.of(name),
+        };
+        let mask = |text: String| secrets.mask(&text).into_owned();
+        match error {
+            WorkspaceError::Compose(ComposeError::Failed {
+                command,
+                code,
+                output,
+            }) => WorkspaceError::Compose(ComposeError::Failed {
+                command,
+                code,
+                output: mask(output),
+            }),
+            WorkspaceError::Unreadable(why) => WorkspaceError::Unreadable(mask(why)),
+            WorkspaceError::Refused(why) => WorkspaceError::Refused(mask(why)),
+            other => other,
         }
     }
 
@@ -82,6 +122,16 @@ impl Workspaces {
     /// # Errors
     /// When the folder cannot be written, compose fails, or the model is refused.
     pub async fn up(
+        &self,
+        desired: &DesiredStack,
+        labels: &StackLabels,
+    ) -> Result<RunOutput, WorkspaceError> {
+        self.up_unmasked(desired, labels)
+            .await
+            .map_err(|e| self.masked(&desired.name, Some(desired), e))
+    }
+
+    async fn up_unmasked(
         &self,
         desired: &DesiredStack,
         labels: &StackLabels,
@@ -125,7 +175,10 @@ impl Workspaces {
             return Ok(None);
         };
         let files = [compose_file, OVERRIDE_FILE];
-        Ok(Some(self.compose.down(&project(name, &dir, &files)).await?))
+        match self.compose.down(&project(name, &dir, &files)).await {
+            Ok(run) => Ok(Some(run)),
+            Err(e) => Err(self.masked(name, None, e.into())),
+        }
     }
 
     /// Deletes the working folder of `name` (after a removal); best effort.
@@ -142,6 +195,15 @@ impl Workspaces {
     /// When the scratch folder cannot be written, compose rejects the files, or
     /// the resolved model is refused ([`admit`]).
     pub async fn resolve(&self, desired: &DesiredStack) -> Result<ResolvedConfig, WorkspaceError> {
+        self.resolve_unmasked(desired)
+            .await
+            .map_err(|e| self.masked(&desired.name, Some(desired), e))
+    }
+
+    async fn resolve_unmasked(
+        &self,
+        desired: &DesiredStack,
+    ) -> Result<ResolvedConfig, WorkspaceError> {
         let scratch_root = self.data_dir.join("plans");
         tokio::fs::create_dir_all(&scratch_root).await?;
         let scratch = tempfile::tempdir_in(&scratch_root)?;

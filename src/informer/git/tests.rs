@@ -87,6 +87,7 @@ fn start(source: FakeSource) -> Harness {
         handle: handle.clone(),
         metrics: AppMetrics::register(&registry).unwrap(),
         events: bus,
+        secrets: Default::default(),
         readiness: Readiness::new(&[READY_CONDITION]),
         poll_interval: None,
     };
@@ -245,6 +246,7 @@ async fn polling_asks_for_a_refresh_every_interval() {
         handle: handle.clone(),
         metrics: AppMetrics::register(&registry).unwrap(),
         events: bus,
+        secrets: Default::default(),
         readiness: Readiness::default(),
         poll_interval: Some(Duration::from_secs(30)),
     };
@@ -261,7 +263,7 @@ async fn polling_asks_for_a_refresh_every_interval() {
 
 #[tokio::test]
 async fn spawning_initialises_every_trigger_and_outcome_series() {
-    let runtime = Runtime::new(CancellationToken::new()).unwrap();
+    let runtime = Runtime::new(CancellationToken::new(), Default::default()).unwrap();
     let source = FakeSource::default();
     source.set("c1", &[]);
     let _handles = super::start(source, None, &runtime);

@@ -130,7 +130,7 @@ fn harness(policy: Policy, executor: FakeExecutor) -> Harness {
             snapshots,
             runtime,
             executor,
-            status: StatusTable::new(EventBus::new(), metrics.clone()),
+            status: StatusTable::new(EventBus::new(), metrics.clone(), Default::default()),
             memories: Memories::new(),
             metrics,
             gate_series: GateSeries::register(&registry).expect("gate series register"),

@@ -253,3 +253,40 @@ fn names_compose_cannot_use_fail_with_a_reason() {
 fn an_empty_tree_has_no_stacks() {
     assert!(discover(&FileTree::new()).is_empty());
 }
+
+#[test]
+fn a_stack_knows_its_secret_values_from_compose_files_and_env_files() {
+    let stacks = discover(&tree(&[
+        (
+            "web/compose.yaml",
+            "include:\n  - more.yaml\nservices:\n  web:\n    image: busybox\n    environment:\n      DATABASE_URL: postgres://u:pw-secret-1@h/db\n      PRIVATE: ${DB_PASSWORD}\n",
+        ),
+        (
+            "web/more.yaml",
+            "services:\n  extra:\n    image: busybox\n    build:\n      context: .\n      args:\n        NPM_TOKEN: build-token-1\n",
+        ),
+        ("web/.env", "DB_PASSWORD=dotenv-pw-1\nLEVEL=debug\n"),
+        ("web/conf/app.env", "SMTP_PASSWORD=env-file-pw\n"),
+    ]));
+    let secrets: Vec<&str> = stacks["web"].secrets.iter().collect();
+    assert_eq!(
+        secrets,
+        ["build-token-1", "dotenv-pw-1", "env-file-pw", "pw-secret-1"]
+    );
+}
+
+#[test]
+fn an_undeployable_stack_s_error_shows_no_secret() {
+    let stacks = discover(&tree(&[
+        (
+            "web/compose.yaml",
+            "services:\n  web:\n    image: busybox\n    env_file: /etc/dotenv-pw-1\n",
+        ),
+        ("web/.env", "DB_PASSWORD=dotenv-pw-1\n"),
+    ]));
+    let error = stacks["web"].error.as_deref().unwrap_or_default();
+    assert!(
+        error.contains("(redacted)") && !error.contains("dotenv-pw-1"),
+        "{error}"
+    );
+}

@@ -1,10 +1,12 @@
-//! Items 7, 8 (colours) and 10: secrets stay out of children, logs and plain HTTP.
+//! Items 7, 8 (colours) and 10: secrets stay out of children, logs and plain
+//! HTTP; issue 22 item 6: secret values are masked wherever they appear.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
 use crate::support::deployment::{CONVERGE, Deployment};
+use crate::support::docker::{TEST_IMAGE, docker_ok};
 use crate::support::process::{DockerCd, Exit};
 use crate::support::repo::TestRepo;
 use crate::support::servers::{Server, require_program};
@@ -176,4 +178,171 @@ async fn with_git_allow_insecure_http_a_token_over_http_deploys() {
         "{logs}"
     );
     assert!(!logs.contains(GIT_TOKEN), "{logs}");
+}
+
+/// The secrets of the first revision of the `app` stack, then of the second.
+const OLD_SECRETS: [&str; 6] = [
+    "pw-secret-1",
+    "pw-secret-2",
+    "sa-secret-3",
+    "build-token-4",
+    "dotenv-secret-5",
+    "tok-secret-6",
+];
+const NEW_SECRETS: [&str; 6] = [
+    "pw-rotated-1",
+    "pw-rotated-2",
+    "sa-rotated-3",
+    "build-rotated-4",
+    "dotenv-rotated-5",
+    "tok-rotated-6",
+];
+
+/// A stack that shows its secrets outside their keys, as published compose
+/// files do: a password in a URL and in a label's URL, a build arg, an SQL
+/// Server password repeated in `command:` and in the healthcheck, a value
+/// from `.env` through a secret-named variable.
+fn leaky_stack(s: &[&str; 6]) -> (String, String) {
+    let compose = format!(
+        "services:
+  db:
+    image: {TEST_IMAGE}
+    network_mode: bridge
+    build:
+      context: .
+      args:
+        NPM_TOKEN: {build}
+    environment:
+      DATABASE_URL: postgres://u:{url}@h/db
+      SA_PASSWORD: {sa}
+      PRIVATE: ${{DB_PASSWORD}}
+    labels:
+      cache: redis://:{label}@r
+    command: [serve, /opt/mssql-tools/bin/sqlcmd, -S, localhost, -U, sa, -P, {sa}]
+    healthcheck:
+      test: [CMD-SHELL, 'test -e /tmp/healthy || /opt/mssql-tools/bin/sqlcmd -U sa -P {sa} -Q \"SELECT 1\"']
+      interval: 1s
+",
+        build = s[3],
+        url = s[0],
+        sa = s[2],
+        label = s[1],
+    );
+    (compose, format!("DB_PASSWORD={}\n", s[4]))
+}
+
+/// A stack whose `compose up` fails with Docker echoing a secret: a user taken
+/// from a secret-named variable, unknown in the image.
+fn failing_stack(token: &str) -> (String, String) {
+    let compose = format!(
+        "services:\n  web:\n    image: {TEST_IMAGE}\n    network_mode: bridge\n    user: ${{APP_TOKEN}}\n"
+    );
+    (compose, format!("APP_TOKEN={token}\n"))
+}
+
+/// Fails naming `what` when any of `secrets` shows in `text`.
+fn assert_hidden(what: &str, text: &str, secrets: &[&str]) {
+    for secret in secrets {
+        assert!(!text.contains(secret), "{what} shows {secret}:\n{text}");
+    }
+}
+
+/// Issue 22, item 6: every secret value — under a secret key in the compose
+/// file or `.env`, or a URL's password — is masked wherever it shows: the
+/// compose view, the plan (old and new), the stack, its history, the events,
+/// the logs, and the error of a compose run that echoed it.
+#[tokio::test]
+async fn secret_values_are_masked_wherever_they_appear() {
+    crate::require_docker!();
+    let mut d = Deployment::new("redact");
+    let (app, broken) = (d.stack("app"), d.stack("broken"));
+    let write = |d: &Deployment, s: &[&str; 6]| {
+        let (compose, dotenv) = leaky_stack(s);
+        d.repo
+            .write(&format!("{app}/compose.yaml"), &compose)
+            .write(&format!("{app}/.env"), &dotenv);
+        let (compose, dotenv) = failing_stack(s[5]);
+        d.repo
+            .write(&format!("{broken}/compose.yaml"), &compose)
+            .write(&format!("{broken}/.env"), &dotenv);
+    };
+    write(&d, &OLD_SECRETS);
+    d.repo.commit("stacks with secrets outside their keys");
+    let api = d.start(&[]);
+    let mut events = api.events().await;
+
+    api.wait_status(&app, "synced", CONVERGE).await;
+    let failed = api.wait_status(&broken, "failed", CONVERGE).await;
+    let error = failed["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("(redacted)"),
+        "the error names the user: {error}"
+    );
+    let event = events
+        .wait_for("stack", CONVERGE, |e| {
+            e["name"] == broken.as_str() && e["error"].is_string()
+        })
+        .await;
+    let mut shown = vec![("the failed stack's event", event.to_string())];
+    for stack in [&app, &broken] {
+        for path in [
+            format!("/api/stacks/{stack}"),
+            format!("/api/stacks/{stack}/history"),
+            format!("/api/stacks/{stack}/compose"),
+        ] {
+            shown.push(("the first run's API", api.get(&path).await.1.to_string()));
+        }
+    }
+    let env = docker_ok(&[
+        "inspect",
+        "-f",
+        "{{json .Config.Env}}",
+        &d.containers("app")[0].1,
+    ]);
+    assert!(
+        env.contains("dotenv-secret-5"),
+        "deployed as written: {env}"
+    );
+    shown.push(("the first run's log", d.logs()));
+    d.stop();
+
+    write(&d, &NEW_SECRETS);
+    d.repo.commit("rotate every secret");
+    let api = d.start(&[("RECONCILE_ENABLED", "false")]);
+    api.refreshed_after(None).await;
+    let (status, plan) = api.post(&format!("/api/stacks/{app}/plan"), &[], b"").await;
+    assert_eq!(status, 200, "{plan}");
+    let plan = plan.to_string();
+    for field in [
+        "environment.DATABASE_URL",
+        "command",
+        "healthcheck",
+        "labels.cache",
+    ] {
+        assert!(plan.contains(field), "{field} changes: {plan}");
+    }
+    assert!(plan.contains("(redacted)"), "{plan}");
+    shown.push(("the plan", plan));
+    let (_, compose) = api.get(&format!("/api/stacks/{app}/compose")).await;
+    assert!(
+        compose["content"]
+            .as_str()
+            .is_some_and(|c| c.contains("redis://:(redacted)@r")),
+        "{compose}"
+    );
+    shown.push(("the compose view", compose.to_string()));
+    for stack in [&app, &broken] {
+        for path in [
+            format!("/api/stacks/{stack}"),
+            format!("/api/stacks/{stack}/history"),
+        ] {
+            shown.push(("the second run's API", api.get(&path).await.1.to_string()));
+        }
+    }
+    shown.push(("the second run's log", d.logs()));
+
+    let every: Vec<&str> = OLD_SECRETS.iter().chain(&NEW_SECRETS).copied().collect();
+    for (what, text) in &shown {
+        assert_hidden(what, text, &every);
+    }
 }
