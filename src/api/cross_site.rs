@@ -33,18 +33,22 @@ pub async fn refuse_cross_site(State(site): State<Site>, request: Request, next:
 fn refusal(headers: &HeaderMap, uri_authority: Option<&str>, site: &Site) -> Option<String> {
     // `same-site` too: another port or subdomain of the same site is another
     // application, which should not act here either.
-    let fetch_site = headers.get("sec-fetch-site").map(|v| v.as_bytes());
-    if let Some(b"cross-site" | b"same-site") = fetch_site {
+    // In any case: browsers send it lower-case, but a value another client or a
+    // proxy wrote otherwise must not slip past.
+    let fetch_site = headers
+        .get("sec-fetch-site")
+        .map(|v| v.as_bytes().trim_ascii());
+    if fetch_site.is_some_and(|site| {
+        site.eq_ignore_ascii_case(b"cross-site") || site.eq_ignore_ascii_case(b"same-site")
+    }) {
         return Some(
             "cross-site request refused: a page of another site may not change state here"
                 .to_string(),
         );
     }
     let origin = headers.get(header::ORIGIN)?;
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .or(uri_authority);
+    // The authority of an absolute-form target wins, as in `host_check.rs`.
+    let host = uri_authority.or_else(|| headers.get(header::HOST).and_then(|v| v.to_str().ok()));
     let parsed = origin.to_str().ok().and_then(Origin::parse);
     let allowed = parsed.as_ref().is_some_and(|origin| {
         host.is_some_and(|host| origin.is_served_as(host))
@@ -95,6 +99,8 @@ mod tests {
         for pairs in [
             &[("host", "127.0.0.1:8080"), ("sec-fetch-site", "cross-site")][..],
             &[("host", "127.0.0.1:8080"), ("sec-fetch-site", "same-site")][..],
+            &[("host", "127.0.0.1:8080"), ("sec-fetch-site", "Cross-Site")][..],
+            &[("host", "127.0.0.1:8080"), ("sec-fetch-site", "SAME-SITE")][..],
             &[
                 ("host", "127.0.0.1:8080"),
                 ("origin", "http://evil.example"),

@@ -8,11 +8,12 @@
 //! (`routes.rs`): not those that servers reach by service names or sign.
 
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::origin::{host_of, is_ip_or_localhost};
+use super::well_formed::request_host;
 use super::{ApiError, ApiToken, Site};
 
 /// Middleware: 403 for a request to an unknown host name when no token is set.
@@ -25,11 +26,10 @@ pub async fn require_known_host(
     if token.is_some() {
         return next.run(request).await;
     }
-    let host = request
-        .headers()
-        .get(header::HOST)
-        .map(|v| v.to_str().ok().and_then(host_of));
-    // No `Host` at all is no browser's request (HTTP/1.0 by hand): nothing to rebind.
+    // An absolute-form target's authority, else `Host` (`well_formed.rs` has
+    // refused a request where the two differ).
+    let host = request_host(request.headers(), request.uri()).map(|host| host.and_then(host_of));
+    // No host at all is no browser's request (HTTP/1.0 by hand): nothing to rebind.
     let Some(host) = host else {
         return next.run(request).await;
     };

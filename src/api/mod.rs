@@ -20,6 +20,7 @@ pub mod server;
 mod stack_path;
 pub mod stacks;
 mod webhook;
+mod well_formed;
 
 use std::sync::Arc;
 

@@ -10,7 +10,10 @@
 //! - api: every other `/api` route, and unknown paths under `/api` — all
 //!   three, the token before the 404, so an unknown path tells nothing without it.
 //!
-//! The security headers go on every answer.
+//! Every request, whatever its group, must name its host and site once
+//! (`well_formed.rs`: one `Host`, `Origin` and `Sec-Fetch-Site`, no empty
+//! `Host`, an absolute-form target only with the same `Host`), and the
+//! security headers go on every answer.
 
 use axum::Router;
 use axum::extract::FromRef;
@@ -19,7 +22,7 @@ use axum::routing::{MethodRouter, any, get, post};
 
 use super::{
     ApiError, ApiToken, AppState, Site, actions, auth, cross_site, dashboard, events, health,
-    history, host_check, plan, refresh, rollback, security_headers, stacks, webhook,
+    history, host_check, plan, refresh, rollback, security_headers, stacks, webhook, well_formed,
 };
 
 /// The push webhook's path.
@@ -106,7 +109,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// `groups` behind their checks, unknown paths in the group of their prefix,
-/// and the security headers on every answer.
+/// ambiguous requests refused and the security headers on every answer.
 fn grouped<S: Clone + Send + Sync + 'static>(groups: Groups<S>, checks: &Checks) -> Router<S> {
     let page = table(groups.page).fallback(no_such_route);
     let api = table(groups.api)
@@ -118,6 +121,7 @@ fn grouped<S: Clone + Send + Sync + 'static>(groups: Groups<S>, checks: &Checks)
         .merge(table(groups.open))
         .merge(with_browser_checks(page, checks))
         .merge(with_browser_checks(api, checks))
+        .layer(from_fn(well_formed::refuse_ambiguous))
         .layer(from_fn(security_headers::add))
 }
 
@@ -299,6 +303,55 @@ mod tests {
             for (status, _) in passed(&concrete).await {
                 assert_eq!(status, REACHED.as_u16(), "{path}");
             }
+        }
+    }
+
+    #[tokio::test]
+    async fn ambiguous_requests_are_refused_in_every_group() {
+        let twice = |name| [("host", "127.0.0.1"), (name, "a"), (name, "b")];
+        for token in [None, Some(TOKEN)] {
+            let app = app(token);
+            for path in [
+                "/healthz",
+                "/api/webhook",
+                "/",
+                "/api/stacks",
+                "/api/nosuch",
+            ] {
+                for headers in [
+                    &[("host", "127.0.0.1"), ("host", "evil.example")][..],
+                    &twice("origin")[1..],
+                    &twice("sec-fetch-site")[..],
+                    &[("host", "")][..],
+                ] {
+                    assert_eq!(
+                        status(&app, "POST", path, headers).await,
+                        400,
+                        "{path} {headers:?}"
+                    );
+                }
+                let target = format!("http://evil.example{path}");
+                let local = [("host", "127.0.0.1")];
+                assert_eq!(status(&app, "GET", &target, &local).await, 400, "{target}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn an_absolute_form_target_is_checked_as_its_host() {
+        let app = app(None);
+        let at = |host: &'static str| [("host", host)];
+        for path in ["/", "/api/stacks"] {
+            let evil = format!("http://evil.example{path}");
+            assert_eq!(status(&app, "GET", &evil, &[]).await, 403, "{evil}");
+            assert_eq!(status(&app, "GET", &evil, &at("evil.example")).await, 403);
+            let local = format!("http://127.0.0.1:8080{path}");
+            let reached = REACHED.as_u16();
+            assert_eq!(status(&app, "GET", &local, &[]).await, reached, "{local}");
+            assert_eq!(
+                status(&app, "GET", &local, &at("127.0.0.1:8080")).await,
+                reached
+            );
         }
     }
 

@@ -48,19 +48,37 @@ fn literal_relative_sources(service: &Value) -> Vec<&str> {
 /// make it read host files.
 pub fn dotenv_problems(dotenv: &[u8]) -> Vec<String> {
     String::from_utf8_lossy(dotenv)
-        .lines()
-        .filter_map(|line| {
-            let line = line.trim_start();
-            let line = line.strip_prefix("export ").unwrap_or(line).trim_start();
-            let key_end = line.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))?;
-            let key = &line[..key_end];
-            let rest = line[key_end..].trim_start();
-            let assigns = rest.starts_with('=') || rest.starts_with(':');
-            (assigns && key.to_ascii_uppercase().starts_with("DOCKER_")).then(|| {
-                format!(".env: sets {key}: Docker settings belong to docker-cd, not to a commit")
-            })
+        // v1's parser (python-dotenv) ends a line at a lone `\r` too.
+        .split(['\n', '\r'])
+        .filter_map(assigned_key)
+        .filter(|key| key.to_ascii_uppercase().starts_with("DOCKER_"))
+        .map(|key| {
+            format!(".env: sets {key}: Docker settings belong to docker-cd, not to a commit")
         })
         .collect()
+}
+
+/// The key a `.env` line assigns, read as loosely as compose v1 and v2 read
+/// it: `export` followed by any whitespace, a key bare or in quotes (v1 takes
+/// `'KEY'=`), then `=` or (v2) `:`.
+fn assigned_key(line: &str) -> Option<&str> {
+    let line = line.trim_start();
+    let line = match line.strip_prefix("export") {
+        Some(rest) if rest.starts_with(char::is_whitespace) => rest.trim_start(),
+        _ => line,
+    };
+    let (key, rest) = match line.strip_prefix(['\'', '"']) {
+        Some(quoted) => {
+            let end = quoted.find(['\'', '"'])?;
+            (&quoted[..end], &quoted[end + 1..])
+        }
+        None => {
+            let end = line.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))?;
+            line.split_at(end)
+        }
+    };
+    let rest = rest.trim_start();
+    (rest.starts_with('=') || rest.starts_with(':')).then_some(key)
 }
 
 #[cfg(test)]
@@ -121,6 +139,24 @@ services:
         );
         // The same file with the stack folder as its project directory.
         assert_eq!(problems("sub/compose.yaml", "", yaml).len(), 2);
+    }
+
+    #[test]
+    fn docker_settings_are_found_however_the_line_is_written() {
+        let dotenv = "export\tDOCKER_HOST=tcp://10.0.0.1:2375\nTZ=UTC\rDOCKER_CONFIG=/root\n'DOCKER_TLS'=1\n  export \u{b} \"DOCKER_CERT_PATH\" = /etc\nexportDOCKER_API_VERSION=1\nexport=DOCKER_X\nX=DOCKER_Y=1\n";
+        let keys: Vec<String> = dotenv_problems(dotenv.as_bytes())
+            .into_iter()
+            .map(|problem| problem.split(':').nth(1).unwrap_or_default().to_string())
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                " sets DOCKER_HOST",
+                " sets DOCKER_CONFIG",
+                " sets DOCKER_TLS",
+                " sets DOCKER_CERT_PATH"
+            ]
+        );
     }
 
     #[test]

@@ -1,7 +1,14 @@
-//! Starting a compose process and waiting for it: its own process group, and a
-//! deadline. Secret settings are not in its environment: `main` removed them
-//! from docker-cd's own before anything started.
+//! Starting a compose process and waiting for it: its own process group, a
+//! deadline, and a minimal environment.
+//!
+//! Compose interpolates its whole environment into the files it reads
+//! (`${NAME}`, a bare `environment: [NAME]`), so whatever docker-cd's
+//! environment holds — its own settings, a collector's headers, the host's
+//! variables — a commit could copy into a container. Compose therefore gets
+//! only [`PASSED_TO_COMPOSE`] (and `DOCKER_HOST` from the setting); a stack's
+//! own `.env` is read by compose itself from the folder it runs in.
 
+use std::ffi::OsString;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -34,10 +41,48 @@ impl Exit {
     }
 }
 
-/// The compose command, quiet on stdin, in its own process group.
+/// The variables of docker-cd's environment compose runs with: what it needs
+/// to start, to find its helpers and to reach and authenticate to the engine.
+/// Each is a path, a flag or a version, never a credential, since a commit can
+/// read every one of them (`${DOCKER_CONFIG}`). Left out on purpose:
+/// `DOCKER_CONTEXT` (docker-cd's own client reads `DOCKER_HOST` alone, and
+/// compose must act on the engine docker-cd watches), the content-trust
+/// passphrases (`DOCKER_CONTENT_TRUST_*`), proxy settings (they may hold a
+/// password, and the engine pulls images, not compose), `COMPOSE_*` (`COMPOSE_FILE`
+/// or `COMPOSE_ENV_FILES` would make compose read other files) and the locale
+/// (v2 is Go and ignores it; v1 runs on Python 3.7 or newer, which reads files
+/// as UTF-8 in the C locale too).
+pub(super) const PASSED_TO_COMPOSE: [&str; 8] = [
+    // Finds `docker`, buildx and `docker-credential-*` helpers.
+    "PATH",
+    // `~/.docker`: registry logins, credential helpers' settings, CLI plugins.
+    "HOME",
+    // Where build contexts are packed (v1 writes them to a temporary file).
+    "TMPDIR",
+    "DOCKER_CONFIG",
+    "DOCKER_CERT_PATH",
+    "DOCKER_TLS",
+    "DOCKER_TLS_VERIFY",
+    "DOCKER_API_VERSION",
+];
+
+/// The part of `environment` compose gets: the variables in [`PASSED_TO_COMPOSE`].
+fn compose_environment(
+    environment: impl IntoIterator<Item = (OsString, OsString)>,
+) -> Vec<(OsString, OsString)> {
+    environment
+        .into_iter()
+        .filter(|(name, _)| PASSED_TO_COMPOSE.iter().any(|passed| name == *passed))
+        .collect()
+}
+
+/// The compose command, quiet on stdin, in its own process group, with a
+/// minimal environment.
 pub(super) fn base_command(cli: &ComposeCli, docker_host: Option<&str>) -> Command {
     let mut cmd = Command::new(&cli.program);
-    cmd.args(&cli.leading_args);
+    cmd.args(&cli.leading_args)
+        .env_clear()
+        .envs(compose_environment(std::env::vars_os()));
     if let Some(host) = docker_host {
         cmd.env("DOCKER_HOST", host);
     }
@@ -87,6 +132,34 @@ pub(super) fn tail(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compose_gets_only_what_it_needs_to_reach_the_engine() {
+        let docker_cds = [
+            ("PATH", "/usr/bin:/bin"),
+            ("HOME", "/root"),
+            ("DOCKER_CERT_PATH", "/etc/docker-certs"),
+            ("DOCKER_TLS_VERIFY", "1"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "Authorization=Bearer x"),
+            ("AWS_SECRET_ACCESS_KEY", "k"),
+            ("DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE", "p"),
+            ("DOCKER_CONTEXT", "remote"),
+            ("DOCKER_HOST", "tcp://10.0.0.1:2376"),
+            ("HTTPS_PROXY", "http://user:pw@proxy:3128"),
+            ("COMPOSE_ENV_FILES", "/etc/shadow"),
+            ("LANG", "C.UTF-8"),
+            ("path", "/tmp"),
+        ]
+        .map(|(name, value)| (OsString::from(name), OsString::from(value)));
+        let passed: Vec<_> = compose_environment(docker_cds)
+            .into_iter()
+            .map(|(name, _)| name.into_string().unwrap_or_default())
+            .collect();
+        assert_eq!(
+            passed,
+            ["PATH", "HOME", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY"]
+        );
+    }
 
     #[test]
     fn tail_keeps_the_end_on_a_character_boundary() {

@@ -1,4 +1,5 @@
-//! Items 3 and 4: cross-site requests, Host checks, timeouts and connection caps.
+//! Issue 14, items 3 and 4, and issue 22's LOW items: cross-site requests,
+//! Host checks, timeouts and connection caps.
 
 use std::time::{Duration, Instant};
 
@@ -244,6 +245,116 @@ async fn unknown_host_names_are_refused_without_a_token() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
+}
+
+/// Sends `request` as is over a new connection (it must say
+/// `Connection: close` or be HTTP/1.0); the status and the body as JSON.
+async fn raw(base_url: &str, request: &str) -> (u16, serde_json::Value) {
+    let addr = base_url.trim_start_matches("http://");
+    let mut socket = TcpStream::connect(addr).await.expect("connect");
+    socket
+        .write_all(request.as_bytes())
+        .await
+        .expect("send the request");
+    let mut answer = Vec::new();
+    tokio::time::timeout(CLOSED_WITHIN, socket.read_to_end(&mut answer))
+        .await
+        .expect("an answer in time")
+        .expect("read the answer");
+    let answer = String::from_utf8_lossy(&answer);
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    let body = answer.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    (status, serde_json::from_str(body).unwrap_or_default())
+}
+
+/// Issue 22 (LOW): a request that names its host or site twice, an empty
+/// `Host`, or an absolute-form target whose authority is not its `Host`, is a
+/// 400 saying why, on every route and with a token too: each reader of the
+/// request (a proxy, the checks) would otherwise see another value. An
+/// absolute-form target is served as its authority, and `Sec-Fetch-Site` is
+/// read in any case. Nothing refused reaches a handler.
+#[tokio::test]
+async fn ambiguous_hosts_and_sites_are_refused() {
+    let repo = TestRepo::with_stack("web", &["web"]);
+    let app = open_server(&repo);
+    let host = app.base_url.trim_start_matches("http://").to_string();
+    let post = |headers: &str| {
+        format!(
+            "POST /api/refresh HTTP/1.1\r\n{headers}Content-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+    };
+    let get = |target: &str, headers: &str| {
+        format!("GET {target} HTTP/1.1\r\n{headers}Connection: close\r\n\r\n")
+    };
+    let same_origin = format!("Host: {host}\r\nOrigin: http://{host}\r\n");
+    let refused = [
+        (
+            get(
+                "/api/stacks",
+                &format!("Host: {host}\r\nHost: evil.example\r\n"),
+            ),
+            "more than one Host header",
+        ),
+        (
+            post(&format!("{same_origin}Origin: http://evil.example\r\n")),
+            "more than one Origin header",
+        ),
+        (
+            post(&format!(
+                "{same_origin}Sec-Fetch-Site: same-origin\r\nSec-Fetch-Site: cross-site\r\n"
+            )),
+            "more than one Sec-Fetch-Site header",
+        ),
+        (get("/api/stacks", "Host:\r\n"), "empty Host header"),
+        (get("/healthz", "Host: \r\n"), "empty Host header"),
+        (
+            get(
+                "http://evil.example/api/stacks",
+                &format!("Host: {host}\r\n"),
+            ),
+            "the request target names \"evil.example\"",
+        ),
+    ];
+    for (request, why) in &refused {
+        let (status, body) = raw(&app.base_url, request).await;
+        assert_eq!(status, 400, "{request:?}: {body}");
+        let error = body["error"].as_str().unwrap_or_default();
+        assert!(error.contains(why), "{request:?}: {body}");
+    }
+    // Browsers write it lower-case; any other case is the same value.
+    let (status, body) = raw(
+        &app.base_url,
+        &post(&format!("Host: {host}\r\nSec-Fetch-Site: Cross-Site\r\n")),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    // An absolute-form target is served as its authority (RFC 9112 §3.2.2).
+    let evil = "GET http://evil.example/api/stacks HTTP/1.0\r\n\r\n";
+    let (status, body) = raw(&app.base_url, evil).await;
+    assert_eq!(status, 403, "{body}");
+    let own = get(
+        &format!("http://{host}/api/stacks"),
+        &format!("Host: {host}\r\n"),
+    );
+    let (status, body) = raw(&app.base_url, &own).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        !app.logs().contains("manual refresh requested"),
+        "{}",
+        app.logs()
+    );
+
+    let with_token = DockerCd::on(&repo)
+        .env("RECONCILE_ENABLED", "false")
+        .env("API_TOKEN", "tok")
+        .start();
+    let request = get("/api/stacks", "Host:\r\nAuthorization: Bearer tok\r\n");
+    let (status, body) = raw(&with_token.base_url, &request).await;
+    assert_eq!(status, 400, "{body}");
 }
 
 /// Item 3: listening beyond loopback without a token is said once at start;

@@ -90,14 +90,23 @@ async fn compose_may_not_read_files_outside_the_stack_folder() {
             ),
         )
         .write(&format!("{var}/.env"), &format!("B={climb}{host}\n"));
-    // Compose v1 takes DOCKER_HOST from .env.
-    let engine = d.stack("engine");
-    d.repo
-        .write(
-            &format!("{engine}/compose.yaml"),
-            &format!("services:\n{}", service("web", "")),
-        )
-        .write(&format!("{engine}/.env"), "DOCKER_HOST=tcp://127.0.0.1:1\n");
+    // Compose v1 takes DOCKER_HOST from .env, written any way its parser
+    // reads (issue 22: `export<TAB>`, a quoted key, a lone `\r` ending a line).
+    let engines = [
+        ("engine", "DOCKER_HOST=tcp://127.0.0.1:1\n"),
+        ("engine-tab", "export\tDOCKER_HOST=tcp://127.0.0.1:1\n"),
+        ("engine-quoted", "'DOCKER_HOST'=tcp://127.0.0.1:1\n"),
+        ("engine-cr", "TZ=UTC\rDOCKER_HOST=tcp://127.0.0.1:1\n"),
+    ];
+    for (short, dotenv) in engines {
+        let engine = d.stack(short);
+        d.repo
+            .write(
+                &format!("{engine}/compose.yaml"),
+                &format!("services:\n{}", service("web", "")),
+            )
+            .write(&format!("{engine}/.env"), dotenv);
+    }
     let fine = d.stack("fine");
     d.repo
         .write(
@@ -141,10 +150,11 @@ async fn compose_may_not_read_files_outside_the_stack_folder() {
         );
         assert!(d.containers(short).is_empty(), "{stack} runs something");
     }
-    for (short, expected) in [
-        ("var", "uses variables"),
-        ("engine", ".env: sets DOCKER_HOST"),
-    ] {
+    let expected = engines
+        .map(|(short, _)| (short, ".env: sets DOCKER_HOST"))
+        .into_iter()
+        .chain([("var", "uses variables")]);
+    for (short, expected) in expected {
         let error = failed_with(&api, &d.stack(short)).await;
         assert!(error.contains(expected), "{short}: {error}");
         assert!(d.containers(short).is_empty(), "{short} runs something");

@@ -85,9 +85,17 @@ async fn no_child_process_inherits_a_secret_setting() {
             || async { std::fs::read_to_string(&file).map_err(|e| format!("{e}\n{}", app.logs())) },
         )
         .await;
-        assert!(
-            env.lines().any(|l| l.starts_with("RECONCILE_ENABLED=")),
+        // git inherits docker-cd's environment (so the dump proves the secrets
+        // were removed from it); compose gets a minimal one (item 22.4).
+        let inherited = env.lines().any(|l| l.starts_with("RECONCILE_ENABLED="));
+        assert_eq!(
+            inherited,
+            child == "git-upload-pack",
             "{child}: the dump holds the inherited environment:\n{env}"
+        );
+        assert!(
+            env.lines().any(|l| l.starts_with("PATH=")),
+            "{child}: {env}"
         );
         for (name, value) in SECRET_SETTINGS {
             assert!(
