@@ -65,6 +65,7 @@ pub async fn run(
         docker: docker.client,
     };
     let reconciling = start_reconciler(&config, &data_dir, &stores, &runtime)?;
+    mark_unknown_until_read(&stores, &reconciling.status, &runtime);
     start_controller(
         &reconciling,
         [git.keys, docker.keys],
@@ -139,6 +140,30 @@ async fn data_dir(configured: &Path) -> anyhow::Result<PathBuf> {
     tokio::fs::canonicalize(configured)
         .await
         .with_context(|| format!("DATA_DIR: cannot resolve {}", configured.display()))
+}
+
+/// Once Docker is listed, and while no Git snapshot has been read (Git slow
+/// or away at start), the stacks Docker shows are `unknown`, not orphaned:
+/// nothing says yet whether Git wants them. Their first pass, after the first
+/// snapshot, replaces the record.
+fn mark_unknown_until_read(stores: &Stores, status: &StatusTable, runtime: &Runtime) {
+    let (snapshots, cache, status) = (
+        stores.snapshots.clone(),
+        stores.cache.clone(),
+        status.clone(),
+    );
+    let mut docker = stores.docker.clone();
+    let shutdown = runtime.shutdown.clone();
+    runtime.spawn(tracing::info_span!("unknown-until-read"), async move {
+        tokio::select! {
+            () = shutdown.cancelled() => {}
+            () = docker.wait_connected() => {
+                if snapshots.current().is_none() {
+                    status.mark_unknown(cache.stack_names().iter().map(String::as_str));
+                }
+            }
+        }
+    });
 }
 
 /// Compose, the planner, the reconciler and the state they share.

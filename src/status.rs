@@ -19,6 +19,9 @@ use crate::redact::SecretBook;
 named_enum! {
     /// A stack's status (see the contract for each meaning).
     pub enum Status {
+        /// Seen in Docker, but no Git snapshot has been read since the start:
+        /// whether it is desired is not known, and nothing is done to it.
+        Unknown = "unknown",
         /// Desired, not running.
         Missing = "missing",
         /// An apply is running.
@@ -46,7 +49,7 @@ impl Status {
             Self::Syncing | Self::Deleting => Tone::Busy,
             Self::Failed => Tone::Bad,
             Self::Drifted | Self::Orphaned | Self::RolledBack => Tone::Warn,
-            Self::Missing => Tone::Idle,
+            Self::Missing | Self::Unknown => Tone::Idle,
         }
     }
 }
@@ -123,6 +126,10 @@ impl StackRecord {
         }
     }
 }
+
+/// Why a stack is `unknown`, shown as its error.
+pub const UNKNOWN_WHY: &str =
+    "no Git snapshot has been read yet: whether the stack is desired is not known";
 
 /// Shared table of stack records.
 #[derive(Clone)]
@@ -208,6 +215,19 @@ impl StatusTable {
         }
     }
 
+    /// Records the stacks seen in Docker as `unknown` while no Git snapshot
+    /// has been read; a stack that has a record already keeps it.
+    pub fn mark_unknown<'n>(&self, names: impl IntoIterator<Item = &'n str>) {
+        for name in names {
+            if self.get(name).is_none() {
+                self.update(name, |r| {
+                    r.status = Status::Unknown;
+                    r.error = Some(UNKNOWN_WHY.to_string());
+                });
+            }
+        }
+    }
+
     /// Forgets `name` (it is neither desired nor running any more); SSE clients
     /// get a `removed` status so they can drop the row.
     pub fn remove(&self, name: &str) {
@@ -259,6 +279,17 @@ mod tests {
             rx,
             metrics,
         )
+    }
+
+    #[test]
+    fn only_stacks_without_a_record_are_marked_unknown_and_counted() {
+        let (table, _rx, metrics) = table();
+        table.update("web", |r| r.status = Status::Synced);
+        table.mark_unknown(["web", "db"]);
+        assert_eq!(table.get("web").map(|r| r.status), Some(Status::Synced));
+        assert_eq!(table.get("db").map(|r| r.status), Some(Status::Unknown));
+        let unknown = metrics.stacks.with_label_values(&["unknown"]).get();
+        assert_eq!(unknown, 1);
     }
 
     #[test]

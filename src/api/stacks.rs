@@ -20,7 +20,7 @@ use crate::labels::{self, Synced};
 use crate::stack::DesiredStack;
 use crate::stack::health::StackHealth;
 use crate::stack::snapshot::Snapshot;
-use crate::status::{LastResult, StackRecord, Status};
+use crate::status::{LastResult, StackRecord, Status, UNKNOWN_WHY};
 
 /// One container in a stack view.
 #[derive(Debug, Clone, Serialize)]
@@ -92,24 +92,29 @@ fn runs_in_git<'a>(
     desired.filter(|d| synced.is_none_or(|s| s.rolled_back_from.as_deref() != Some(&d.stack_hash)))
 }
 
-/// Builds the view of one stack from its three sources.
+/// Builds the view of one stack from its three sources; `read` tells whether
+/// a Git snapshot was read at all (without one, a stack not desired is not
+/// known to be orphaned).
 pub fn stack_view(
     name: &str,
     desired: Option<&DesiredStack>,
     record: Option<&StackRecord>,
     containers: &[ContainerInfo],
+    read: bool,
 ) -> StackView {
     let status = record.map_or_else(
         || match desired {
             Some(d) if d.error.is_some() => Status::Failed,
             Some(_) => Status::Missing,
-            None => Status::Orphaned,
+            None if read => Status::Orphaned,
+            None => Status::Unknown,
         },
         |r| r.status,
     );
     let error = record
         .and_then(|r| r.error.clone())
-        .or_else(|| desired.and_then(|d| d.error.clone()));
+        .or_else(|| desired.and_then(|d| d.error.clone()))
+        .or_else(|| (status == Status::Unknown).then(|| UNKNOWN_WHY.to_string()));
     let synced = record.and_then(|r| r.synced.as_ref());
 
     let mut service_names: BTreeSet<&str> = desired
@@ -204,13 +209,14 @@ fn all_views(state: &StackReads) -> Vec<StackView> {
             desired.map(AsRef::as_ref),
             record,
             &containers,
+            snapshot.is_some(),
         ));
         // Folders whose name clashes are shown too, each failed.
         for other in desired
             .map(|d| d.clashes_with.as_slice())
             .unwrap_or_default()
         {
-            views.push(stack_view(&name, Some(other), None, &[]));
+            views.push(stack_view(&name, Some(other), None, &[], true));
         }
     }
     views
@@ -309,6 +315,7 @@ pub async fn get_one(
         desired.map(AsRef::as_ref),
         record.as_ref(),
         &containers,
+        snapshot.is_some(),
     );
     describe(&state.commits, std::slice::from_mut(&mut view), None).await;
     Ok(Json(view))
@@ -375,9 +382,9 @@ mod tests {
             rollback_reason: None,
         });
         let running = [container("1", "web", "running", &[])];
-        let view = stack_view("web", Some(&d), Some(&record), &running);
+        let view = stack_view("web", Some(&d), Some(&record), &running, true);
         assert_eq!(view.health, StackHealth { ready: 1, total: 1 });
-        let view = stack_view("web", Some(&d), None, &running);
+        let view = stack_view("web", Some(&d), None, &running, true);
         assert_eq!(view.health, StackHealth { ready: 1, total: 2 }, "in Git");
     }
 
@@ -385,9 +392,15 @@ mod tests {
     fn the_summary_names_every_status() {
         let d = desired("web", &["web"], "h");
         let views = [
-            stack_view("a", Some(&d), None, &[]),
-            stack_view("b", Some(&d), None, &[]),
-            stack_view("c", None, None, &[container("1", "web", "running", &[])]),
+            stack_view("a", Some(&d), None, &[], true),
+            stack_view("b", Some(&d), None, &[], true),
+            stack_view(
+                "c",
+                None,
+                None,
+                &[container("1", "web", "running", &[])],
+                true,
+            ),
         ];
         let counts = summary(&views);
         assert_eq!(counts.get("missing"), Some(&2));

@@ -4,6 +4,7 @@
 
 use crate::require_docker;
 use crate::support::deployment::{CONVERGE, Deployment, refresh};
+use crate::support::process::DockerCd;
 use crate::support::wait::wait_until;
 
 #[tokio::test]
@@ -116,4 +117,55 @@ async fn a_symlink_out_of_the_repository_fails_that_stack_only() {
         refresh["last"]["outcome"], "completed",
         "the refresh itself succeeds"
     );
+}
+
+/// Until a Git snapshot is read, a stack seen only in Docker is `unknown`,
+/// never `orphaned`: here the Git server accepts the connection and never
+/// answers. The status is counted in `dockercd_stacks`, the stack's containers
+/// are left alone, and docker-cd is not ready.
+#[tokio::test]
+async fn a_running_stack_is_unknown_while_git_never_answers() {
+    require_docker!();
+    let mut d = Deployment::new("unknown");
+    d.write_stack("web", &["web"]);
+    d.repo.commit("one stack");
+    let api = d.start(&[]);
+    let web = d.stack("web");
+    api.wait_status(&web, "synced", CONVERGE).await;
+    let before = d.containers("web");
+    d.stop();
+
+    // Accepted by the kernel (the backlog), never answered.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
+    let port = silent.local_addr().expect("address").port();
+    let app = DockerCd::builder()
+        .env("GIT_REPO_URL", format!("http://127.0.0.1:{port}/repo.git"))
+        .env("POLL_INTERVAL", "0")
+        .env("INSTANCE_NAME", &d.instance)
+        .start();
+    let api = app.api();
+    let unknown = api.wait_status(&web, "unknown", CONVERGE).await;
+    assert_eq!(unknown["desired"], false, "{unknown}");
+    assert!(
+        unknown["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("no Git snapshot")),
+        "{unknown}"
+    );
+    let counted = api
+        .metric_sum("dockercd_stacks{", &["status=\"unknown\""])
+        .await;
+    assert_eq!(counted, 1.0);
+    let (ready, _) = api.get("/readyz").await;
+    assert_eq!(ready, 503);
+    let listed = api.stacks().await;
+    let statuses: Vec<&str> = listed["stacks"]
+        .as_array()
+        .expect("stacks")
+        .iter()
+        .filter_map(|s| s["status"].as_str())
+        .collect();
+    assert_eq!(statuses, ["unknown"], "{listed}");
+    assert_eq!(d.containers("web"), before, "nothing was done to it");
+    drop(silent);
 }

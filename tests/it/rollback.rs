@@ -207,6 +207,11 @@ async fn a_manual_rollback_holds_the_revision_until_git_changes_the_stack_or_a_s
     refresh(&api).await;
     d.stop();
     let api = d.start(&[]);
+    // Until its first pass after the restart the stack is `unknown`.
+    api.wait_stack(&web, "A held after the restart", CONVERGE, |s| {
+        s["status"] == "synced" && s["held_revision"] == a
+    })
+    .await;
     let ups = compose_ups(&api).await;
     holds_for("A stays held", Duration::from_secs(3), || async {
         let stack = api.stack(&web).await.unwrap_or_default();
