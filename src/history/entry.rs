@@ -39,6 +39,9 @@ named_enum! {
         Api = "api",
         /// The health gate of the previous apply failed.
         HealthGate = "health-gate",
+        /// The previous `compose up` of the same revision failed: tried again
+        /// after its backoff.
+        Retry = "retry",
     }
 }
 

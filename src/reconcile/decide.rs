@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::args::DriftPolicy;
 use super::assess::{Cause, Verdict};
-use super::memory::{Gate, Memory};
+use super::memory::{FailedUp, Gate, Memory};
 use crate::history::GateFailure;
 use crate::status::Status;
 
@@ -22,6 +22,11 @@ const CACHE_LAG: Duration = Duration::from_secs(5);
 const MAX_DRIFT_REVERTS: usize = 5;
 /// Window for [`MAX_DRIFT_REVERTS`].
 const DRIFT_WINDOW: Duration = Duration::from_secs(300);
+/// Wait before the first new try of an apply whose `compose up` failed; it
+/// doubles with each failure, up to [`MAX_RETRY_DELAY`].
+const FIRST_RETRY_DELAY: Duration = Duration::from_secs(5);
+/// The longest wait between two tries of a failing `compose up`.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(300);
 
 /// The settings the policy follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,6 +135,13 @@ pub enum Step {
         /// What differs, for the log.
         detail: String,
     },
+    /// Runs `compose up` again after a failed one, its backoff passed.
+    Retry {
+        /// This try's number (2 for the first retry).
+        try_number: u32,
+        /// Why the last try failed, for the log.
+        error: String,
+    },
     /// Runs `compose down`.
     Remove,
     /// Neither desired nor running: the stack's record goes.
@@ -171,6 +183,9 @@ pub fn decide(
         } => {
             if requested {
                 return requested_apply(verdict);
+            }
+            if let Some(step) = after_failed_up(memory, verdict, stack_hash, policy, now) {
+                return step;
             }
             let timeout = health_timeout.unwrap_or(policy.health_timeout);
             reopen_after_restart(memory, verdict, stack_hash, applied_ago, timeout, now);
@@ -423,6 +438,57 @@ fn needs_apply(
     }
 }
 
+/// A stack whose last `compose up` failed: what it left (containers created
+/// and never started, or none) is that failure, not drift, so no crash-loop
+/// budget is spent on it. It is tried again once its backoff passed (at once
+/// on a sync), and reported `failed` with compose's error meanwhile; `None`
+/// once it runs or Git changed the stack.
+fn after_failed_up(
+    memory: &mut Memory,
+    verdict: &Verdict,
+    stack_hash: &str,
+    policy: Policy,
+    now: Instant,
+) -> Option<Step> {
+    let failed = memory.failed_up.as_ref()?;
+    if failed.stack_hash != stack_hash || matches!(verdict, Verdict::InSync) {
+        memory.failed_up = None;
+        return None;
+    }
+    let due = memory.granted || (policy.reconcile_enabled && now >= failed.retry_at);
+    Some(if due {
+        Step::Retry {
+            try_number: failed.tries + 1,
+            error: failed.error.clone(),
+        }
+    } else {
+        let wait = if policy.reconcile_enabled {
+            Wait::Poll(failed.retry_at.saturating_duration_since(now))
+        } else {
+            Wait::ForChange
+        };
+        report(Status::Failed, Some(failed.error.clone()), wait)
+    })
+}
+
+/// `compose up` of `stack_hash` failed with `error`: the next try waits
+/// 5 s, doubling with each failure in a row, at most 5 min.
+pub fn up_failed(memory: &mut Memory, stack_hash: &str, error: &str, now: Instant) {
+    let tries = match &memory.failed_up {
+        Some(last) if last.stack_hash == stack_hash => last.tries + 1,
+        _ => 1,
+    };
+    let delay = FIRST_RETRY_DELAY
+        .saturating_mul(1 << (tries - 1).min(16))
+        .min(MAX_RETRY_DELAY);
+    memory.failed_up = Some(FailedUp {
+        stack_hash: stack_hash.to_string(),
+        error: error.to_string(),
+        tries,
+        retry_at: now + delay,
+    });
+}
+
 /// After a restart nothing is remembered: an apply of `stack_hash` whose labels
 /// say it is younger than `timeout` and not ready yet gets its gate back, with
 /// the time it has left, rather than a new apply.
@@ -535,6 +601,8 @@ pub fn after_apply(
     memory: &mut Memory,
     now: Instant,
 ) -> Applied {
+    // Compose brought it up: what follows is the gate's business, not a retry.
+    memory.failed_up = None;
     // A revert during a gated apply's gate belongs to that gate: still gated,
     // with the same deadline.
     let (gated, since) = match &memory.gate {

@@ -31,6 +31,22 @@ pub struct Memory {
     /// The `stack_hash` whose gate was last looked for in the history (after a
     /// restart): looked for once, not on every pass.
     pub recalled: Option<String>,
+    /// The last `compose up` failed: tried again with backoff, and what it
+    /// left (containers created, never started) is not drift.
+    pub failed_up: Option<FailedUp>,
+}
+
+/// A `compose up` that failed, and when it is tried again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedUp {
+    /// The `stack_hash` compose was asked to bring up.
+    pub stack_hash: String,
+    /// Compose's error, kept as the stack's error until a try succeeds.
+    pub error: String,
+    /// How many tries failed in a row.
+    pub tries: u32,
+    /// When the next try is due.
+    pub retry_at: Instant,
 }
 
 /// Where an apply stands between `compose up` and `synced`.

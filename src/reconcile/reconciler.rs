@@ -20,7 +20,7 @@ use super::executor::Executor;
 use super::memory::{Gate, Memories, StackGuard};
 use super::reason::{Origin, StackRequest};
 use super::series::GateSeries;
-use crate::docker::state::{ContainerInfo, RuntimeCache};
+use crate::docker::state::{ContainerInfo, ContainerState, RuntimeCache};
 use crate::events::EventBus;
 use crate::history::GateFailure;
 use crate::history::{self, History, Run};
@@ -101,6 +101,8 @@ enum ChangeKind {
     AutomaticRollback,
     /// A revision an operator asked for (held until Git or a sync moves on).
     OperatorRollback,
+    /// The desired revision again, after its `compose up` failed.
+    Retry,
 }
 
 /// A rollback: where to, and the gate failure behind it; without one it is
@@ -173,7 +175,13 @@ impl<E: Executor> StackReconciler<E> {
         };
         tracing::Span::current().record("revision", snapshot.revision.as_str());
         let containers = self.runtime.containers(name);
-        let observed = labels::last_synced(containers.iter().map(|c| &c.labels));
+        // A container that was created and never started (its compose up
+        // failed) says nothing of what was applied: a stack is synced only to
+        // what once ran.
+        let started = containers
+            .iter()
+            .filter(|c| c.state != ContainerState::Created);
+        let observed = labels::last_synced(started.map(|c| &c.labels));
         let wanted = snapshot.stacks.get(name);
         let applied = self.last_applied(name, observed.as_ref());
         // What was applied, not only what runs: a rollback whose containers
@@ -334,21 +342,40 @@ impl<E: Executor> StackReconciler<E> {
                 Ok(Action::await_change())
             }
             Step::Apply { cause, detail } => {
-                let Some(desired) = seen.desired else {
-                    return Ok(Action::await_change());
-                };
-                let labels = self.labels_for(seen.snapshot, desired, cause, seen.applied);
-                let change = Change {
-                    desired,
-                    cause,
-                    detail: &detail,
-                    labels: &labels,
-                    kind: ChangeKind::Apply(seen.queued),
-                };
-                self.apply(change, held).await
+                let kind = ChangeKind::Apply(seen.queued);
+                self.apply_desired(seen, cause, &detail, kind, held).await
+            }
+            Step::Retry { try_number, error } => {
+                let detail = format!("try {try_number} after compose up failed: {error}");
+                let kind = ChangeKind::Retry;
+                self.apply_desired(seen, Cause::Desired, &detail, kind, held)
+                    .await
             }
             Step::Remove => self.remove(name, seen.containers, held, seen.queued).await,
         }
+    }
+
+    /// Applies the desired stack the pass `seen`.
+    async fn apply_desired(
+        &self,
+        seen: Seen<'_>,
+        cause: Cause,
+        detail: &str,
+        kind: ChangeKind,
+        held: Option<StackGuard>,
+    ) -> Result<Action, ReconcileError> {
+        let Some(desired) = seen.desired else {
+            return Ok(Action::await_change());
+        };
+        let labels = self.labels_for(seen.snapshot, desired, cause, seen.applied);
+        let change = Change {
+            desired,
+            cause,
+            detail,
+            labels: &labels,
+            kind,
+        };
+        self.apply(change, held).await
     }
 
     /// Whether the gated apply `change`, whose gate failed as compose
@@ -356,7 +383,7 @@ impl<E: Executor> StackReconciler<E> {
     fn rolls_back(&self, change: &Change<'_>, gated: bool) -> bool {
         let synced = &change.labels.synced;
         gated
-            && matches!(change.kind, ChangeKind::Apply(_))
+            && matches!(change.kind, ChangeKind::Apply(_) | ChangeKind::Retry)
             && change
                 .desired
                 .rollback
@@ -664,7 +691,15 @@ impl<E: Executor> StackReconciler<E> {
                 self.record_failure(name, &why);
                 return Err(ReconcileError::Invalid(why));
             }
-            result => result?,
+            // Tried again with backoff; what it left is not drift.
+            Err(error) => {
+                let error_text = error.to_string();
+                self.memories.with(name, |m| {
+                    decide::up_failed(m, &desired.stack_hash, &error_text, Instant::now());
+                });
+                return Err(error);
+            }
+            Ok(fresh) => fresh,
         };
         let settled = match self.judge(desired, &labels.synced, &fresh, gated).await {
             Applied::NotConverged(message) if self.rolls_back(&change, gated) => {
@@ -697,6 +732,10 @@ impl<E: Executor> StackReconciler<E> {
             ChangeKind::AutomaticRollback => (
                 (history::Cause::Rollback, history::Trigger::HealthGate),
                 history::Action::Rollback,
+            ),
+            ChangeKind::Retry => (
+                (history::Cause::Git, history::Trigger::Retry),
+                history::Action::Apply,
             ),
             ChangeKind::Apply(queued) => {
                 let granted = self.memories.with(&change.desired.name, |m| m.granted);

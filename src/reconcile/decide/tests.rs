@@ -1012,3 +1012,5 @@ fn an_automatic_rollback_starting(#[case] released: bool, #[case] kept: bool) {
     assert_eq!((memory.granted, memory.released), (kept, kept));
     assert_eq!(memory.gate, None, "a fresh gate");
 }
+
+mod failed_up;
