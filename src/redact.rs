@@ -1,7 +1,8 @@
 //! Secrets are never shown: not in plans, logs, history, events nor the dashboard.
 //!
 //! Two layers. By key: a value is secret-looking when its key contains
-//! `PASSWORD`, `SECRET`, `TOKEN` or `KEY` (any case); over-redacting a harmless
+//! `PASS` (`PASSWORD`, `PASSWD`, `DB_PASS`), `SECRET`, `TOKEN`, `KEY`,
+//! `CREDENTIAL` or `AUTH` (any case); over-redacting a harmless
 //! `KEYCLOAK_URL` is the price of never showing a `POSTGRES_PASSWORD`. The
 //! compose view ([`compose_text`]) and the plan's `environment.*` and
 //! `labels.*` fields hide such values under their key.
@@ -10,7 +11,9 @@
 //! healthcheck, through a `${VAR}`, in compose's error output. So each stack
 //! has a [`Secrets`] set ([`collect`] builds it: values under secret-looking
 //! keys in its compose files and env files, `.env` values reached through a
-//! secret-named variable, passwords in URLs; and from running containers, the
+//! secret-named variable, passwords in URLs, credentials written inline
+//! (`password=…` in a DSN or mount options, `--password=…` and
+//! `--password …` flags, the token after `Bearer`); and from running containers, the
 //! same in their env and labels), and every occurrence of each value is
 //! replaced by [`REDACTED`]. Values shorter than [`MIN_SECRET_LEN`] characters,
 //! and booleans, are not masked by value (they would mask every `80` or `true`).
@@ -53,7 +56,7 @@ pub const MIN_SECRET_LEN: usize = 4;
 /// Whether `key` names a secret-looking value.
 pub fn is_secret(key: &str) -> bool {
     let upper = key.to_ascii_uppercase();
-    ["PASSWORD", "SECRET", "TOKEN", "KEY"]
+    ["PASS", "SECRET", "TOKEN", "KEY", "CREDENTIAL", "AUTH"]
         .iter()
         .any(|word| upper.contains(word))
 }

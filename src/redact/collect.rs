@@ -80,7 +80,42 @@ fn from_text(text: &str, env: &BTreeMap<String, String>, secrets: &mut Secrets) 
             secrets.insert(value);
         }
     }
-    url_passwords(&interpolate(text, env), secrets);
+    let resolved = interpolate(text, env);
+    url_passwords(&resolved, secrets);
+    inline_credentials(&resolved, secrets);
+}
+
+/// Adds credentials written inline in `text`: a secret-looking `key=value`
+/// among others (`user=a password=pw host=db`, mount options
+/// `addr=h,password=pw`), a flag and its value (`--password=pw`,
+/// `--password pw`), and the token after `Bearer` or `Basic`.
+pub fn inline_credentials(text: &str, secrets: &mut Secrets) {
+    let words: Vec<&str> = text
+        .split(|c: char| c.is_whitespace() || ",;&".contains(c))
+        .map(|w| w.trim_matches(|c| c == '"' || c == '\''))
+        .filter(|w| !w.is_empty())
+        .collect();
+    for (at, word) in words.iter().enumerate() {
+        let bare = word.trim_start_matches('-');
+        let next = words.get(at + 1).filter(|n| !n.starts_with('-'));
+        match bare.split_once('=') {
+            Some((key, value)) if !key.is_empty() && is_secret(key) => {
+                secrets.insert(value);
+            }
+            Some(_) => {}
+            None if word.starts_with('-') && is_secret(bare) => {
+                if let Some(value) = next {
+                    secrets.insert(value);
+                }
+            }
+            None if bare.eq_ignore_ascii_case("bearer") || bare.eq_ignore_ascii_case("basic") => {
+                if let Some(token) = next {
+                    secrets.insert(token);
+                }
+            }
+            None => {}
+        }
+    }
 }
 
 /// Adds the password of every `scheme://user:password@host` in `text` (or a
@@ -223,6 +258,21 @@ mod tests {
     fn url_credentials(#[case] text: &str, #[case] expected: &[&str]) {
         let mut secrets = Secrets::default();
         url_passwords(text, &mut secrets);
+        let mut expected = expected.to_vec();
+        expected.sort_unstable();
+        assert_eq!(found(&secrets), expected);
+    }
+
+    #[rstest]
+    #[case::dsn("user=a password=dsnpw-secret-31 host=db", &["dsnpw-secret-31"])]
+    #[case::mount_options("addr=127.0.0.1,username=x,password=hunter2-cifs", &["hunter2-cifs"])]
+    #[case::flag_equals("serve --password=cmdline-secret-1111 --port 80", &["cmdline-secret-1111"])]
+    #[case::flag_space("serve --db-pass cmdline-secret-2222 -v", &["cmdline-secret-2222"])]
+    #[case::bearer("Bearer bearer-secret-5555", &["bearer-secret-5555"])]
+    #[case::plain_words("port=8080 mode=fast --verbose", &[])]
+    fn inline(#[case] text: &str, #[case] expected: &[&str]) {
+        let mut secrets = Secrets::default();
+        inline_credentials(text, &mut secrets);
         let mut expected = expected.to_vec();
         expected.sort_unstable();
         assert_eq!(found(&secrets), expected);

@@ -62,16 +62,24 @@ pub fn admit(
 /// and image or service references are not paths.
 fn build_paths(build: Option<&Value>) -> Vec<(&'static str, String)> {
     let remote = |s: &str| s.contains("://") || s.starts_with("git@");
-    let (context, dockerfile, extra) = match build {
-        Some(Value::String(context)) => (context.as_str(), None, None),
+    let (context, dockerfile, extra, ssh) = match build {
+        Some(Value::String(context)) => (context.as_str(), None, None, None),
         Some(Value::Object(build)) => (
             build.get("context").and_then(Value::as_str).unwrap_or("."),
             build.get("dockerfile").and_then(Value::as_str),
             build.get("additional_contexts").and_then(Value::as_object),
+            build.get("ssh").and_then(Value::as_array),
         ),
         _ => return Vec::new(),
     };
     let mut paths = Vec::new();
+    // `id: /path/to/key` (as compose prints `id=path`): a key file compose
+    // reads to hand to the build; `default` is the agent, not a file.
+    for key in ssh.into_iter().flatten().filter_map(Value::as_str) {
+        if let Some((_, path)) = key.split_once([':', '=']) {
+            paths.push(("build ssh", path.trim().to_string()));
+        }
+    }
     if !remote(context) {
         paths.push(("build context", context.to_string()));
         if let Some(file) = dockerfile {
@@ -138,7 +146,7 @@ secrets:
         let yaml = r#"
 services:
   web:
-    build: {context: /data/stacks/web, dockerfile: ../../../etc/Dockerfile}
+    build: {context: /data/stacks/web, dockerfile: ../../../etc/Dockerfile, ssh: ["k: /root/.ssh/id_rsa", default, "in: /data/stacks/web/key"]}
   job:
     build: /tmp/outside
 secrets:
@@ -150,6 +158,7 @@ configs:
             admitted(yaml, None),
             Err([
                 "service 'job': build context '/tmp/outside' is outside the stack folder",
+                "service 'web': build ssh '/root/.ssh/id_rsa' is outside the stack folder",
                 "service 'web': build dockerfile '/data/stacks/web/../../../etc/Dockerfile' is outside the stack folder",
                 "secrets.s.file '/run/host-secret' is outside the stack folder",
                 "configs.c.file '/data/stacks/web/../c.conf' is outside the stack folder",

@@ -249,18 +249,23 @@ pub fn volume_sources(service: &Value) -> Vec<VolumeSource<'_>> {
     volumes
         .into_iter()
         .flatten()
-        .filter_map(|volume| match volume {
-            Value::String(short) => short
-                .split_once(':')
-                .map(|(source, _)| VolumeSource::Short(source)),
-            Value::Object(long) => {
-                let bind = long.get("type").and_then(Value::as_str) == Some("bind");
-                let source = long.get("source").and_then(Value::as_str);
-                source.filter(|_| bind).map(VolumeSource::Bind)
-            }
-            _ => None,
-        })
+        .filter_map(volume_source)
         .collect()
+}
+
+/// The source of one entry of a service's `volumes`, if it has one.
+pub fn volume_source(volume: &Value) -> Option<VolumeSource<'_>> {
+    match volume {
+        Value::String(short) => short
+            .split_once(':')
+            .map(|(source, _)| VolumeSource::Short(source)),
+        Value::Object(long) => {
+            let bind = long.get("type").and_then(Value::as_str) == Some("bind");
+            let source = long.get("source").and_then(Value::as_str);
+            source.filter(|_| bind).map(VolumeSource::Bind)
+        }
+        _ => None,
+    }
 }
 
 /// A string, or the strings of a list (plain or `{path: …}` entries): the forms

@@ -117,7 +117,13 @@ impl Policy {
             }
         }
         if self.deny_host_mounts {
-            problems.extend(mounts::host_volumes(config));
+            // v2 prints the project's name; v1 does not, and the working
+            // folder is named after the project.
+            let project = config
+                .get("name")
+                .and_then(Value::as_str)
+                .or_else(|| workdir.file_name().and_then(|n| n.to_str()));
+            problems.extend(mounts::host_volumes(config, project.unwrap_or_default()));
         }
         problems
     }
@@ -191,7 +197,8 @@ services:
     volumes:
       - {type: bind, source: /, target: /host, read_only: true}
       - {type: bind, source: /var/run/docker.sock, target: /var/run/docker.sock}
-      - {type: bind, source: /data/stacks/agent/conf, target: /conf}
+      - {type: bind, source: /data/stacks/agent/conf, target: /conf, read_only: true}
+      - {type: bind, source: /data/stacks/agent/cache, target: /cache}
       - {type: bind, source: /data/stacks/agent/../other, target: /other}
       - {type: volume, source: cache, target: /cache}
     volumes_from: ["container:db", "sidecar"]
@@ -226,6 +233,7 @@ volumes:
             vec![
                 "service 'agent': volume '/' is refused by POLICY deny-host-mounts",
                 "service 'agent': volume '/var/run/docker.sock' is refused by POLICY deny-host-mounts",
+                "service 'agent': volume '/data/stacks/agent/cache' writable (a bind of the stack folder must be read-only) is refused by POLICY deny-host-mounts",
                 "service 'agent': volume '/data/stacks/agent/../other' is refused by POLICY deny-host-mounts",
                 "service 'agent': volumes_from: container:db is refused by POLICY deny-host-mounts",
                 "volumes.hostdir binds '/srv/data', refused by POLICY deny-host-mounts",

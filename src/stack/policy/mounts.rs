@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use crate::stack::model::{VolumeSource, volume_sources};
+use crate::stack::model::{VolumeSource, volume_source};
 use crate::stack::on_disk::within;
 
 /// Filesystem types a local-driver volume may mount: memory, and network
@@ -13,15 +13,24 @@ use crate::stack::on_disk::within;
 const HARMLESS_TYPES: [&str; 5] = ["tmpfs", "nfs", "nfs4", "cifs", "smb3"];
 
 /// Bind mounts from outside the stack's working folder (the Docker socket
-/// among them), and volumes borrowed from another container.
+/// among them), writable binds of the folder itself, and volumes borrowed
+/// from another container.
+///
+/// A writable bind of the folder would let a container plant a link there
+/// after docker-cd looked, which a service started later follows to any host
+/// path (Docker resolves a bind's source when the container starts). The
+/// folder is replaced at every apply, so such a bind never kept data anyway.
 pub(super) fn host_mounts(service: &Value, workdir: &Path) -> Vec<String> {
-    let mut found: Vec<String> = bind_sources(service)
-        .into_iter()
-        .filter(|source| {
-            !within(workdir, source) || source.trim_end_matches('/').ends_with("docker.sock")
-        })
-        .map(|source| format!("volume '{source}'"))
-        .collect();
+    let mut found = Vec::new();
+    for (source, read_only) in binds(service) {
+        if !within(workdir, source) || source.trim_end_matches('/').ends_with("docker.sock") {
+            found.push(format!("volume '{source}'"));
+        } else if !read_only {
+            found.push(format!(
+                "volume '{source}' writable (a bind of the stack folder must be read-only)"
+            ));
+        }
+    }
     let borrowed = service.get("volumes_from").and_then(Value::as_array);
     for from in borrowed.into_iter().flatten().filter_map(Value::as_str) {
         if from.starts_with("container:") {
@@ -31,37 +40,68 @@ pub(super) fn host_mounts(service: &Value, workdir: &Path) -> Vec<String> {
     found
 }
 
-/// Every bind source of a resolved service: long syntax (compose v2) or
-/// `source:target:mode` strings with an absolute source (compose v1).
-fn bind_sources(service: &Value) -> Vec<&str> {
-    volume_sources(service)
+/// Every bind of a resolved service, with whether it is read-only: long
+/// syntax (compose v2: `read_only`) or `source:target:mode` strings with an
+/// absolute source (compose v1: `ro` among the modes).
+fn binds(service: &Value) -> Vec<(&str, bool)> {
+    let volumes = service.get("volumes").and_then(Value::as_array);
+    volumes
         .into_iter()
-        .filter_map(|volume| match volume {
-            VolumeSource::Short(source) => Some(source).filter(|s| s.starts_with('/')),
-            VolumeSource::Bind(source) => Some(source),
+        .flatten()
+        .filter_map(|entry| {
+            let read_only = match entry {
+                Value::String(short) => short
+                    .splitn(3, ':')
+                    .nth(2)
+                    .is_some_and(|modes| modes.split(',').any(|m| m == "ro")),
+                long => long.get("read_only").and_then(Value::as_bool) == Some(true),
+            };
+            match volume_source(entry)? {
+                VolumeSource::Short(source) => Some(source)
+                    .filter(|s| s.starts_with('/'))
+                    .map(|s| (s, read_only)),
+                VolumeSource::Bind(source) => Some((source, read_only)),
+            }
         })
         .collect()
 }
 
-/// Top-level volumes whose driver would mount a host folder or device, each
-/// worded for the stack's error.
-pub(super) fn host_volumes(config: &Value) -> Vec<String> {
+/// Top-level volumes whose driver would mount a host folder or device, and
+/// volumes the stack did not create (`external`, or `name`d outside its
+/// project: an existing volume may bind any host folder, or hold another
+/// stack's data), each worded for the stack's error. `project` is the
+/// stack's compose project.
+pub(super) fn host_volumes(config: &Value, project: &str) -> Vec<String> {
     let volumes = config.get("volumes").and_then(Value::as_object);
     volumes
         .into_iter()
         .flatten()
-        .filter_map(|(name, volume)| {
-            let options = volume.get("driver_opts")?.as_object()?;
-            let driver = volume.get("driver").and_then(Value::as_str);
-            let why = match driver {
-                None | Some("local") => local_mount(options),
-                Some(_) => plugin_path(options),
-            }?;
+        .filter_map(|(key, volume)| {
+            let why = not_own(key, volume, project).or_else(|| {
+                let options = volume.get("driver_opts")?.as_object()?;
+                match volume.get("driver").and_then(Value::as_str) {
+                    None | Some("local") => local_mount(options),
+                    Some(_) => plugin_path(options),
+                }
+            })?;
             Some(format!(
-                "volumes.{name} {why}, refused by POLICY deny-host-mounts"
+                "volumes.{key} {why}, refused by POLICY deny-host-mounts"
             ))
         })
         .collect()
+}
+
+/// Why the volume `key` is not one the stack creates for itself.
+fn not_own(key: &str, volume: &Value, project: &str) -> Option<String> {
+    let external = volume.get("external").is_some_and(|e| {
+        e.as_bool() == Some(true) || e.get("name").is_some() || e.as_str() == Some("true")
+    });
+    if external {
+        return Some("is external (a volume the stack did not create)".to_string());
+    }
+    let name = volume.get("name").and_then(Value::as_str)?;
+    (name != format!("{project}_{key}"))
+        .then(|| format!("is named '{name}' (a volume outside the stack's own)"))
 }
 
 /// What the local driver's `mount(2)` would take from the host: a bind, a
@@ -109,7 +149,10 @@ mod tests {
 
     fn refused(volume: &str) -> Vec<String> {
         let yaml = format!("volumes:\n  v: {volume}\n");
-        host_volumes(&parse_document(yaml.as_bytes()).expect("test yaml parses"))
+        host_volumes(
+            &parse_document(yaml.as_bytes()).expect("test yaml parses"),
+            "web",
+        )
     }
 
     #[rstest]
@@ -134,6 +177,18 @@ mod tests {
         "{driver: local-persist, driver_opts: {mountpoint: /}}",
         "volumes.v names the host path '/' in driver_opts.mountpoint"
     )]
+    #[case(
+        "{external: true}",
+        "volumes.v is external (a volume the stack did not create)"
+    )]
+    #[case(
+        "{external: true, name: other}",
+        "volumes.v is external (a volume the stack did not create)"
+    )]
+    #[case(
+        "{name: other_data}",
+        "volumes.v is named 'other_data' (a volume outside the stack's own)"
+    )]
     fn host_devices_and_folders_are_refused(#[case] volume: &str, #[case] expected: &str) {
         assert_eq!(
             refused(volume),
@@ -146,7 +201,7 @@ mod tests {
     #[case("{driver_opts: {type: nfs, o: 'addr=10.0.0.1,rw', device: ':/export/data'}}")]
     #[case("{driver_opts: {type: cifs, o: 'username=u', device: '//server/share'}}")]
     #[case("{driver: local}")]
-    #[case("{external: true}")]
+    #[case("{name: web_v}")]
     fn memory_and_network_shares_pass(#[case] volume: &str) {
         assert_eq!(refused(volume), Vec::<String>::new());
     }

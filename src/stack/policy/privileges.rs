@@ -96,6 +96,17 @@ pub fn privileges(service: &Value) -> Vec<String> {
         }
     }
     found.extend(build_privileges(service.get("build")));
+    for hook in ["post_start", "pre_stop"] {
+        let entries = service.get(hook).and_then(Value::as_array);
+        // A privileged hook is an exec with every capability and no seccomp.
+        if entries
+            .into_iter()
+            .flatten()
+            .any(|h| h.get("privileged").is_some_and(truthy))
+        {
+            found.push(format!("{hook}: privileged"));
+        }
+    }
     found
 }
 
@@ -108,7 +119,8 @@ fn build_privileges(build: Option<&Value>) -> Vec<String> {
     if build.get("privileged").is_some_and(truthy) {
         found.push("build.privileged: true".to_string());
     }
-    if build.get("network").and_then(Value::as_str) == Some("host") {
+    let network = build.get("network").and_then(Value::as_str);
+    if network.is_some_and(|n| n.eq_ignore_ascii_case("host")) {
         found.push("build.network: host".to_string());
     }
     for entitlement in texts(build.get("entitlements")) {
@@ -117,16 +129,19 @@ fn build_privileges(build: Option<&Value>) -> Vec<String> {
     found
 }
 
-/// `security_opt` entries that confine no less than Docker's defaults: the
-/// default seccomp profile (a profile file could allow everything), a named
-/// AppArmor profile the host loaded, SELinux user/role/level, no-new-privileges.
+/// `security_opt` entries that confine no less than Docker's defaults: a
+/// named AppArmor profile the host loaded, SELinux user/role/level,
+/// no-new-privileges.
 fn harmless_security_opt(option: &str) -> bool {
     let (key, value) = option
         .split_once(['=', ':'])
         .map_or((option, ""), |(k, v)| (k, v));
     match key.trim().to_ascii_lowercase().as_str() {
         "no-new-privileges" => true,
-        "seccomp" => matches!(value, "default" | "builtin"),
+        // Any value, `default` too, names a profile file compose reads from
+        // the stack folder (only `unconfined` is special), and a profile
+        // file can allow every syscall: Docker's own profile needs no option.
+        "seccomp" => false,
         "apparmor" => value != "unconfined",
         "label" => ["user:", "role:", "level:"]
             .iter()
@@ -232,8 +247,9 @@ mod tests {
     #[case("pid: 'service:web'")]
     #[case("network_mode: bridge")]
     #[case(
-        "security_opt: ['no-new-privileges:true', 'apparmor=docker-default', 'label=level:s0:c100', 'seccomp=default']"
+        "security_opt: ['no-new-privileges:true', 'apparmor=docker-default', 'label=level:s0:c100']"
     )]
+    #[case("post_start: [{command: [sh]}]")]
     #[case("build: {context: ., network: default}")]
     #[case("models: {}")]
     fn what_stays_in_the_container_passes(#[case] yaml: &str) {

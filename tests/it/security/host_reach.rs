@@ -14,6 +14,9 @@ use crate::support::docker::{TEST_IMAGE, docker_ok};
 
 const POLICY: &str = "deny-privileged,deny-host-mounts,allowed-registries=docker.io";
 
+/// A seccomp profile that allows every syscall.
+const ALLOW_ALL: &str = "{\"defaultAction\": \"SCMP_ACT_ALLOW\"}\n";
+
 /// One test-image service named `name` with `extra` lines.
 fn service(name: &str, extra: &str) -> String {
     format!("  {name}:\n    image: {TEST_IMAGE}\n    network_mode: bridge\n{extra}")
@@ -145,6 +148,28 @@ async fn a_commit_reaches_nothing_of_the_host_under_policy() {
             "pid: container:",
         ),
         (
+            // Compose reads `default` as a profile file of the stack.
+            "seccompdefault",
+            service("web", "    security_opt: ['seccomp=default']\n"),
+            "security_opt: seccomp",
+        ),
+        (
+            "hook",
+            service(
+                "web",
+                "    post_start:\n      - command: [sh, -c, 'true']\n        privileged: true\n",
+            ),
+            "post_start: privileged",
+        ),
+        (
+            "ssh",
+            service(
+                "web",
+                &format!("    build:\n      context: .\n      ssh: ['k={host}/id_key']\n"),
+            ),
+            "build ssh",
+        ),
+        (
             "cgrouprules",
             service("web", "    device_cgroup_rules: ['b 8:* rmw']\n"),
             "device_cgroup_rules: b 8:* rmw",
@@ -164,11 +189,37 @@ async fn a_commit_reaches_nothing_of_the_host_under_policy() {
                 &format!("{stack}/compose.yaml"),
                 &format!("services:\n{body}"),
             )
-            .write(
-                &format!("{stack}/allow.json"),
-                "{\"defaultAction\": \"SCMP_ACT_ALLOW\"}\n",
-            );
+            .write(&format!("{stack}/allow.json"), ALLOW_ALL)
+            .write(&format!("{stack}/default"), ALLOW_ALL);
     }
+    // Found by the outside probe: one service plants a link in the working
+    // folder through a writable bind of it, a later one mounts through the
+    // link; and an existing volume of the host taken by name.
+    let plant = d.stack("plant");
+    d.repo.write(
+        &format!("{plant}/compose.yaml"),
+        &format!(
+            "services:\n{}{}",
+            service(
+                "a",
+                "    volumes: ['./:/w']\n    command: [sh, -c, 'ln -sfn / /w/r; touch /tmp/healthy; sleep 3600']\n"
+            ),
+            service(
+                "b",
+                &format!(
+                    "    depends_on: {{a: {{condition: service_healthy}}}}\n    volumes: ['./r:/host']\n    command: [sh, -c, 'touch /host{host}/planted; sleep 3600']\n"
+                )
+            ),
+        ),
+    );
+    let extvol = d.stack("extvol");
+    d.repo.write(
+        &format!("{extvol}/compose.yaml"),
+        &format!(
+            "services:\n{}volumes:\n  data:\n    external: true\n    name: {tmpfs}_scratch\n",
+            service("web", "    volumes: ['data:/d']\n")
+        ),
+    );
     d.repo
         .commit("stacks that reach for the host, and a tmpfs one");
     let api = d.start(&[("POLICY", POLICY)]);
@@ -186,6 +237,17 @@ async fn a_commit_reaches_nothing_of_the_host_under_policy() {
         ),
     ]
     .into_iter()
+    .chain([
+        ("plant".to_string(), "service 'a': volume '".to_string()),
+        (
+            "plant".to_string(),
+            "writable (a bind of the stack folder must be read-only)".to_string(),
+        ),
+        (
+            "extvol".to_string(),
+            "volumes.data is external (a volume the stack did not create)".to_string(),
+        ),
+    ])
     .chain(through_links.iter().map(|(short, _)| {
         (
             short.to_string(),
@@ -201,8 +263,10 @@ async fn a_commit_reaches_nothing_of_the_host_under_policy() {
         let stack = d.stack(&short);
         let failed = api.wait_status(&stack, "failed", CONVERGE).await;
         let error = failed["error"].as_str().unwrap_or_default();
-        // Compose v1 knows no `provider` and refuses it itself.
-        let v1_refuses = short == "provider" && error.contains("Unsupported config option");
+        // Compose v1 knows no `provider`, hooks or build `ssh`, and refuses them itself.
+        let v1_refuses = ["provider", "hook", "ssh"].contains(&short.as_str())
+            && (error.contains("Unsupported config option")
+                || error.contains("unsupported option"));
         assert!(
             error.contains(&expected) || v1_refuses,
             "{stack}: {expected}\nin: {error}"
@@ -212,6 +276,10 @@ async fn a_commit_reaches_nothing_of_the_host_under_policy() {
     assert!(
         !marker.exists(),
         "compose ran the provider's program on the host"
+    );
+    assert!(
+        !outside.path().join("planted").exists(),
+        "a container wrote to the host through a planted link"
     );
     let seen = envs_of_instance(&d.instance);
     assert!(!seen.contains("never-in-a-container-22"), "{seen}");

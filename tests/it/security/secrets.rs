@@ -189,28 +189,33 @@ async fn with_git_allow_insecure_http_a_token_over_http_deploys() {
 }
 
 /// The secrets of the first revision of the `app` stack, then of the second.
-const OLD_SECRETS: [&str; 6] = [
+const OLD_SECRETS: [&str; 8] = [
     "pw-secret-1",
     "pw-secret-2",
     "sa-secret-3",
     "build-token-4",
     "dotenv-secret-5",
     "tok-secret-6",
+    "dsn-secret-7",
+    "bearer-secret-8",
 ];
-const NEW_SECRETS: [&str; 6] = [
+const NEW_SECRETS: [&str; 8] = [
     "pw-rotated-1",
     "pw-rotated-2",
     "sa-rotated-3",
     "build-rotated-4",
     "dotenv-rotated-5",
     "tok-rotated-6",
+    "dsn-rotated-7",
+    "bearer-rotated-8",
 ];
 
 /// A stack that shows its secrets outside their keys, as published compose
 /// files do: a password in a URL and in a label's URL, a build arg, an SQL
 /// Server password repeated in `command:` and in the healthcheck, a value
-/// from `.env` through a secret-named variable.
-fn leaky_stack(s: &[&str; 6]) -> (String, String) {
+/// from `.env` through a secret-named variable, a password inside a DSN, a
+/// bearer token in a header value.
+fn leaky_stack(s: &[&str; 8]) -> (String, String) {
     let compose = format!(
         "services:
   db:
@@ -224,6 +229,8 @@ fn leaky_stack(s: &[&str; 6]) -> (String, String) {
       DATABASE_URL: postgres://u:{url}@h/db
       SA_PASSWORD: {sa}
       PRIVATE: ${{DB_PASSWORD}}
+      DSN: user=app password={dsn} host=db
+      HEADER: Bearer {bearer}
     labels:
       cache: redis://:{label}@r
     command: [serve, /opt/mssql-tools/bin/sqlcmd, -S, localhost, -U, sa, -P, {sa}]
@@ -235,6 +242,8 @@ fn leaky_stack(s: &[&str; 6]) -> (String, String) {
         url = s[0],
         sa = s[2],
         label = s[1],
+        dsn = s[6],
+        bearer = s[7],
     );
     (compose, format!("DB_PASSWORD={}\n", s[4]))
 }
@@ -264,7 +273,7 @@ async fn secret_values_are_masked_wherever_they_appear() {
     crate::require_docker!();
     let mut d = Deployment::new("redact");
     let (app, broken) = (d.stack("app"), d.stack("broken"));
-    let write = |d: &Deployment, s: &[&str; 6]| {
+    let write = |d: &Deployment, s: &[&str; 8]| {
         let (compose, dotenv) = leaky_stack(s);
         d.repo
             .write(&format!("{app}/compose.yaml"), &compose)
