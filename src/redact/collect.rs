@@ -256,8 +256,13 @@ mod tests {
     #[case::no_credentials("http://example.com/a@b", &[])]
     #[case::two_urls("a://x:first-pw@h b://y:second-pw@h", &["first-pw", "second-pw"])]
     fn url_credentials(#[case] text: &str, #[case] expected: &[&str]) {
+        assert_finds(url_passwords, text, expected);
+    }
+
+    /// What `collect` finds in `text`, against `expected` in any order.
+    fn assert_finds(collect: fn(&str, &mut Secrets), text: &str, expected: &[&str]) {
         let mut secrets = Secrets::default();
-        url_passwords(text, &mut secrets);
+        collect(text, &mut secrets);
         let mut expected = expected.to_vec();
         expected.sort_unstable();
         assert_eq!(found(&secrets), expected);
@@ -271,11 +276,7 @@ mod tests {
     #[case::bearer("Bearer bearer-secret-5555", &["bearer-secret-5555"])]
     #[case::plain_words("port=8080 mode=fast --verbose", &[])]
     fn inline(#[case] text: &str, #[case] expected: &[&str]) {
-        let mut secrets = Secrets::default();
-        inline_credentials(text, &mut secrets);
-        let mut expected = expected.to_vec();
-        expected.sort_unstable();
-        assert_eq!(found(&secrets), expected);
+        assert_finds(inline_credentials, text, expected);
     }
 
     #[rstest]
