@@ -1,8 +1,9 @@
 //! Secrets are never shown: not in plans, logs, history, events nor the dashboard.
 //!
 //! Two layers. By key: a value is secret-looking when its key contains
-//! `PASS` (`PASSWORD`, `PASSWD`, `DB_PASS`), `SECRET`, `TOKEN`, `KEY`,
-//! `CREDENTIAL` or `AUTH` (any case); over-redacting a harmless
+//! `PASS` (`PASSWORD`, `PASSWD`, `DB_PASS`), `SECRET`, `TOKEN`, `KEY` or
+//! `CREDENTIAL` (any case; not `AUTH`, which would take `AUTHENTIK_REDIS__HOST:
+//! redis` for a secret and mask every `redis`); over-redacting a harmless
 //! `KEYCLOAK_URL` is the price of never showing a `POSTGRES_PASSWORD`. The
 //! compose view ([`compose_text`]) and the plan's `environment.*` and
 //! `labels.*` fields hide such values under their key.
@@ -56,7 +57,7 @@ pub const MIN_SECRET_LEN: usize = 4;
 /// Whether `key` names a secret-looking value.
 pub fn is_secret(key: &str) -> bool {
     let upper = key.to_ascii_uppercase();
-    ["PASS", "SECRET", "TOKEN", "KEY", "CREDENTIAL", "AUTH"]
+    ["PASS", "SECRET", "TOKEN", "KEY", "CREDENTIAL"]
         .iter()
         .any(|word| upper.contains(word))
 }

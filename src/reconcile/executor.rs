@@ -7,7 +7,7 @@ use std::path::Path;
 use super::ReconcileError;
 use crate::docker::DockerHandle;
 use crate::docker::client;
-use crate::docker::state::ContainerInfo;
+use crate::docker::state::{ContainerInfo, ContainerState};
 use crate::labels::{self, StackLabels};
 use crate::stack::DesiredStack;
 use crate::stack::workspace::Workspaces;
@@ -35,6 +35,17 @@ pub trait Executor: Send + Sync + 'static {
 
     /// Forgets the stack's working files after a complete removal.
     fn discard(&self, name: &str) -> impl Future<Output = ()> + Send;
+
+    /// Whether the engine's own list agrees that the containers of `seen`
+    /// that stopped are stopped. Docker sends `die` before its list says so
+    /// (the runtime cache believes the event), and compose acts on the list:
+    /// a revert started in between finds nothing to do, and the stop is seen
+    /// again later, costing a second revert.
+    fn stops_listed(
+        &self,
+        name: &str,
+        seen: &[ContainerInfo],
+    ) -> impl Future<Output = Result<bool, ReconcileError>> + Send;
 }
 
 /// The real effects: compose in the workspace, the Docker API for lists.
@@ -102,6 +113,26 @@ impl Executor for DockerExecutor {
 
     async fn discard(&self, name: &str) {
         self.workspaces.discard(name).await;
+    }
+
+    async fn stops_listed(
+        &self,
+        name: &str,
+        seen: &[ContainerInfo],
+    ) -> Result<bool, ReconcileError> {
+        let stopped: Vec<&str> = seen
+            .iter()
+            .filter(|c| matches!(c.state, ContainerState::Exited | ContainerState::Dead))
+            .map(|c| c.id.as_str())
+            .collect();
+        if stopped.is_empty() {
+            return Ok(true);
+        }
+        let docker = self.client()?;
+        let listed = client::list_stack(&docker, &self.instance, name).await?;
+        Ok(!listed
+            .iter()
+            .any(|c| c.state == ContainerState::Running && stopped.contains(&c.id.as_str())))
     }
 }
 

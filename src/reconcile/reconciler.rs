@@ -115,6 +115,10 @@ struct Rollback<'a> {
 /// Why an operator's rollback runs, for the log and history.
 const ASKED: &str = "asked for through the API";
 
+/// How soon a drift revert looks again when Docker's list still says running
+/// what its `die` event said stopped.
+const ENGINE_LAG: Duration = Duration::from_millis(250);
+
 /// How soon after a failed gate the stack is looked at again (to roll back).
 const ROLLBACK_DELAY: Duration = Duration::from_millis(100);
 
@@ -367,6 +371,18 @@ impl<E: Executor> StackReconciler<E> {
         let Some(desired) = seen.desired else {
             return Ok(Action::await_change());
         };
+        if cause == Cause::Drift
+            && !self
+                .executor
+                .stops_listed(seen.name, seen.containers)
+                .await?
+        {
+            tracing::debug!(
+                stack = seen.name,
+                "Docker's list does not say stopped yet; looking again before a revert"
+            );
+            return Ok(Action::requeue(ENGINE_LAG));
+        }
         let labels = self.labels_for(seen.snapshot, desired, cause, seen.applied);
         let change = Change {
             desired,

@@ -36,6 +36,13 @@ pub fn from_value(value: &Value, env: &BTreeMap<String, String>, secrets: &mut S
     match value {
         Value::Object(map) => {
             for (key, inner) in map {
+                // Compose's own `secrets:` (the top-level section and a
+                // service's list) holds names, file paths and variable names,
+                // not values: masking a secret's name would mask the key it
+                // also is.
+                if key == "secrets" {
+                    continue;
+                }
                 if is_secret(key) {
                     leaves(inner, env, secrets);
                 }
@@ -292,6 +299,18 @@ mod tests {
             interpolate(text, &dotenv("DB_PASSWORD=hunter22\n")),
             expected
         );
+    }
+
+    /// Compose's `secrets:` names files and secrets; a name masked as a value
+    /// would mask the mapping key it also is (traefik's published example).
+    #[test]
+    fn the_names_under_compose_s_secrets_are_not_secret_values() {
+        let document = json!({
+            "secrets": {"ovh_application_key": {"file": "./secrets/ovh_application_key.secret"}},
+            "services": {"traefik": {"secrets": ["ovh_application_key"]}}
+        });
+        let secrets = stack(&BTreeMap::new(), &[], &[&document]);
+        assert_eq!(found(&secrets), Vec::<&str>::new());
     }
 
     #[test]

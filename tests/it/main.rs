@@ -13,6 +13,7 @@ mod failed_apply;
 mod faults;
 mod health_gate;
 mod history;
+mod kill_once;
 mod observability;
 mod plan;
 mod quick_start;

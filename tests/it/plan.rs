@@ -13,6 +13,7 @@ use crate::support::wait::wait_until;
 const MANUAL: [(&str, &str); 1] = [("RECONCILE_ENABLED", "false")];
 
 async fn plan(api: &Api, stack: &str) -> Value {
+    api.wait_ready().await;
     let (status, body) = api
         .post(&format!("/api/stacks/{stack}/plan"), &[], b"")
         .await;

@@ -229,6 +229,7 @@ async fn published_compose_files_are_discovered_and_planned_without_leaking_secr
 
     let mut problems = Vec::new();
     let mut secrets_seen = 0;
+    api.wait_ready().await;
     for (name, dir) in &corpus {
         if !known.contains(&name.as_str()) {
             problems.push(format!("{name}: not discovered"));

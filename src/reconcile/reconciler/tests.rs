@@ -28,6 +28,8 @@ struct FakeExecutor {
     /// Runs once when the reconciler next asks whether Docker answers: what
     /// happens elsewhere between a decision and the apply it starts.
     on_connect: Mutex<Option<Box<dyn FnOnce() + Send>>>,
+    /// Docker's list still says running what the cache says stopped.
+    list_lags: bool,
 }
 
 impl FakeExecutor {
@@ -102,6 +104,14 @@ impl Executor for FakeExecutor {
 
     async fn discard(&self, name: &str) {
         self.call(format!("discard {name}"));
+    }
+
+    async fn stops_listed(
+        &self,
+        _name: &str,
+        _seen: &[ContainerInfo],
+    ) -> Result<bool, ReconcileError> {
+        Ok(!self.list_lags)
     }
 }
 
@@ -279,6 +289,29 @@ async fn an_in_sync_stack_runs_nothing() {
     h.pass("web").await.expect("no-op");
     assert!(h.reconciler.executor.calls().is_empty());
     assert_eq!(h.status("web"), Some(Status::Synced));
+}
+
+/// Docker's `die` came (the cache says exited) but its list still says
+/// running: a revert now would find nothing to do and cost a second one
+/// later, so the pass waits for the list, counting nothing.
+#[tokio::test]
+async fn a_revert_waits_until_docker_s_list_says_stopped() {
+    let lagging = FakeExecutor {
+        list_lags: true,
+        ..runs_web()
+    };
+    let h = harness(defaults(), lagging);
+    h.publish("r1", vec![desired_stack("web", "h1", None)]);
+    h.running("web", "h1");
+    let mut stopped = h.reconciler.runtime.containers("web");
+    stopped[0].state = crate::docker::state::ContainerState::Exited;
+    stopped[0].exit_code = Some(137);
+    h.containers.set_stack("web", stopped);
+    let action = h.pass("web").await.expect("waits");
+    assert_eq!(action, Action::requeue(ENGINE_LAG));
+    assert!(h.reconciler.executor.calls().is_empty(), "no compose run");
+    let reverts = h.reconciler.memories.with("web", |m| m.reverts.len());
+    assert_eq!(reverts, 0, "no revert counted");
 }
 
 #[tokio::test]

@@ -242,6 +242,7 @@ async fn policy_refuses_host_powers_and_a_plan_shows_them() {
     // No policy, nothing applied: the plan of the new service shows its powers.
     let api = d.start(&[("RECONCILE_ENABLED", "false")]);
     api.wait_status(&root, "missing", CONVERGE).await;
+    api.wait_ready().await;
     let (status, plan) = api
         .post(&format!("/api/stacks/{root}/plan"), &[], b"")
         .await;

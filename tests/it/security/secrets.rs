@@ -327,6 +327,7 @@ async fn secret_values_are_masked_wherever_they_appear() {
     d.repo.commit("rotate every secret");
     let api = d.start(&[("RECONCILE_ENABLED", "false")]);
     api.refreshed_after(None).await;
+    api.wait_ready().await;
     let (status, plan) = api.post(&format!("/api/stacks/{app}/plan"), &[], b"").await;
     assert_eq!(status, 200, "{plan}");
     let plan = plan.to_string();

@@ -125,6 +125,18 @@ impl Api {
             .await
     }
 
+    /// Waits until `/readyz` is 200: a snapshot read and Docker listed (a
+    /// plan asked for before Docker answers is a 503).
+    pub async fn wait_ready(&self) {
+        wait_until("docker-cd to be ready", Duration::from_secs(60), || async {
+            match self.get("/readyz").await {
+                (200, _) => Ok(()),
+                (status, body) => Err(format!("{status} {body}")),
+            }
+        })
+        .await;
+    }
+
     /// Waits until the refresh that follows `after` (the `finished_at` seen before,
     /// or `None`) has finished; returns `GET /api/refresh`.
     pub async fn refreshed_after(&self, after: Option<&str>) -> Value {
