@@ -106,6 +106,28 @@ pub async fn list_stack(
     list(docker, filters).await
 }
 
+/// The volumes whose name starts with `prefix`.
+///
+/// # Errors
+/// When the daemon does not answer.
+pub async fn volumes_named(
+    docker: &Docker,
+    prefix: &str,
+) -> Result<Vec<bollard::models::Volume>, DockerError> {
+    let filters = HashMap::from([("name".to_string(), vec![prefix.to_string()])]);
+    let options = bollard::query_parameters::ListVolumesOptionsBuilder::default()
+        .filters(&filters)
+        .build();
+    let listed = docker.list_volumes(Some(options)).await?;
+    // The engine's name filter matches any part of the name.
+    Ok(listed
+        .volumes
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|v| v.name.starts_with(prefix))
+        .collect())
+}
+
 /// Every container of compose project `project`, whoever made it.
 ///
 /// # Errors

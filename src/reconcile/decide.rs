@@ -440,9 +440,9 @@ fn needs_apply(
 
 /// A stack whose last `compose up` failed: what it left (containers created
 /// and never started, or none) is that failure, not drift, so no crash-loop
-/// budget is spent on it. It is tried again once its backoff passed (at once
-/// on a sync), and reported `failed` with compose's error meanwhile; `None`
-/// once it runs or Git changed the stack.
+/// budget is spent on it. It is tried again once its backoff passed, and
+/// reported `failed` with compose's error meanwhile; `None` once it runs, Git
+/// changed the stack, or a sync asks for an apply now.
 fn after_failed_up(
     memory: &mut Memory,
     verdict: &Verdict,
@@ -455,7 +455,11 @@ fn after_failed_up(
         memory.failed_up = None;
         return None;
     }
-    let due = memory.granted || (policy.reconcile_enabled && now >= failed.retry_at);
+    if memory.granted {
+        // A sync: the operator's apply, recorded as such, not a retry.
+        return None;
+    }
+    let due = policy.reconcile_enabled && now >= failed.retry_at;
     Some(if due {
         Step::Retry {
             try_number: failed.tries + 1,

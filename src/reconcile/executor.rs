@@ -74,6 +74,30 @@ impl DockerExecutor {
         let project = client::list_project(docker, name).await?;
         check_foreign(name, &project, &self.instance, &self.workspaces.dir(name))
     }
+
+    /// Under `deny-host-mounts`, refuses existing volumes named like the
+    /// stack's own that it did not create or that mount the host: compose
+    /// mounts whatever volume has the name it would have given.
+    async fn check_volumes(
+        &self,
+        docker: &bollard::Docker,
+        name: &str,
+    ) -> Result<(), ReconcileError> {
+        let policy = self.workspaces.policy();
+        if !policy.deny_host_mounts {
+            return Ok(());
+        }
+        let volumes = client::volumes_named(docker, &format!("{name}_")).await?;
+        let problems: Vec<String> = volumes
+            .iter()
+            .filter_map(|v| policy.existing_volume(&v.name, &v.driver, &v.labels, &v.options, name))
+            .collect();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ReconcileError::Foreign(problems.join("; ")))
+        }
+    }
 }
 
 impl Executor for DockerExecutor {
@@ -88,6 +112,7 @@ impl Executor for DockerExecutor {
     ) -> Result<Vec<ContainerInfo>, ReconcileError> {
         let docker = self.client()?;
         self.check_project(&docker, &desired.name).await?;
+        self.check_volumes(&docker, &desired.name).await?;
         let run = self.workspaces.up(desired, labels).await?;
         tracing::info!(
             stack = %desired.name,

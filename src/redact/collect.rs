@@ -109,7 +109,8 @@ pub fn inline_credentials(text: &str, secrets: &mut Secrets) {
             Some((key, value)) if !key.is_empty() && is_secret(key) => {
                 secrets.insert(value);
             }
-            Some(_) => {}
+            // `JAVA_OPTS=-Dspring.datasource.password=pw`: the value may be a pair too.
+            Some((_, value)) => inline_credentials(value, secrets),
             None if word.starts_with('-') && is_secret(bare) => {
                 if let Some(value) = next {
                     secrets.insert(value);
@@ -282,6 +283,8 @@ mod tests {
     #[case::flag_space("serve --db-pass cmdline-secret-2222 -v", &["cmdline-secret-2222"])]
     #[case::bearer("Bearer bearer-secret-5555", &["bearer-secret-5555"])]
     #[case::plain_words("port=8080 mode=fast --verbose", &[])]
+    #[case::nested("JAVA_OPTS=-Xmx1g -Dspring.datasource.password=javaPw1x", &["javaPw1x"])]
+    #[case::nested_pair("JAVA_OPTS=-Dspring.datasource.password=javaPw1x", &["javaPw1x"])]
     fn inline(#[case] text: &str, #[case] expected: &[&str]) {
         assert_finds(inline_credentials, text, expected);
     }

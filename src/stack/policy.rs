@@ -129,6 +129,23 @@ impl Policy {
     }
 }
 
+impl Policy {
+    /// Under `deny-host-mounts`, why the existing volume `name` (named like one
+    /// of compose project `project`'s own) may not be mounted; `None` when it may.
+    pub fn existing_volume(
+        &self,
+        name: &str,
+        driver: &str,
+        labels: &std::collections::HashMap<String, String>,
+        options: &std::collections::HashMap<String, String>,
+        project: &str,
+    ) -> Option<String> {
+        let why = mounts::existing_volume(name, driver, labels, options, project)?;
+        self.deny_host_mounts
+            .then(|| format!("{why}, refused by POLICY deny-host-mounts"))
+    }
+}
+
 /// The services of a compose model, by name.
 pub fn services(config: &Value) -> impl Iterator<Item = (&String, &Value)> {
     config

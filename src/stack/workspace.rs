@@ -64,6 +64,11 @@ pub struct ResolvedConfig {
 }
 
 impl Workspaces {
+    /// The `POLICY` applies are admitted under.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
     /// Workspaces under the absolute `data_dir`, run with `compose`; no stack
     /// is applied or planned beyond `policy`; errors masked with `secrets`.
     pub fn new(

@@ -104,6 +104,35 @@ fn not_own(key: &str, volume: &Value, project: &str) -> Option<String> {
         .then(|| format!("is named '{name}' (a volume outside the stack's own)"))
 }
 
+/// Why an existing volume named like one of the stack's own (`<project>_<key>`)
+/// may not be mounted: it was not created for this compose project (by hand,
+/// or by a project of the same name that is gone), or it mounts the host.
+/// Compose takes any volume of that name as the stack's, whatever it holds.
+pub(super) fn existing_volume(
+    name: &str,
+    driver: &str,
+    labels: &std::collections::HashMap<String, String>,
+    options: &std::collections::HashMap<String, String>,
+    project: &str,
+) -> Option<String> {
+    let owner = labels.get("com.docker.compose.project").map(String::as_str);
+    if owner != Some(project) {
+        return Some(format!(
+            "volume '{name}' exists and was not created by this stack (compose project {})",
+            owner.map_or_else(|| "none".to_string(), |o| format!("'{o}'"))
+        ));
+    }
+    let options: Map<String, Value> = options
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
+        .collect();
+    let why = match driver {
+        "" | "local" => local_mount(&options),
+        _ => plugin_path(&options),
+    }?;
+    Some(format!("volume '{name}' {why}"))
+}
+
 /// What the local driver's `mount(2)` would take from the host: a bind, a
 /// device or folder as `device`, a filesystem type that mounts one (`ext4`,
 /// `overlay`, …), or a host path among the mount options (`lowerdir=/etc`).
@@ -193,6 +222,43 @@ mod tests {
         assert_eq!(
             refused(volume),
             vec![format!("{expected}, refused by POLICY deny-host-mounts")]
+        );
+    }
+
+    #[test]
+    fn an_existing_volume_of_the_stack_s_name_must_be_its_own_and_harmless() {
+        use std::collections::HashMap;
+        let labels = |project: &str| {
+            HashMap::from([(
+                "com.docker.compose.project".to_string(),
+                project.to_string(),
+            )])
+        };
+        let bind = HashMap::from([
+            ("type".to_string(), "none".to_string()),
+            ("o".to_string(), "bind".to_string()),
+            ("device".to_string(), "/root".to_string()),
+        ]);
+        let none = HashMap::new();
+        assert_eq!(
+            existing_volume("web_data", "local", &labels("web"), &none, "web"),
+            None
+        );
+        assert_eq!(
+            existing_volume("web_data", "local", &HashMap::new(), &none, "web").as_deref(),
+            Some(
+                "volume 'web_data' exists and was not created by this stack (compose project none)"
+            )
+        );
+        assert_eq!(
+            existing_volume("web_data", "local", &labels("other"), &none, "web").as_deref(),
+            Some(
+                "volume 'web_data' exists and was not created by this stack (compose project 'other')"
+            )
+        );
+        assert_eq!(
+            existing_volume("web_data", "local", &labels("web"), &bind, "web").as_deref(),
+            Some("volume 'web_data' binds '/root'")
         );
     }
 

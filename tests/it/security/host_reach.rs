@@ -14,6 +14,15 @@ use crate::support::docker::{TEST_IMAGE, docker_ok};
 
 const POLICY: &str = "deny-privileged,deny-host-mounts,allowed-registries=docker.io";
 
+/// Removes the named volume when the test ends, however it ends.
+struct VolumeGuard(String);
+
+impl Drop for VolumeGuard {
+    fn drop(&mut self) {
+        let _ = crate::support::docker::docker(&["volume", "rm", "-f", &self.0]);
+    }
+}
+
 /// A seccomp profile that allows every syscall.
 const ALLOW_ALL: &str = "{\"defaultAction\": \"SCMP_ACT_ALLOW\"}\n";
 
@@ -212,6 +221,28 @@ async fn a_commit_reaches_nothing_of_the_host_under_policy() {
             ),
         ),
     );
+    // A volume made beforehand under the name compose would give the stack's
+    // own `data`, binding a host folder: compose would mount it as is.
+    let taken = d.stack("taken");
+    let volume = VolumeGuard(format!("{taken}_data"));
+    docker_ok(&[
+        "volume",
+        "create",
+        "--opt",
+        "type=none",
+        "--opt",
+        "o=bind",
+        "--opt",
+        &format!("device={host}"),
+        &volume.0,
+    ]);
+    d.repo.write(
+        &format!("{taken}/compose.yaml"),
+        &format!(
+            "services:\n{}volumes:\n  data: {{}}\n",
+            service("web", "    volumes: ['data:/d']\n")
+        ),
+    );
     let extvol = d.stack("extvol");
     d.repo.write(
         &format!("{extvol}/compose.yaml"),
@@ -242,6 +273,13 @@ async fn a_commit_reaches_nothing_of_the_host_under_policy() {
         (
             "plant".to_string(),
             "writable (a bind of the stack folder must be read-only)".to_string(),
+        ),
+        (
+            "taken".to_string(),
+            format!(
+                "volume '{}' exists and was not created by this stack",
+                volume.0
+            ),
         ),
         (
             "extvol".to_string(),
