@@ -116,6 +116,11 @@ pub(super) fn existing_volume(
     project: &str,
 ) -> Option<String> {
     let owner = labels.get("com.docker.compose.project").map(String::as_str);
+    // Another project's own volume, named for it by compose (stack `web_api`'s
+    // `data` is `web_api_data`, which starts like `web`'s): not this stack's.
+    if owner.is_some_and(|o| o != project && name.starts_with(&format!("{o}_"))) {
+        return None;
+    }
     if owner != Some(project) {
         return Some(format!(
             "volume '{name}' exists and was not created by this stack (compose project {})",
@@ -255,6 +260,11 @@ mod tests {
             Some(
                 "volume 'web_data' exists and was not created by this stack (compose project 'other')"
             )
+        );
+        // Stack `web_api`'s own volume only starts like `web`'s.
+        assert_eq!(
+            existing_volume("web_api_data", "local", &labels("web_api"), &bind, "web"),
+            None
         );
         assert_eq!(
             existing_volume("web_data", "local", &labels("web"), &bind, "web").as_deref(),
