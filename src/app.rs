@@ -20,6 +20,7 @@ use crate::api::{
 };
 use crate::commands::{self, StackCommands};
 use crate::compose::runner::{ComposeMetrics, ComposeRunner};
+use crate::compose::workspace::Workspaces;
 use crate::config::Config;
 use crate::docker::DockerHandle;
 use crate::docker::state::RuntimeCache;
@@ -38,7 +39,6 @@ use crate::runtime::Runtime;
 use crate::stack::StackName;
 use crate::stack::revisions::Revisions;
 use crate::stack::snapshot::SnapshotReader;
-use crate::stack::workspace::Workspaces;
 use crate::status::StatusTable;
 
 /// Every known stack is reconciled again this often, whatever the informers say:

@@ -18,6 +18,7 @@
 //! | wiring | [`app`] starts each of them into one [`runtime::Runtime`] |
 #![forbid(unsafe_code)]
 
+pub mod admission;
 pub mod api;
 pub mod app;
 pub mod commands;

@@ -27,7 +27,7 @@
 //! |---|---|
 //! | compose view | `api::plan::compose_file` (by key, then by value) |
 //! | plan (old and new) | `plan::Planner::plan`, over every changed field, with the values of the containers and of the revisions they run |
-//! | compose's error output (stack error, plan error) | `stack::workspace::Workspaces`, on every compose run it returns |
+//! | compose's error output (stack error, plan error) | `compose::workspace::Workspaces`, on every compose run it returns |
 //! | a stack's undeployable-revision error | `stack::discover`, with the stack's own set |
 //! | stack `error` and `last_result` | `status::StatusTable::update` |
 //! | history entries | `history::History` (on write and on read) |

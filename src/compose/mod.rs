@@ -5,3 +5,5 @@ pub mod command;
 pub mod file;
 pub mod overlay;
 pub mod runner;
+pub mod workdir;
+pub mod workspace;

@@ -22,6 +22,7 @@ use self::spec::{
     ImageDefaults, ServiceSpec, actual_service, desired_services, parse_env_file, without_inherited,
 };
 use crate::compose::runner::ComposeError;
+use crate::compose::workspace::{WorkspaceError, Workspaces};
 use crate::docker::DockerHandle;
 use crate::docker::client::{self, DockerError};
 use crate::docker::state::ContainerInfo;
@@ -29,7 +30,6 @@ use crate::labels;
 use crate::redact::{SecretBook, Secrets, collect};
 use crate::stack::revisions::Revisions;
 use crate::stack::snapshot::SnapshotReader;
-use crate::stack::workspace::{WorkspaceError, Workspaces};
 use crate::stack::{DesiredStack, StackName};
 
 /// A plan, as `POST /api/stacks/{name}/plan` returns it.

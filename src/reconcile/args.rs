@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use clap::ValueEnum;
 
+use crate::admission::policy::Policy;
 use crate::docker::InstanceName;
 use crate::setting::parse_duration;
-use crate::stack::policy::Policy;
 
 /// What to do when the runtime differs from the desired state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -5,12 +5,12 @@ use std::future::Future;
 use std::path::Path;
 
 use super::ReconcileError;
+use crate::compose::workspace::Workspaces;
 use crate::docker::DockerHandle;
 use crate::docker::client;
 use crate::docker::state::{ContainerInfo, ContainerState};
 use crate::labels::{self, StackLabels};
 use crate::stack::DesiredStack;
-use crate::stack::workspace::Workspaces;
 
 /// What the reconciler does to the host.
 pub trait Executor: Send + Sync + 'static {

@@ -16,8 +16,8 @@ pub use executor::DockerExecutor;
 pub use reconciler::StackReconciler;
 
 use crate::compose::runner::ComposeError;
+use crate::compose::workspace::WorkspaceError;
 use crate::docker::client::DockerError;
-use crate::stack::workspace::WorkspaceError;
 
 /// Why a reconcile failed; the stack is `failed` with this message.
 #[derive(Debug, thiserror::Error)]

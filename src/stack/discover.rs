@@ -10,11 +10,11 @@ use std::sync::Arc;
 
 use self::links::StackTree;
 use self::paths::{join, owner, parent, relative_to, split};
-use super::confine;
 use super::hash::{compose_hash, stack_hash};
 use super::model::{self, Reached, StackFiles};
 use super::name::{StackName, project_name_problem};
 use super::{DesiredStack, StackFile};
+use crate::admission::files as confine;
 use crate::compose;
 use crate::compose::file::ComposeFile;
 use crate::git::tree::{Entry, FileTree};

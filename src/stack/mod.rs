@@ -1,19 +1,13 @@
 //! Stacks as Git describes them: discovery under `DEPLOY_DIR`, names, hashes, and
 //! the snapshot of them all at one commit.
 
-pub mod admit;
-pub mod confine;
 pub mod discover;
 pub mod hash;
 pub mod health;
 pub mod model;
 pub mod name;
-pub mod on_disk;
-pub mod policy;
 pub mod revisions;
 pub mod snapshot;
-pub mod workdir;
-pub mod workspace;
 
 #[cfg(test)]
 pub mod fixtures;

@@ -6,7 +6,7 @@
 //! result. So these paths are checked here, on the files as written: they must
 //! be literal (no variables: docker-cd cannot know compose's values for them)
 //! and stay in the stack folder. Everything compose resolves itself is checked
-//! on its resolved model before an apply (`admit.rs`).
+//! on its resolved model before an apply (`admission::resolved`).
 
 use std::sync::Arc;
 

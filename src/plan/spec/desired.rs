@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::ServiceSpec;
 use super::compose_value::{health_test, key_values, string_of, words};
 use super::normal::{network_mode, normal_image, short_network, user_labels};
-use crate::stack::policy::privileges;
+use crate::admission::policy::privileges;
 
 /// `host_ip:published:target/protocol` from a short or long port entry.
 fn port(value: &Value) -> Option<String> {

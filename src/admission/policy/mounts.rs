@@ -5,8 +5,8 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
+use crate::admission::on_disk::within;
 use crate::stack::model::{VolumeSource, volume_source};
-use crate::stack::on_disk::within;
 
 /// Filesystem types a local-driver volume may mount: memory, and network
 /// shares (their `device` names a server, not the host).

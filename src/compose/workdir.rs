@@ -10,8 +10,8 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::StackFile;
 use crate::git::tree::Entry;
+use crate::stack::StackFile;
 
 /// Replaces `dir` with `files` plus one generated `(name, bytes)` file.
 ///

@@ -3,11 +3,11 @@
 //! relative bind sources written literally. These are checked on the files as
 //! written, before compose runs; what compose resolves (build contexts,
 //! interpolated bind sources, `secrets`/`configs` files) is checked on its
-//! resolved model before an apply (`admit.rs`).
+//! resolved model before an apply (`resolved.rs`).
 
 use serde_json::Value;
 
-use super::model::{Document, StackFiles, VolumeSource, confined, strings, volume_sources};
+use crate::stack::model::{Document, StackFiles, VolumeSource, confined, strings, volume_sources};
 
 /// Every path of `document` that compose would read from outside the stack
 /// folder (among `files`), worded for the stack's error.

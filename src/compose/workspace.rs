@@ -8,14 +8,14 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use serde_json::Value;
 
-use super::admit::admit;
-use super::policy::Policy;
-use super::{DesiredStack, StackFile};
+use crate::admission::policy::Policy;
+use crate::admission::resolved::admit;
 use crate::compose::overlay::{self, OVERRIDE_FILE};
 use crate::compose::runner::{ComposeError, ComposeRunner, Project, RunOutput};
 use crate::labels::StackLabels;
 use crate::redact::SecretBook;
 use crate::stack::discover::COMPOSE_FILE_NAMES;
+use crate::stack::{DesiredStack, StackFile};
 
 /// Why a workspace step failed.
 #[derive(Debug, thiserror::Error)]
