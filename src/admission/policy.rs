@@ -127,9 +127,7 @@ impl Policy {
         }
         problems
     }
-}
 
-impl Policy {
     /// Under `deny-host-mounts`, why the existing volume `name` (named like one
     /// of compose project `project`'s own) may not be mounted; `None` when it may.
     pub fn existing_volume(

@@ -115,7 +115,9 @@ pub(super) fn existing_volume(
     options: &std::collections::HashMap<String, String>,
     project: &str,
 ) -> Option<String> {
-    let owner = labels.get("com.docker.compose.project").map(String::as_str);
+    let owner = labels
+        .get(crate::labels::COMPOSE_PROJECT)
+        .map(String::as_str);
     // Another project's own volume, named for it by compose (stack `web_api`'s
     // `data` is `web_api_data`, which starts like `web`'s): not this stack's.
     if owner.is_some_and(|o| o != project && name.starts_with(&format!("{o}_"))) {

@@ -197,6 +197,16 @@ impl Harness {
             .set_stack(name, vec![container("a", "web", "running", &labels)]);
     }
 
+    /// The first container of `name` exited with `code` in the runtime cache
+    /// (Docker's `die`); returns the stack's containers as set.
+    fn exits(&self, name: &str, code: i64) -> Vec<ContainerInfo> {
+        let mut exited = self.reconciler.runtime.containers(name);
+        exited[0].state = crate::docker::state::ContainerState::Exited;
+        exited[0].exit_code = Some(code);
+        self.containers.set_stack(name, exited.clone());
+        exited
+    }
+
     /// `web`'s history ends with an apply of `r2` (h2) at the time `running`
     /// labels, whose gate failed as `failure` says, with `error`.
     async fn failed_apply_of_r2(&self, failure: GateFailure, error: &str) {
@@ -303,10 +313,7 @@ async fn a_revert_waits_until_docker_s_list_says_stopped() {
     let h = harness(defaults(), lagging);
     h.publish("r1", vec![desired_stack("web", "h1", None)]);
     h.running("web", "h1");
-    let mut stopped = h.reconciler.runtime.containers("web");
-    stopped[0].state = crate::docker::state::ContainerState::Exited;
-    stopped[0].exit_code = Some(137);
-    h.containers.set_stack("web", stopped);
+    h.exits("web", 137);
     let action = h.pass("web").await.expect("waits");
     assert_eq!(action, Action::requeue(ENGINE_LAG));
     assert!(h.reconciler.executor.calls().is_empty(), "no compose run");
@@ -420,10 +427,7 @@ async fn a_drift_revert_keeps_the_labels_of_the_apply_it_repairs() {
     h.publish("r2", vec![desired_stack("web", "h1", None)]);
     h.running("web", "h1");
     // The container stopped: drift of what r1 applied.
-    let mut stopped = h.reconciler.runtime.containers("web");
-    stopped[0].state = crate::docker::state::ContainerState::Exited;
-    stopped[0].exit_code = Some(0);
-    h.containers.set_stack("web", stopped);
+    h.exits("web", 0);
     h.pass("web").await.expect("reverted");
     assert_eq!(
         h.reconciler.executor.calls(),
@@ -439,10 +443,7 @@ async fn a_revert_compose_left_undone_is_seen_on_the_look_after_it() {
     let h = harness(defaults(), runs_web());
     h.publish("r1", vec![desired_stack("web", "h1", None)]);
     h.running("web", "h1");
-    let mut exited = h.reconciler.runtime.containers("web");
-    exited[0].state = crate::docker::state::ContainerState::Exited;
-    exited[0].exit_code = Some(3);
-    h.containers.set_stack("web", exited);
+    h.exits("web", 3);
     let action = h.pass("web").await.expect("reverted");
     assert_eq!(h.status("web"), Some(Status::Synced));
     assert_eq!(action, Action::requeue(VERIFY_AFTER));
@@ -477,10 +478,7 @@ async fn a_crash_loop_given_up_before_a_restart_stays_given_up() {
         h.reconciler.history.record("web", revert).await;
     }
     h.running("web", "h2");
-    let mut exited = h.reconciler.runtime.containers("web");
-    exited[0].state = crate::docker::state::ContainerState::Exited;
-    exited[0].exit_code = Some(1);
-    h.containers.set_stack("web", exited);
+    h.exits("web", 1);
     h.pass("web").await.expect("a report");
     assert!(h.reconciler.executor.calls().is_empty(), "not a sixth time");
     let record = h.reconciler.status.get("web").expect("record");

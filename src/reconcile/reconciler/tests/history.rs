@@ -101,10 +101,7 @@ async fn a_drift_revert_a_sync_and_a_plan_apply_each_say_why() {
     let h = harness(defaults(), runs_web());
     h.publish("r2", vec![desired_stack("web", "h1", None)]);
     h.running("web", "h1");
-    let mut stopped = h.reconciler.runtime.containers("web");
-    stopped[0].state = crate::docker::state::ContainerState::Exited;
-    stopped[0].exit_code = Some(0);
-    h.containers.set_stack("web", stopped.clone());
+    let stopped = h.exits("web", 0);
     h.pass_for("web", Origin::Docker).await.expect("reverted");
 
     h.containers.set_stack("web", stopped.clone());
@@ -135,12 +132,7 @@ async fn a_drift_revert_a_sync_and_a_plan_apply_each_say_why() {
         ]
     );
     // The same drift found by the periodic resync says so.
-    h.containers
-        .set_stack("web", h.reconciler.runtime.containers("web"));
-    let mut stopped = h.reconciler.runtime.containers("web");
-    stopped[0].state = crate::docker::state::ContainerState::Exited;
-    stopped[0].exit_code = Some(0);
-    h.containers.set_stack("web", stopped);
+    h.exits("web", 0);
     h.pass_for("web", Origin::Resync).await.expect("reverted");
     let newest = entries(&h, "web").await.remove(0);
     assert_eq!(
