@@ -29,7 +29,7 @@ use crate::history::History;
 use crate::informer::git::RefreshHandle;
 use crate::informer::{self, Keys};
 use crate::plan::Planner;
-use crate::reconcile::decide::Policy;
+use crate::reconcile::decide::Rules;
 use crate::reconcile::memory::Memories;
 use crate::reconcile::reason::{Origin, Reason, StackRequest};
 use crate::reconcile::series::GateSeries;
@@ -215,7 +215,7 @@ fn start_reconciler(
     ));
     let reconciler = Arc::new(StackReconciler {
         instance: instance.clone(),
-        policy: Policy {
+        rules: Rules {
             reconcile_enabled: config.reconcile.enabled,
             remove_enabled: config.reconcile.remove_enabled,
             drift_policy: config.reconcile.drift_policy,

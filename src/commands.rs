@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::docker::state::RuntimeCache;
 use crate::history::History;
 use crate::plan::{Plan, PlanError, Planner};
-use crate::reconcile::memory::{ApplyRequest, Memories, StackGuard};
+use crate::reconcile::memory::{Memories, PendingApply, StackGuard};
 use crate::reconcile::reason::{Origin, Reason, StackRequest};
 use crate::stack::StackName;
 use crate::stack::revisions::Revisions;
@@ -304,7 +304,7 @@ impl StackCommands {
             return Err(CommandError::Stopped);
         }
         let (reply, answer) = oneshot::channel();
-        let request = ApplyRequest {
+        let request = PendingApply {
             guard,
             reply,
             rollback_to,

@@ -42,7 +42,7 @@ named_enum! {
 
 named_enum! {
     /// How a webhook request ended: the `outcome` label of `webhook_requests_total`.
-    pub enum Outcome {
+    pub enum WebhookOutcome {
         /// A tracked push: a refresh runs or is queued.
         Accepted = "accepted",
         /// Not a push, or a push to a ref docker-cd does not follow.

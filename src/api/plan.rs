@@ -56,7 +56,7 @@ pub async fn plan(
 
 /// Body of `apply`.
 #[derive(Debug, Deserialize)]
-pub struct ApplyRequest {
+pub struct ApplyBody {
     /// The `token` of the plan being applied.
     pub token: String,
 }
@@ -66,7 +66,7 @@ pub struct ApplyRequest {
 pub async fn apply(
     State(commands): State<Arc<StackCommands>>,
     StackPath(name): StackPath,
-    body: Result<Json<ApplyRequest>, JsonRejection>,
+    body: Result<Json<ApplyBody>, JsonRejection>,
 ) -> Result<Json<ApplyOutcome>, ApiError> {
     let Json(request) = body.map_err(|e| {
         ApiError::new(

@@ -19,8 +19,8 @@ use crate::informer::git::{RefreshHandle, Requested, Trigger};
 use crate::metrics::{AppMetrics, pairs};
 use crate::secret::Secret;
 use crate::webhook::{
-    self, BODY_TIMEOUT, Deliveries, MAX_BODY_BYTES, Outcome, Provider, Signature, SignatureError,
-    UNKNOWN_PROVIDER, WebhookEvent,
+    self, BODY_TIMEOUT, Deliveries, MAX_BODY_BYTES, Provider, Signature, SignatureError,
+    UNKNOWN_PROVIDER, WebhookEvent, WebhookOutcome,
 };
 
 /// Verified webhooks per second before 429: forges send a few per push; a
@@ -48,7 +48,7 @@ impl Webhooks {
             .map(|p| p.as_str())
             .chain([UNKNOWN_PROVIDER])
             .collect();
-        let outcomes: Vec<&str> = Outcome::ALL.iter().map(|o| o.as_str()).collect();
+        let outcomes: Vec<&str> = WebhookOutcome::ALL.iter().map(|o| o.as_str()).collect();
         for labels in pairs(&providers, &outcomes) {
             metrics.webhook_requests.with_label_values(&labels).reset();
         }
@@ -186,12 +186,12 @@ impl Verdict {
     }
 
     /// The metric outcome (none while shutting down) and the response.
-    fn log_and_respond(self, provider: &'static str) -> (Option<Outcome>, Response) {
+    fn log_and_respond(self, provider: &'static str) -> (Option<WebhookOutcome>, Response) {
         match self {
             Self::Disabled => {
                 tracing::warn!(provider, "webhook refused: WEBHOOK_SECRET is not set");
                 let message = "webhooks are disabled: set WEBHOOK_SECRET";
-                refusal(Outcome::Forbidden, StatusCode::FORBIDDEN, message)
+                refusal(WebhookOutcome::Forbidden, StatusCode::FORBIDDEN, message)
             }
             Self::ShuttingDown => (
                 None,
@@ -200,49 +200,64 @@ impl Verdict {
             Self::TimedOut => {
                 tracing::warn!(provider, "webhook refused: the body was too slow");
                 let message = format!("body not received within {} s", BODY_TIMEOUT.as_secs());
-                refusal(Outcome::Timeout, StatusCode::REQUEST_TIMEOUT, message)
+                refusal(
+                    WebhookOutcome::Timeout,
+                    StatusCode::REQUEST_TIMEOUT,
+                    message,
+                )
             }
             Self::Duplicate => {
                 tracing::info!(provider, "webhook ignored: delivery already received");
-                answered(Outcome::Duplicate, "duplicate")
+                answered(WebhookOutcome::Duplicate, "duplicate")
             }
             Self::TooLarge(e) => {
                 tracing::warn!(provider, error = %e, "webhook body refused");
                 let message = format!("body over {} MiB", MAX_BODY_BYTES / (1024 * 1024));
-                refusal(Outcome::TooLarge, StatusCode::PAYLOAD_TOO_LARGE, message)
+                refusal(
+                    WebhookOutcome::TooLarge,
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    message,
+                )
             }
             Self::BadSignature(e) => {
                 tracing::warn!(provider, reason = %e, "webhook refused: bad signature");
                 refusal(
-                    Outcome::Unauthorized,
+                    WebhookOutcome::Unauthorized,
                     StatusCode::UNAUTHORIZED,
                     e.to_string(),
                 )
             }
             Self::Unreadable(e) => {
                 tracing::warn!(provider, error = %e, "webhook refused: unreadable payload");
-                refusal(Outcome::BadRequest, StatusCode::BAD_REQUEST, e)
+                refusal(WebhookOutcome::BadRequest, StatusCode::BAD_REQUEST, e)
             }
             Self::Pong => {
                 tracing::info!(provider, "webhook ping");
-                answered(Outcome::Pong, "pong")
+                answered(WebhookOutcome::Pong, "pong")
             }
             Self::NotAPush(kind) => {
                 tracing::info!(provider, event = %kind, "webhook ignored: not a push");
-                answered(Outcome::Ignored, "ignored")
+                answered(WebhookOutcome::Ignored, "ignored")
             }
             Self::OtherRef(pushed) => {
                 tracing::info!(provider, pushed = %pushed, "webhook ignored: push to another ref");
-                answered(Outcome::Ignored, "ignored")
+                answered(WebhookOutcome::Ignored, "ignored")
             }
             Self::RateLimited => {
                 tracing::debug!(provider, "webhook rate limited; refresh coalesced");
                 let message = "too many webhooks: a refresh is already queued";
-                refusal(Outcome::RateLimited, StatusCode::TOO_MANY_REQUESTS, message)
+                refusal(
+                    WebhookOutcome::RateLimited,
+                    StatusCode::TOO_MANY_REQUESTS,
+                    message,
+                )
             }
             Self::Accepted { pushed, requested } => {
                 tracing::info!(provider, pushed = %pushed, status = ?requested, "webhook accepted");
-                (Some(Outcome::Accepted), accepted(requested).into_response())
+                (
+                    Some(WebhookOutcome::Accepted),
+                    accepted(requested).into_response(),
+                )
             }
         }
     }
@@ -250,10 +265,10 @@ impl Verdict {
 
 /// An error response counted as `outcome`.
 fn refusal(
-    outcome: Outcome,
+    outcome: WebhookOutcome,
     status: StatusCode,
     message: impl Into<String>,
-) -> (Option<Outcome>, Response) {
+) -> (Option<WebhookOutcome>, Response) {
     (
         Some(outcome),
         ApiError::new(status, message).into_response(),
@@ -261,7 +276,7 @@ fn refusal(
 }
 
 /// `200 {"status": <status>}` counted as `outcome`.
-fn answered(outcome: Outcome, status: &'static str) -> (Option<Outcome>, Response) {
+fn answered(outcome: WebhookOutcome, status: &'static str) -> (Option<WebhookOutcome>, Response) {
     (
         Some(outcome),
         (StatusCode::OK, Json(json!({ "status": status }))).into_response(),
@@ -284,7 +299,10 @@ mod tests {
             .lines()
             .filter(|l| l.starts_with("webhook_requests_total{"))
             .count();
-        assert_eq!(series, (Provider::ALL.len() + 1) * Outcome::ALL.len());
+        assert_eq!(
+            series,
+            (Provider::ALL.len() + 1) * WebhookOutcome::ALL.len()
+        );
         assert!(
             text.contains(r#"webhook_requests_total{outcome="too_large",provider="unknown"} 0"#),
             "{text}"

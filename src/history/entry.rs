@@ -47,7 +47,7 @@ named_enum! {
 
 named_enum! {
     /// What was done to the stack.
-    pub enum Action {
+    pub enum Operation {
         /// `compose up` at a revision.
         Apply = "apply",
         /// `compose down`.
@@ -59,7 +59,7 @@ named_enum! {
 
 named_enum! {
     /// A health gate's verdict on an apply or rollback.
-    pub enum Gate {
+    pub enum GateResult {
         /// Every container ran, healthy where checked.
         Passed = "passed",
         /// A container exited or turned unhealthy, or the timeout passed.
@@ -85,7 +85,7 @@ pub struct GateVerdict {
     /// The `stack_hash` whose gate it is.
     pub stack_hash: String,
     /// Passed or failed.
-    pub gate: Gate,
+    pub gate: GateResult,
     /// How it failed.
     pub failure: Option<GateFailure>,
     /// Why it failed.
@@ -106,7 +106,7 @@ pub struct Entry {
     /// What woke it.
     pub trigger: Trigger,
     /// What was done.
-    pub action: Action,
+    pub action: Operation,
     /// RFC 3339 start.
     pub started_at: String,
     /// From the start until compose returned and the result was checked.
@@ -118,7 +118,7 @@ pub struct Entry {
     /// The verdict of the apply's health gate; `null` while it is open, for a
     /// removal, and in records written before gates were recorded.
     #[serde(default)]
-    pub gate: Option<Gate>,
+    pub gate: Option<GateResult>,
     /// How its gate failed (`unhealthy`, `exited`, `timeout`); `null` otherwise.
     #[serde(default)]
     pub gate_reason: Option<GateFailure>,
@@ -127,22 +127,22 @@ pub struct Entry {
 impl Entry {
     /// An apply or rollback that ran and passed its health gate: a revision to roll back to.
     pub fn passed(&self) -> bool {
-        self.action != Action::Remove
+        self.action != Operation::Remove
             && self.outcome == Outcome::Success
-            && self.gate == Some(Gate::Passed)
+            && self.gate == Some(GateResult::Passed)
     }
 
     /// Takes `verdict` when it is about this entry (an apply or rollback of its
     /// `stack_hash` without a verdict yet): a failed gate makes it a failure
     /// with the gate's reason. Returns whether it changed.
     pub fn settle(&mut self, verdict: &GateVerdict) -> bool {
-        let ours = self.action != Action::Remove
+        let ours = self.action != Operation::Remove
             && self.gate.is_none()
             && self.stack_hash.as_deref() == Some(verdict.stack_hash.as_str());
         if ours {
             self.gate = Some(verdict.gate);
             self.gate_reason = verdict.failure;
-            if verdict.gate == Gate::Failed {
+            if verdict.gate == GateResult::Failed {
                 self.outcome = Outcome::Failure;
                 self.error = self.error.take().or_else(|| verdict.error.clone());
             }
@@ -154,7 +154,7 @@ impl Entry {
 /// An apply, removal or rollback under way; [`Run::finish`] makes its entry.
 #[derive(Debug, Clone)]
 pub struct Run {
-    action: Action,
+    action: Operation,
     cause: Cause,
     trigger: Trigger,
     revision: Option<String>,
@@ -167,7 +167,7 @@ pub struct Run {
 impl Run {
     /// Starts now; `target` is what it applies (or, for a removal, removes).
     pub fn start(
-        action: Action,
+        action: Operation,
         (cause, trigger): (Cause, Trigger),
         target: Option<&Synced>,
     ) -> Self {

@@ -12,7 +12,7 @@ mod recorder;
 mod redb_store;
 mod store;
 
-pub use entry::{Action, Cause, Entry, Gate, GateFailure, GateVerdict, Run, Trigger};
+pub use entry::{Cause, Entry, GateFailure, GateResult, GateVerdict, Operation, Run, Trigger};
 pub use recorder::History;
 pub use redb_store::RedbStore;
 pub use store::{HistoryError, HistoryStore, KEEP};

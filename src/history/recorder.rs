@@ -148,7 +148,7 @@ impl History {
 mod tests {
     use super::*;
     use crate::history::fake::MemoryStore;
-    use crate::history::{Action, Cause, Trigger};
+    use crate::history::{Cause, Operation, Trigger};
     use crate::status::Outcome;
 
     fn history(store: MemoryStore) -> History {
@@ -164,7 +164,7 @@ mod tests {
             history.list("web").await.expect("list").is_empty(),
             "nothing begun"
         );
-        let run = Run::start(Action::Remove, (Cause::Git, Trigger::Refresh), None);
+        let run = Run::start(Operation::Remove, (Cause::Git, Trigger::Refresh), None);
         history.begin("web", run);
         history.end("web", Some("compose down failed".into())).await;
         history.end("web", None).await;
@@ -182,14 +182,14 @@ mod tests {
         let book = SecretBook::new();
         let history = History::new(store.clone(), errors).masking(book.clone());
         book.learn("web", &["pw-secret-1"].into_iter().collect());
-        let run = Run::start(Action::Apply, (Cause::Git, Trigger::Refresh), None);
+        let run = Run::start(Operation::Apply, (Cause::Git, Trigger::Refresh), None);
         history.begin("web", run);
         history.end("web", Some("-P pw-secret-1".into())).await;
         let stored = store.list("web").expect("list");
         assert_eq!(stored[0].error.as_deref(), Some("-P (redacted)"));
         // Written before the value was known: masked on the way out.
         let unmasked = History::new(store, IntCounter::new("e", "e").expect("counter"));
-        let run = Run::start(Action::Apply, (Cause::Git, Trigger::Refresh), None);
+        let run = Run::start(Operation::Apply, (Cause::Git, Trigger::Refresh), None);
         unmasked.begin("web", run);
         unmasked.end("web", Some("later-pw-2".into())).await;
         book.learn("web", &["later-pw-2"].into_iter().collect());
@@ -202,7 +202,7 @@ mod tests {
         let history = history(MemoryStore::failing());
         history.begin(
             "web",
-            Run::start(Action::Apply, (Cause::Git, Trigger::Refresh), None),
+            Run::start(Operation::Apply, (Cause::Git, Trigger::Refresh), None),
         );
         history.end("web", None).await;
         assert_eq!(history.errors.get(), 1);

@@ -45,7 +45,7 @@ const REPLAY_MARGIN_SECS: u64 = 2;
 
 named_enum! {
     /// The container event actions docker-cd counts (`docker_events_total{action}`).
-    pub enum Action {
+    pub enum EventAction {
         /// A container was created.
         Create = "create",
         /// A container started.
@@ -65,7 +65,7 @@ named_enum! {
     }
 }
 
-impl Action {
+impl EventAction {
     /// The action of an event; `health_status: healthy` carries its result after a colon.
     fn of(action: &str) -> Self {
         let base = action.split(':').next().unwrap_or_default().trim();
@@ -85,7 +85,7 @@ pub struct Handles {
 
 /// Starts watching `DOCKER_HOST` for this instance's containers until shutdown.
 pub fn spawn(args: &DockerArgs, instance: &InstanceName, runtime: &Runtime) -> Handles {
-    for action in Action::ALL {
+    for action in EventAction::ALL {
         runtime
             .metrics
             .docker_events
@@ -244,7 +244,7 @@ impl Watcher {
         }
         self.metrics
             .docker_events
-            .with_label_values(&[Action::of(&action).as_str()])
+            .with_label_values(&[EventAction::of(&action).as_str()])
             .inc();
         let actor = event.actor.unwrap_or_default();
         let mut attributes = actor.attributes.unwrap_or_default();
@@ -377,7 +377,7 @@ mod tests {
     #[case("health_status: unhealthy", "health_status")]
     #[case("rename", "other")]
     fn actions_map_to_bounded_labels(#[case] action: &str, #[case] label: &str) {
-        assert_eq!(Action::of(action).as_str(), label);
+        assert_eq!(EventAction::of(action).as_str(), label);
     }
 
     #[test]

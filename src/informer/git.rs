@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
 pub use args::GitArgs;
-pub use requests::{LastRefresh, Outcome, RefreshHandle, RefreshStatus, Requested, Trigger};
+pub use requests::{LastRefresh, RefreshHandle, RefreshOutcome, RefreshStatus, Requested, Trigger};
 pub use source::{DeployFolder, DesiredSource};
 
 use super::{KeySender, Keys};
@@ -98,7 +98,7 @@ fn start<S: DesiredSource>(
     runtime: &Runtime,
 ) -> Handles {
     for trigger in Trigger::ALL {
-        for outcome in Outcome::ALL {
+        for outcome in RefreshOutcome::ALL {
             runtime
                 .metrics
                 .refresh_total
@@ -204,11 +204,11 @@ impl<S: DesiredSource> Refresher<S> {
                     elapsed_ms = elapsed.as_millis() as u64,
                     "refresh completed"
                 );
-                (Outcome::Completed, None, Some(resolved))
+                (RefreshOutcome::Completed, None, Some(resolved))
             }
             Err(error) => {
                 tracing::error!(error = %error, elapsed_ms = elapsed.as_millis() as u64, "refresh failed; the last good snapshot stays");
-                (Outcome::Failed, Some(error), None)
+                (RefreshOutcome::Failed, Some(error), None)
             }
         };
         self.metrics

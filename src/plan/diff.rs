@@ -12,7 +12,7 @@ use crate::redact::{REDACTED, is_secret};
 
 named_enum! {
     /// What an apply would do to a service; the symbols are what plans show.
-    pub enum Action {
+    pub enum Effect {
         /// Create it.
         Add = "+",
         /// Recreate it with other settings.
@@ -47,7 +47,7 @@ pub struct FieldChange {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Change {
     /// `+` add, `~` modify, `-` remove.
-    pub action: Action,
+    pub action: Effect,
     /// Service name.
     pub service: String,
     /// `git` (the desired state changed) or `runtime` (the containers drifted).
@@ -78,7 +78,7 @@ pub fn diff(
     for (name, want) in desired {
         match actual.get(name) {
             None if required.contains(name) => changes.push(Change {
-                action: Action::Add,
+                action: Effect::Add,
                 service: name.clone(),
                 source: Source::Git,
                 fields: exposure(want),
@@ -98,7 +98,7 @@ pub fn diff(
                 }
                 if !fields.is_empty() {
                     changes.push(Change {
-                        action: Action::Change,
+                        action: Effect::Change,
                         service: name.clone(),
                         source: if from_git {
                             Source::Git
@@ -113,7 +113,7 @@ pub fn diff(
     }
     for name in actual.keys().filter(|n| !desired.contains_key(*n)) {
         changes.push(Change {
-            action: Action::Remove,
+            action: Effect::Remove,
             service: name.clone(),
             source: Source::Git,
             fields: Vec::new(),
@@ -148,7 +148,7 @@ fn exposure(spec: &ServiceSpec) -> Vec<FieldChange> {
 }
 
 /// How many of `changes` are `action`s.
-pub fn count(changes: &[Change], action: Action) -> usize {
+pub fn count(changes: &[Change], action: Effect) -> usize {
     changes.iter().filter(|c| c.action == action).count()
 }
 
@@ -275,8 +275,8 @@ mod tests {
         assert_eq!(
             actions,
             [
-                (Action::Add, "db", Source::Git),
-                (Action::Add, "web", Source::Git)
+                (Effect::Add, "db", Source::Git),
+                (Effect::Add, "web", Source::Git)
             ]
         );
     }
@@ -335,7 +335,7 @@ mod tests {
         assert_eq!(changes.len(), 3);
         assert_eq!(
             (changes[0].action, changes[0].service.as_str()),
-            (Action::Add, "cache")
+            (Effect::Add, "cache")
         );
         assert_eq!(
             (
@@ -343,7 +343,7 @@ mod tests {
                 changes[1].service.as_str(),
                 changes[1].source
             ),
-            (Action::Change, "web", Source::Git)
+            (Effect::Change, "web", Source::Git)
         );
         assert_eq!(
             changes[1].fields,
@@ -351,7 +351,7 @@ mod tests {
         );
         assert_eq!(
             (changes[2].action, changes[2].service.as_str()),
-            (Action::Remove, "old")
+            (Effect::Remove, "old")
         );
     }
 
@@ -373,8 +373,8 @@ mod tests {
         assert_eq!(shown, [("~", "runtime"), ("-", "git")]);
         assert_eq!(
             (
-                count(&changes, Action::Change),
-                count(&changes, Action::Add)
+                count(&changes, Effect::Change),
+                count(&changes, Effect::Add)
             ),
             (1, 0)
         );

@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
-use self::diff::{Action, Actual, Change};
+use self::diff::{Actual, Change, Effect};
 use self::spec::{
     ImageDefaults, ServiceSpec, actual_service, desired_services, parse_env_file, without_inherited,
 };
@@ -185,9 +185,9 @@ impl Planner {
             secrets.mask_json(&mut field.new);
         }
         let summary = Summary {
-            add: diff::count(&changes, Action::Add),
-            change: diff::count(&changes, Action::Change),
-            remove: diff::count(&changes, Action::Remove),
+            add: diff::count(&changes, Effect::Add),
+            change: diff::count(&changes, Effect::Change),
+            remove: diff::count(&changes, Effect::Remove),
         };
         Ok(Plan {
             stack: name.to_string(),

@@ -30,7 +30,7 @@ pub enum ServiceState {
 
 /// Why an apply is needed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cause {
+pub enum Divergence {
     /// Git changed (or the stack was never deployed): apply the new desired state.
     Desired,
     /// The runtime left the applied state (stopped, removed, changed by hand).
@@ -45,7 +45,7 @@ pub enum Verdict {
     /// Compose must run.
     NeedsApply {
         /// Git change or drift.
-        cause: Cause,
+        cause: Divergence,
         /// A container of the stack ran and ended (exited or dead), as opposed
         /// to one missing, not started yet or of another `stack_hash`.
         exited: bool,
@@ -138,9 +138,9 @@ pub fn assess(
                 .any(|c| c.label(labels::STACK_HASH) == Some(desired.stack_hash.as_str()));
         Verdict::NeedsApply {
             cause: if applied_current {
-                Cause::Drift
+                Divergence::Drift
             } else {
-                Cause::Desired
+                Divergence::Desired
             },
             exited: services
                 .values()
@@ -264,7 +264,7 @@ mod tests {
         assert!(matches!(
             assess(&d, &[], None).verdict,
             Verdict::NeedsApply {
-                cause: Cause::Desired,
+                cause: Divergence::Desired,
                 ..
             }
         ));
@@ -279,7 +279,7 @@ mod tests {
         assert!(matches!(
             a.verdict,
             Verdict::NeedsApply {
-                cause: Cause::Desired,
+                cause: Divergence::Desired,
                 ..
             }
         ));
@@ -293,7 +293,7 @@ mod tests {
         let a = assess(&d, &[killed, container("b", "running", "h1")], Some("h1"));
         match a.verdict {
             Verdict::NeedsApply {
-                cause: Cause::Drift,
+                cause: Divergence::Drift,
                 exited: true,
                 detail,
             } => assert!(detail.contains("exited (137)"), "{detail}"),
@@ -303,7 +303,7 @@ mod tests {
         assert!(matches!(
             assess(&d, &[], Some("h1")).verdict,
             Verdict::NeedsApply {
-                cause: Cause::Drift,
+                cause: Divergence::Drift,
                 ..
             }
         ));
@@ -343,7 +343,7 @@ mod tests {
         stopped.exit_code = Some(0);
         match assess(&d, &[stopped], Some("h1")).verdict {
             Verdict::NeedsApply {
-                cause: Cause::Drift,
+                cause: Divergence::Drift,
                 exited: true,
                 detail,
             } => assert!(

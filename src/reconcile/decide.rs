@@ -1,12 +1,12 @@
-//! The reconcile policy as a pure function: from what a pass observed, the
+//! The reconcile rules as a pure function: from what a pass observed, the
 //! settings and the stack's memory, the one [`Step`] to take. No I/O and no
-//! clock (the caller passes `now`), so every row of the policy is a unit test.
+//! clock (the caller passes `now`), so every rule is a unit test.
 
 use std::time::{Duration, Instant};
 
 use super::args::DriftPolicy;
-use super::assess::{Cause, Verdict};
-use super::memory::{FailedUp, Gate, Memory};
+use super::assess::{Divergence, Verdict};
+use super::memory::{FailedUp, HealthGate, Memory};
 use crate::history::GateFailure;
 use crate::status::Status;
 
@@ -28,9 +28,9 @@ const FIRST_RETRY_DELAY: Duration = Duration::from_secs(5);
 /// The longest wait between two tries of a failing `compose up`.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(300);
 
-/// The settings the policy follows.
+/// The settings the reconcile follows: what may be done without asking.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Policy {
+pub struct Rules {
     /// `RECONCILE_ENABLED`.
     pub reconcile_enabled: bool,
     /// `RECONCILE_REMOVE_ENABLED`.
@@ -131,7 +131,7 @@ pub enum Step {
     /// Runs `compose up`.
     Apply {
         /// Git change or drift.
-        cause: Cause,
+        cause: Divergence,
         /// What differs, for the log.
         detail: String,
     },
@@ -160,11 +160,11 @@ pub enum Applied {
 }
 
 /// The step for one pass. `requested` is an apply asked through the API: it
-/// runs whatever the policy and the verdict say (the operator saw the plan).
+/// runs whatever the settings and the verdict say (the operator saw the plan).
 pub fn decide(
     observation: Observation<'_>,
     requested: bool,
-    policy: Policy,
+    rules: Rules,
     memory: &mut Memory,
     now: Instant,
 ) -> Step {
@@ -184,10 +184,10 @@ pub fn decide(
             if requested {
                 return requested_apply(verdict);
             }
-            if let Some(step) = after_failed_up(memory, verdict, stack_hash, policy, now) {
+            if let Some(step) = after_failed_up(memory, verdict, stack_hash, rules, now) {
                 return step;
             }
-            let timeout = health_timeout.unwrap_or(policy.health_timeout);
+            let timeout = health_timeout.unwrap_or(rules.health_timeout);
             reopen_after_restart(memory, verdict, stack_hash, applied_ago, timeout, now);
             let gate = Gating {
                 stack_hash,
@@ -218,7 +218,7 @@ pub fn decide(
                     Wait::ForChange,
                 ),
                 Verdict::NeedsApply { cause, detail, .. } => {
-                    needs_apply(*cause, detail, has_containers, policy, memory, now)
+                    needs_apply(*cause, detail, has_containers, rules, memory, now)
                 }
             }
         }
@@ -228,7 +228,7 @@ pub fn decide(
             if !has_containers {
                 Step::Forget
             } else if !requested
-                && (!policy.remove_enabled || (!policy.reconcile_enabled && !memory.granted))
+                && (!rules.remove_enabled || (!rules.reconcile_enabled && !memory.granted))
             {
                 // A sync grant stands in for RECONCILE_ENABLED, never for removal.
                 report(Status::Orphaned, None, Wait::ForChange)
@@ -247,7 +247,7 @@ fn in_sync(
     stack_hash: &str,
     rolled_back: Option<(&str, Option<&str>)>,
 ) -> Step {
-    memory.gate = Some(Gate::Passed {
+    memory.gate = Some(HealthGate::Passed {
         stack_hash: stack_hash.to_string(),
     });
     let Some((failed, reason)) = rolled_back else {
@@ -261,11 +261,11 @@ fn in_sync(
     report(Status::RolledBack, Some(message), Wait::ForChange)
 }
 
-/// An apply asked through the API: it runs whatever the verdict and policy say.
+/// An apply asked through the API: it runs whatever the verdict and settings say.
 fn requested_apply(verdict: &Verdict) -> Step {
     let cause = match verdict {
         Verdict::NeedsApply { cause, .. } => *cause,
-        _ => Cause::Desired,
+        _ => Divergence::Desired,
     };
     Step::Apply {
         cause,
@@ -291,14 +291,14 @@ impl Gating<'_> {
             .clone()
             .filter(|g| g.stack_hash() == stack_hash)?;
         match gate {
-            Gate::Failed {
+            HealthGate::Failed {
                 failure,
                 reason,
                 rollback_tried,
                 ..
             } => Some(self.failed(failure, reason, rollback_tried, memory)),
-            Gate::Open { since, gated, .. } => self.open(verdict, since, gated, memory, now),
-            Gate::Passed { .. } => None,
+            HealthGate::Open { since, gated, .. } => self.open(verdict, since, gated, memory, now),
+            HealthGate::Passed { .. } => None,
         }
     }
 
@@ -313,13 +313,13 @@ impl Gating<'_> {
     ) -> Step {
         if memory.released {
             return Step::Apply {
-                cause: Cause::Desired,
+                cause: Divergence::Desired,
                 detail: "a sync asked for the revision whose health gate failed".into(),
             };
         }
         match self.rollback_to {
             Some(revision) if !rollback_tried => {
-                if let Some(Gate::Failed { rollback_tried, .. }) = &mut memory.gate {
+                if let Some(HealthGate::Failed { rollback_tried, .. }) = &mut memory.gate {
                     *rollback_tried = true;
                 }
                 Step::RollBack {
@@ -364,7 +364,7 @@ impl Gating<'_> {
                 })
             }
             Verdict::NeedsApply {
-                cause: Cause::Drift,
+                cause: Divergence::Drift,
                 exited: true,
                 detail,
             } if gated => Some(self.fail(memory, GateFailure::Exited, detail, since)),
@@ -405,15 +405,15 @@ pub(super) fn short(hash: &str) -> &str {
 }
 
 fn needs_apply(
-    cause: Cause,
+    cause: Divergence,
     detail: &str,
     has_containers: bool,
-    policy: Policy,
+    rules: Rules,
     memory: &mut Memory,
     now: Instant,
 ) -> Step {
     let granted = memory.granted;
-    if !policy.reconcile_enabled && !granted {
+    if !rules.reconcile_enabled && !granted {
         return if has_containers {
             let error = format!("out of sync (automatic apply is off): {detail}");
             report(Status::Drifted, Some(error), Wait::ForChange)
@@ -421,8 +421,8 @@ fn needs_apply(
             report(Status::Missing, None, Wait::ForChange)
         };
     }
-    if cause == Cause::Drift && !granted {
-        if policy.drift_policy == DriftPolicy::Flag {
+    if cause == Divergence::Drift && !granted {
+        if rules.drift_policy == DriftPolicy::Flag {
             return report(Status::Drifted, Some(detail.to_string()), Wait::ForChange);
         }
         if budget_spent(memory, now) {
@@ -447,7 +447,7 @@ fn after_failed_up(
     memory: &mut Memory,
     verdict: &Verdict,
     stack_hash: &str,
-    policy: Policy,
+    rules: Rules,
     now: Instant,
 ) -> Option<Step> {
     let failed = memory.failed_up.as_ref()?;
@@ -459,14 +459,14 @@ fn after_failed_up(
         // A sync: the operator's apply, recorded as such, not a retry.
         return None;
     }
-    let due = policy.reconcile_enabled && now >= failed.retry_at;
+    let due = rules.reconcile_enabled && now >= failed.retry_at;
     Some(if due {
         Step::Retry {
             try_number: failed.tries + 1,
             error: failed.error.clone(),
         }
     } else {
-        let wait = if policy.reconcile_enabled {
+        let wait = if rules.reconcile_enabled {
             Wait::Poll(failed.retry_at.saturating_duration_since(now))
         } else {
             Wait::ForChange
@@ -513,7 +513,7 @@ fn reopen_after_restart(
         && ago < timeout
         && let Some(since) = now.checked_sub(ago)
     {
-        memory.gate = Some(Gate::Open {
+        memory.gate = Some(HealthGate::Open {
             stack_hash: stack_hash.to_string(),
             since,
             gated: true,
@@ -531,7 +531,7 @@ fn fail_gate(
     opened: Instant,
 ) -> String {
     let reason = format!("health gate failed: {why}");
-    memory.gate = Some(Gate::Failed {
+    memory.gate = Some(HealthGate::Failed {
         stack_hash: stack_hash.to_string(),
         failure,
         reason: reason.clone(),
@@ -569,16 +569,16 @@ fn budget_spent(memory: &mut Memory, now: Instant) -> bool {
 /// explicit sync starts a fresh budget and a fresh gate; every drift attempt
 /// counts, also one whose container exits before compose returns. Returns
 /// whether it was such a fresh start.
-pub fn begin(cause: Option<Cause>, memory: &mut Memory, now: Instant) -> bool {
+pub fn begin(cause: Option<Divergence>, memory: &mut Memory, now: Instant) -> bool {
     let granted = std::mem::take(&mut memory.granted);
     memory.released = false;
-    let fresh = granted || cause == Some(Cause::Desired);
+    let fresh = granted || cause == Some(Divergence::Desired);
     if fresh {
         memory.reverts.clear();
         memory.given_up = false;
         memory.gate = None;
     }
-    if cause == Some(Cause::Drift) {
+    if cause == Some(Divergence::Drift) {
         memory.reverts.push(now);
     }
     fresh
@@ -590,14 +590,14 @@ pub fn begin(cause: Option<Cause>, memory: &mut Memory, now: Instant) -> bool {
 /// one. An ack is used up: the rollback repairs the stack.
 pub fn begin_rollback(memory: &mut Memory, now: Instant) {
     let synced = memory.released;
-    begin(Some(Cause::Desired), memory, now);
+    begin(Some(Divergence::Desired), memory, now);
     memory.granted |= synced;
     memory.released = synced;
 }
 
 /// How an apply of `stack_hash` ended, from the assessment made after compose
 /// returned; the apply's gate opens unless it is already passed. `gated`: a Git
-/// change or an operator's apply (see [`Gate::Open`]).
+/// change or an operator's apply (see [`HealthGate::Open`]).
 pub fn after_apply(
     verdict: &Verdict,
     stack_hash: &str,
@@ -610,7 +610,7 @@ pub fn after_apply(
     // A revert during a gated apply's gate belongs to that gate: still gated,
     // with the same deadline.
     let (gated, since) = match &memory.gate {
-        Some(Gate::Open {
+        Some(HealthGate::Open {
             stack_hash: open,
             since,
             gated: true,
@@ -619,13 +619,13 @@ pub fn after_apply(
     };
     match verdict {
         Verdict::InSync => {
-            memory.gate = Some(Gate::Passed {
+            memory.gate = Some(HealthGate::Passed {
                 stack_hash: stack_hash.to_string(),
             });
             Applied::Synced
         }
         Verdict::Settling { .. } => {
-            memory.gate = Some(Gate::Open {
+            memory.gate = Some(HealthGate::Open {
                 stack_hash: stack_hash.to_string(),
                 since,
                 gated,
@@ -646,27 +646,31 @@ pub fn after_apply(
 /// A gate's verdict, reached by one decision: its gate went from `before` to
 /// `after` at `now`. Passing needs an open gate before; failing, only a new
 /// failure (a gate reopened after a restart can fail in the pass that reopens it).
-pub fn settled(before: Option<&Gate>, after: Option<&Gate>, now: Instant) -> Option<Settled> {
+pub fn settled(
+    before: Option<&HealthGate>,
+    after: Option<&HealthGate>,
+    now: Instant,
+) -> Option<Settled> {
     match (before, after?) {
         (
-            Some(Gate::Open {
+            Some(HealthGate::Open {
                 stack_hash, since, ..
             }),
-            Gate::Passed { stack_hash: passed },
+            HealthGate::Passed { stack_hash: passed },
         ) if stack_hash == passed => Some(Settled {
             stack_hash: passed.clone(),
             failure: None,
             took: now.saturating_duration_since(*since),
         }),
         (
-            Some(Gate::Failed { stack_hash, .. }),
-            Gate::Failed {
+            Some(HealthGate::Failed { stack_hash, .. }),
+            HealthGate::Failed {
                 stack_hash: again, ..
             },
         ) if stack_hash == again => None,
         (
             _,
-            Gate::Failed {
+            HealthGate::Failed {
                 stack_hash,
                 failure,
                 reason,

@@ -18,12 +18,12 @@ use crate::history::GateFailure;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Memory {
     /// The health gate of the last apply of ours: open, passed or failed.
-    pub gate: Option<Gate>,
+    pub gate: Option<HealthGate>,
     /// When recent drift reverts started (the crash-loop budget).
     pub reverts: Vec<Instant>,
     /// The budget is spent: left alone until Git changes the stack or a sync.
     pub given_up: bool,
-    /// An operator asked for one apply (sync, ack) whatever the policy says.
+    /// An operator asked for one apply (sync, ack) whatever the settings say.
     pub granted: bool,
     /// A sync asked for the revision in Git over one a rollback (or an
     /// operator's hold) runs in its place; an ack only repairs what runs.
@@ -51,7 +51,7 @@ pub struct FailedUp {
 
 /// Where an apply stands between `compose up` and `synced`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Gate {
+pub enum HealthGate {
     /// Waiting for its containers to run and pass their healthchecks.
     Open {
         /// The `stack_hash` applied.
@@ -83,20 +83,20 @@ pub enum Gate {
     },
 }
 
-impl Gate {
+impl HealthGate {
     /// The `stack_hash` the gate is about.
     pub fn stack_hash(&self) -> &str {
         match self {
-            Gate::Open { stack_hash, .. }
-            | Gate::Passed { stack_hash }
-            | Gate::Failed { stack_hash, .. } => stack_hash,
+            HealthGate::Open { stack_hash, .. }
+            | HealthGate::Passed { stack_hash }
+            | HealthGate::Failed { stack_hash, .. } => stack_hash,
         }
     }
 }
 
 /// What an API apply hands to the worker: its lock, and where the result goes.
 #[derive(Debug)]
-pub struct ApplyRequest {
+pub struct PendingApply {
     /// Held from the staleness check on, so no other apply slips in between.
     pub guard: StackGuard,
     /// Receives the apply's result.
@@ -110,7 +110,7 @@ pub struct ApplyRequest {
 struct Entry {
     memory: Memory,
     locked: bool,
-    request: Option<ApplyRequest>,
+    request: Option<PendingApply>,
 }
 
 impl Entry {
@@ -146,7 +146,7 @@ impl Memories {
         out
     }
 
-    /// Grants `name` one apply whatever the policy (an acknowledgement).
+    /// Grants `name` one apply whatever the settings (an acknowledgement).
     pub fn grant(&self, name: &str) {
         self.with(name, |m| m.granted = true);
     }
@@ -176,7 +176,7 @@ impl Memories {
 
     /// Leaves an API apply for the worker; a request left before is answered
     /// as superseded (cannot happen while the lock is held, kept for safety).
-    pub fn request_apply(&self, name: &str, request: ApplyRequest) {
+    pub fn request_apply(&self, name: &str, request: PendingApply) {
         let previous = self
             .entries()
             .entry(name.to_string())
@@ -191,7 +191,7 @@ impl Memories {
     }
 
     /// Takes the API apply waiting for `name`, if any.
-    pub fn take_request(&self, name: &str) -> Option<ApplyRequest> {
+    pub fn take_request(&self, name: &str) -> Option<PendingApply> {
         self.entries().get_mut(name).and_then(|e| e.request.take())
     }
 }
@@ -246,7 +246,7 @@ mod tests {
         let (reply, _rx) = oneshot::channel();
         memories.request_apply(
             "web",
-            ApplyRequest {
+            PendingApply {
                 guard,
                 reply,
                 rollback_to: None,

@@ -12,7 +12,7 @@ use crate::history::{Cause, Trigger};
 /// operator is why it ran now (and the queue keeps only the first reason of
 /// a key that waited).
 pub fn origin(
-    cause: Option<assess::Cause>,
+    cause: Option<assess::Divergence>,
     requested: bool,
     granted: bool,
     queued: Origin,
@@ -21,7 +21,7 @@ pub fn origin(
         (Cause::Manual, Trigger::Api)
     } else if granted {
         (Cause::Manual, Trigger::Sync)
-    } else if cause == Some(assess::Cause::Drift) {
+    } else if cause == Some(assess::Divergence::Drift) {
         (Cause::Drift, queued.trigger())
     } else {
         (Cause::Git, queued.trigger())
@@ -34,7 +34,7 @@ mod tests {
 
     #[test]
     fn an_operator_names_the_entry_before_the_reconciler_s_reason() {
-        use assess::Cause::{Desired, Drift};
+        use assess::Divergence::{Desired, Drift};
         assert_eq!(
             origin(Some(Desired), false, false, Origin::Git),
             (Cause::Git, Trigger::Refresh)

@@ -14,10 +14,10 @@ use jiff::Timestamp;
 use tracing::Instrument as _;
 
 use super::ReconcileError;
-use super::assess::{Assessment, Cause, Verdict, assess};
-use super::decide::{self, Applied, Observation, Policy, Step, Wait, decide};
+use super::assess::{Assessment, Divergence, Verdict, assess};
+use super::decide::{self, Applied, Observation, Rules, Step, Wait, decide};
 use super::executor::Executor;
-use super::memory::{Gate, Memories, StackGuard};
+use super::memory::{HealthGate, Memories, StackGuard};
 use super::reason::{Origin, StackRequest};
 use super::series::GateSeries;
 use crate::docker::state::{ContainerInfo, ContainerState, RuntimeCache};
@@ -43,7 +43,7 @@ pub struct StackReconciler<E> {
     /// `INSTANCE_NAME`, written into every label set.
     pub instance: String,
     /// What may be done without asking.
-    pub policy: Policy,
+    pub rules: Rules,
     /// Desired state.
     pub snapshots: SnapshotReader,
     /// Actual state.
@@ -84,7 +84,7 @@ struct Seen<'a> {
 /// One `compose up`: the stack, why, and the labels it writes.
 struct Change<'a> {
     desired: &'a DesiredStack,
-    cause: Cause,
+    cause: Divergence,
     /// What differs, for the log.
     detail: &'a str,
     labels: &'a StackLabels,
@@ -266,7 +266,7 @@ impl<E: Executor> StackReconciler<E> {
         let (d, a) = (desired?, assessment?);
         let o = observed.filter(|o| o.stack_hash == d.stack_hash)?;
         let in_sync = a.verdict == Verdict::InSync;
-        let timeout = d.health_timeout.unwrap_or(self.policy.health_timeout);
+        let timeout = d.health_timeout.unwrap_or(self.rules.health_timeout);
         self.recall_gate(name, o, in_sync, timeout).await
     }
 
@@ -282,7 +282,7 @@ impl<E: Executor> StackReconciler<E> {
         let (step, settled) = self.memories.with(name, |memory| {
             let before = memory.gate.clone();
             let now = Instant::now();
-            let step = decide(observation, requested, self.policy, memory, now);
+            let step = decide(observation, requested, self.rules, memory, now);
             let settled = decide::settled(before.as_ref(), memory.gate.as_ref(), now);
             (step, settled)
         });
@@ -352,7 +352,7 @@ impl<E: Executor> StackReconciler<E> {
             Step::Retry { try_number, error } => {
                 let detail = format!("try {try_number} after compose up failed: {error}");
                 let kind = ChangeKind::Retry;
-                self.apply_desired(seen, Cause::Desired, &detail, kind, held)
+                self.apply_desired(seen, Divergence::Desired, &detail, kind, held)
                     .await
             }
             Step::Remove => self.remove(name, seen.containers, held, seen.queued).await,
@@ -363,7 +363,7 @@ impl<E: Executor> StackReconciler<E> {
     async fn apply_desired(
         &self,
         seen: Seen<'_>,
-        cause: Cause,
+        cause: Divergence,
         detail: &str,
         kind: ChangeKind,
         held: Option<StackGuard>,
@@ -371,7 +371,7 @@ impl<E: Executor> StackReconciler<E> {
         let Some(desired) = seen.desired else {
             return Ok(Action::await_change());
         };
-        if cause == Cause::Drift
+        if cause == Divergence::Drift
             && !self
                 .executor
                 .stops_listed(seen.name, seen.containers)
@@ -403,13 +403,13 @@ impl<E: Executor> StackReconciler<E> {
             && change
                 .desired
                 .rollback
-                .unwrap_or(self.policy.rollback_enabled)
+                .unwrap_or(self.rules.rollback_enabled)
             && synced
                 .good_revision
                 .as_deref()
                 .is_some_and(|good| good != synced.revision)
             && self.memories.with(&change.desired.name, |m| {
-                matches!(m.gate, Some(Gate::Failed { .. }))
+                matches!(m.gate, Some(HealthGate::Failed { .. }))
             })
     }
 
@@ -477,7 +477,7 @@ impl<E: Executor> StackReconciler<E> {
         rolled_back: bool,
     ) -> Option<String> {
         let wanted = wanted?;
-        let enabled = wanted.rollback.unwrap_or(self.policy.rollback_enabled);
+        let enabled = wanted.rollback.unwrap_or(self.rules.rollback_enabled);
         let observed = observed.filter(|o| o.stack_hash == wanted.stack_hash)?;
         (enabled && !rolled_back)
             .then(|| observed.good_revision.clone())
@@ -532,7 +532,7 @@ impl<E: Executor> StackReconciler<E> {
         let detail = format!("rollback to {revision}: {reason}");
         let change = Change {
             desired: &target,
-            cause: Cause::Desired,
+            cause: Divergence::Desired,
             detail: &detail,
             labels: &labels,
             kind: match failure {
@@ -547,7 +547,7 @@ impl<E: Executor> StackReconciler<E> {
     /// again on a later pass.
     fn retry_rollback(&self, name: &str) {
         self.memories.with(name, |m| {
-            if let Some(Gate::Failed { rollback_tried, .. }) = &mut m.gate {
+            if let Some(HealthGate::Failed { rollback_tried, .. }) = &mut m.gate {
                 *rollback_tried = false;
             }
         });
@@ -615,11 +615,11 @@ impl<E: Executor> StackReconciler<E> {
         &self,
         snapshot: &Snapshot,
         desired: &DesiredStack,
-        cause: Cause,
+        cause: Divergence,
         applied: Option<Synced>,
     ) -> StackLabels {
         let synced = match applied {
-            Some(a) if cause == Cause::Drift && a.stack_hash == desired.stack_hash => a,
+            Some(a) if cause == Divergence::Drift && a.stack_hash == desired.stack_hash => a,
             previous => Synced {
                 revision: snapshot.revision.clone(),
                 compose_hash: desired.compose_hash.clone(),
@@ -642,7 +642,7 @@ impl<E: Executor> StackReconciler<E> {
     /// fails: `previous` itself when it passed its gate, else what it knew.
     fn good_revision_after(&self, name: &str, previous: Synced) -> Option<String> {
         let passed = self.memories.with(name, |m| {
-            matches!(&m.gate, Some(Gate::Passed { stack_hash }) if *stack_hash == previous.stack_hash)
+            matches!(&m.gate, Some(HealthGate::Passed { stack_hash }) if *stack_hash == previous.stack_hash)
         });
         if passed {
             Some(previous.revision)
@@ -725,7 +725,7 @@ impl<E: Executor> StackReconciler<E> {
             Applied::Synced => true,
             Applied::Settling => false,
         };
-        if cause == Cause::Drift {
+        if cause == Divergence::Drift {
             self.metrics.drift_corrections.inc();
         }
         self.record_applied(name, settled, &fresh);
@@ -733,7 +733,7 @@ impl<E: Executor> StackReconciler<E> {
             Wait::Poll(VERIFY_AFTER)
         } else {
             // Health events wake it before; this is the gate's deadline.
-            Wait::Poll(desired.health_timeout.unwrap_or(self.policy.health_timeout))
+            Wait::Poll(desired.health_timeout.unwrap_or(self.rules.health_timeout))
         }))
     }
 
@@ -743,20 +743,20 @@ impl<E: Executor> StackReconciler<E> {
         let (origin, action) = match change.kind {
             ChangeKind::OperatorRollback => (
                 (history::Cause::Manual, history::Trigger::Api),
-                history::Action::Rollback,
+                history::Operation::Rollback,
             ),
             ChangeKind::AutomaticRollback => (
                 (history::Cause::Rollback, history::Trigger::HealthGate),
-                history::Action::Rollback,
+                history::Operation::Rollback,
             ),
             ChangeKind::Retry => (
                 (history::Cause::Git, history::Trigger::Retry),
-                history::Action::Apply,
+                history::Operation::Apply,
             ),
             ChangeKind::Apply(queued) => {
                 let granted = self.memories.with(&change.desired.name, |m| m.granted);
                 let origin = super::origin::origin(Some(change.cause), requested, granted, queued);
-                (origin, history::Action::Apply)
+                (origin, history::Operation::Apply)
             }
         };
         Run::start(action, origin, Some(&change.labels.synced))
@@ -805,8 +805,8 @@ impl<E: Executor> StackReconciler<E> {
             let opened = m
                 .gate
                 .clone()
-                .filter(|g| matches!(g, Gate::Open { stack_hash, .. } if *stack_hash == desired.stack_hash))
-                .unwrap_or(Gate::Open {
+                .filter(|g| matches!(g, HealthGate::Open { stack_hash, .. } if *stack_hash == desired.stack_hash))
+                .unwrap_or(HealthGate::Open {
                     stack_hash: desired.stack_hash.clone(),
                     since: now,
                     gated,
@@ -840,7 +840,7 @@ impl<E: Executor> StackReconciler<E> {
         let removed = labels::last_synced(containers.iter().map(|c| &c.labels));
         self.history.begin(
             name,
-            Run::start(history::Action::Remove, origin, removed.as_ref()),
+            Run::start(history::Operation::Remove, origin, removed.as_ref()),
         );
         self.memories
             .with(name, |m| decide::begin(None, m, Instant::now()));

@@ -4,8 +4,8 @@
 
 use prometheus::{GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
 
-use crate::history::Gate;
 use crate::history::GateFailure;
+use crate::history::GateResult;
 use crate::metrics::{counters, registered};
 
 /// Health gate duration buckets: from a stack without healthchecks, ready as
@@ -48,7 +48,7 @@ impl GateSeries {
             .buckets(GATE_BUCKETS.to_vec()),
             &["outcome"],
         )?;
-        for gate in Gate::ALL {
+        for gate in GateResult::ALL {
             duration.with_label_values(&[gate.as_str()]);
         }
         let stack_health = GaugeVec::new(

@@ -1,7 +1,7 @@
 //! The redb store on a real file in a temporary folder.
 
 use super::*;
-use crate::history::{Action, Cause, Trigger};
+use crate::history::{Cause, Operation, Trigger};
 use crate::status::Outcome;
 
 fn entry(revision: &str) -> Entry {
@@ -10,7 +10,7 @@ fn entry(revision: &str) -> Entry {
         stack_hash: Some(format!("hash-{revision}")),
         cause: Cause::Git,
         trigger: Trigger::Refresh,
-        action: Action::Apply,
+        action: Operation::Apply,
         started_at: "2026-01-01T00:00:00Z".into(),
         duration_ms: 12,
         outcome: Outcome::Success,
@@ -88,7 +88,7 @@ fn a_file_in_use_or_an_unwritable_folder_fails_the_open_naming_the_file() {
 fn failed_gate(stack_hash: &str) -> GateVerdict {
     GateVerdict {
         stack_hash: stack_hash.into(),
-        gate: crate::history::Gate::Failed,
+        gate: crate::history::GateResult::Failed,
         failure: Some(crate::history::GateFailure::Unhealthy),
         error: Some("health gate failed: web: unhealthy".into()),
     }
@@ -113,7 +113,7 @@ fn a_failed_gate_turns_the_newest_apply_of_its_hash_into_a_failure_once() {
     );
     store.settle("web", &failed_gate("hash-b")).expect("settle");
     let passed = GateVerdict {
-        gate: crate::history::Gate::Passed,
+        gate: crate::history::GateResult::Passed,
         failure: None,
         error: None,
         ..failed_gate("hash-b")
@@ -124,7 +124,7 @@ fn a_failed_gate_turns_the_newest_apply_of_its_hash_into_a_failure_once() {
     let listed = store.list("web").expect("list");
     assert_eq!(listed[0].revision.as_deref(), Some("b"));
     assert_eq!(listed[0].outcome, Outcome::Failure);
-    assert_eq!(listed[0].gate, Some(crate::history::Gate::Failed));
+    assert_eq!(listed[0].gate, Some(crate::history::GateResult::Failed));
     assert_eq!(
         listed[0].gate_reason,
         Some(crate::history::GateFailure::Unhealthy),
@@ -147,12 +147,12 @@ fn a_record_written_before_gates_reads_with_no_verdict_and_takes_one() {
     assert_eq!(store.list("web").expect("list"), [entry("a")]);
     let passed = GateVerdict {
         stack_hash: "hash-a".into(),
-        gate: crate::history::Gate::Passed,
+        gate: crate::history::GateResult::Passed,
         failure: None,
         error: None,
     };
     store.settle("web", &passed).expect("settle");
     let listed = store.list("web").expect("list");
-    assert_eq!(listed[0].gate, Some(crate::history::Gate::Passed));
+    assert_eq!(listed[0].gate, Some(crate::history::GateResult::Passed));
     assert_eq!(listed[0].outcome, Outcome::Success);
 }

@@ -39,7 +39,7 @@ named_enum! {
 
 named_enum! {
     /// How a refresh ended.
-    pub enum Outcome {
+    pub enum RefreshOutcome {
         /// Fetched, read and published.
         Completed = "completed",
         /// Nothing changed; `error` says why.
@@ -53,7 +53,7 @@ pub struct LastRefresh {
     /// What asked for it.
     pub trigger: Trigger,
     /// How it ended.
-    pub outcome: Outcome,
+    pub outcome: RefreshOutcome,
     /// RFC 3339.
     pub started_at: String,
     /// RFC 3339.

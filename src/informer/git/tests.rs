@@ -127,7 +127,7 @@ async fn startup_refresh_publishes_a_snapshot_and_wakes_every_stack() {
     assert_eq!((status.state, status.queued), ("idle", false));
     assert_eq!(
         status.last.map(|l| (l.trigger, l.outcome)),
-        Some((Trigger::Startup, Outcome::Completed))
+        Some((Trigger::Startup, RefreshOutcome::Completed))
     );
     h.shutdown.cancel();
     h.task.await.unwrap();
@@ -156,7 +156,7 @@ async fn a_failed_refresh_keeps_the_last_good_snapshot() {
     let last = h.handle.status().last.expect("last");
     assert_eq!(
         (last.trigger, last.outcome),
-        (Trigger::Manual, Outcome::Failed)
+        (Trigger::Manual, RefreshOutcome::Failed)
     );
     h.shutdown.cancel();
 }
@@ -274,7 +274,7 @@ async fn spawning_initialises_every_trigger_and_outcome_series() {
         .expect("refresh_total");
     assert_eq!(
         refreshes.get_metric().len(),
-        Trigger::ALL.len() * Outcome::ALL.len()
+        Trigger::ALL.len() * RefreshOutcome::ALL.len()
     );
     assert_eq!(runtime.readiness.waiting(), vec![READY_CONDITION]);
     runtime.shutdown.cancel();

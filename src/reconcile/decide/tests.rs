@@ -1,4 +1,4 @@
-//! One case per row of the policy.
+//! One case per row of the rules.
 
 use rstest::rstest;
 
@@ -6,8 +6,8 @@ use super::*;
 
 const HASH: &str = "h1";
 
-fn policy(reconcile: bool, remove: bool, drift: DriftPolicy) -> Policy {
-    Policy {
+fn rules(reconcile: bool, remove: bool, drift: DriftPolicy) -> Rules {
+    Rules {
         reconcile_enabled: reconcile,
         remove_enabled: remove,
         drift_policy: drift,
@@ -20,11 +20,11 @@ fn policy(reconcile: bool, remove: bool, drift: DriftPolicy) -> Policy {
 const TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The defaults: reconcile on, removal off, revert drift.
-fn defaults() -> Policy {
-    policy(true, false, DriftPolicy::Revert)
+fn defaults() -> Rules {
+    rules(true, false, DriftPolicy::Revert)
 }
 
-fn needs(cause: Cause) -> Verdict {
+fn needs(cause: Divergence) -> Verdict {
     Verdict::NeedsApply {
         cause,
         exited: false,
@@ -35,7 +35,7 @@ fn needs(cause: Cause) -> Verdict {
 /// A container of the applied stack ran and ended.
 fn exited() -> Verdict {
     Verdict::NeedsApply {
-        cause: Cause::Drift,
+        cause: Divergence::Drift,
         exited: true,
         detail: "web: container web-1 exited (3)".into(),
     }
@@ -78,7 +78,7 @@ fn granted() -> Memory {
     }
 }
 
-fn apply(cause: Cause) -> Step {
+fn apply(cause: Divergence) -> Step {
     Step::Apply {
         cause,
         detail: "web: no container".into(),
@@ -90,37 +90,37 @@ fn reported(status: Status, wait: Wait) -> impl Fn(&Step) -> bool {
 }
 
 #[rstest]
-// A Git change applies, with every policy that allows applies.
-#[case::desired_change_applies(needs(Cause::Desired), true, defaults(), Memory::default())]
+// A Git change applies, with every rules that allows applies.
+#[case::desired_change_applies(needs(Divergence::Desired), true, defaults(), Memory::default())]
 #[case::desired_change_applies_under_flag(
-    needs(Cause::Desired),
+    needs(Divergence::Desired),
     true,
-    policy(true, false, DriftPolicy::Flag),
+    rules(true, false, DriftPolicy::Flag),
     Memory::default()
 )]
-#[case::drift_is_reverted(needs(Cause::Drift), true, defaults(), Memory::default())]
+#[case::drift_is_reverted(needs(Divergence::Drift), true, defaults(), Memory::default())]
 #[case::drift_under_flag_applies_when_acknowledged(
-    needs(Cause::Drift),
+    needs(Divergence::Drift),
     true,
-    policy(true, false, DriftPolicy::Flag),
+    rules(true, false, DriftPolicy::Flag),
     granted()
 )]
 #[case::reconcile_off_applies_on_a_sync(
-    needs(Cause::Desired),
+    needs(Divergence::Desired),
     false,
-    policy(false, false, DriftPolicy::Revert),
+    rules(false, false, DriftPolicy::Revert),
     granted()
 )]
 #[case::reconcile_off_reverts_drift_on_a_sync(
-    needs(Cause::Drift),
+    needs(Divergence::Drift),
     true,
-    policy(false, false, DriftPolicy::Revert),
+    rules(false, false, DriftPolicy::Revert),
     granted()
 )]
 fn needs_apply_rows_that_apply(
     #[case] verdict: Verdict,
     #[case] has_containers: bool,
-    #[case] policy: Policy,
+    #[case] rules: Rules,
     #[case] mut memory: Memory,
 ) {
     let Verdict::NeedsApply { cause, .. } = verdict else {
@@ -129,7 +129,7 @@ fn needs_apply_rows_that_apply(
     let step = decide(
         desired(&verdict, has_containers),
         false,
-        policy,
+        rules,
         &mut memory,
         Instant::now(),
     );
@@ -138,30 +138,30 @@ fn needs_apply_rows_that_apply(
 
 #[rstest]
 #[case::reconcile_off_never_deployed_is_missing(
-    needs(Cause::Desired),
+    needs(Divergence::Desired),
     false,
-    policy(false, false, DriftPolicy::Revert),
+    rules(false, false, DriftPolicy::Revert),
     Status::Missing,
     None
 )]
 #[case::reconcile_off_with_containers_is_drifted(
-    needs(Cause::Desired),
+    needs(Divergence::Desired),
     true,
-    policy(false, true, DriftPolicy::Revert),
+    rules(false, true, DriftPolicy::Revert),
     Status::Drifted,
     Some("out of sync (automatic apply is off): web: no container")
 )]
 #[case::reconcile_off_drift_is_drifted(
-    needs(Cause::Drift),
+    needs(Divergence::Drift),
     true,
-    policy(false, false, DriftPolicy::Flag),
+    rules(false, false, DriftPolicy::Flag),
     Status::Drifted,
     Some("out of sync (automatic apply is off): web: no container")
 )]
 #[case::flagged_drift_waits_for_an_ack(
-    needs(Cause::Drift),
+    needs(Divergence::Drift),
     true,
-    policy(true, false, DriftPolicy::Flag),
+    rules(true, false, DriftPolicy::Flag),
     Status::Drifted,
     Some("web: no container")
 )]
@@ -169,7 +169,7 @@ fn needs_apply_rows_that_apply(
 #[case::in_sync_is_synced_with_reconcile_off(
     Verdict::InSync,
     true,
-    policy(false, false, DriftPolicy::Flag),
+    rules(false, false, DriftPolicy::Flag),
     Status::Synced,
     None
 )]
@@ -197,14 +197,14 @@ fn needs_apply_rows_that_apply(
 fn rows_that_only_report(
     #[case] verdict: Verdict,
     #[case] has_containers: bool,
-    #[case] policy: Policy,
+    #[case] rules: Rules,
     #[case] status: Status,
     #[case] error: Option<&str>,
 ) {
     let step = decide(
         desired(&verdict, has_containers),
         false,
-        policy,
+        rules,
         &mut Memory::default(),
         Instant::now(),
     );
@@ -222,9 +222,9 @@ fn rows_that_only_report(
 #[rstest]
 #[case::in_sync(Verdict::InSync)]
 #[case::settling(settling("web: unhealthy"))]
-#[case::needs_apply(needs(Cause::Drift))]
+#[case::needs_apply(needs(Divergence::Drift))]
 fn an_api_apply_runs_whatever_the_verdict_and_policy(#[case] verdict: Verdict) {
-    let off = policy(false, false, DriftPolicy::Flag);
+    let off = rules(false, false, DriftPolicy::Flag);
     let mut memory = Memory {
         given_up: true,
         ..Memory::default()
@@ -238,7 +238,7 @@ fn an_api_apply_runs_whatever_the_verdict_and_policy(#[case] verdict: Verdict) {
     );
     let expected_cause = match verdict {
         Verdict::NeedsApply { cause, .. } => cause,
-        _ => Cause::Desired,
+        _ => Divergence::Desired,
     };
     assert!(
         matches!(step, Step::Apply { cause, .. } if cause == expected_cause),
@@ -272,42 +272,42 @@ fn an_api_apply_runs_whatever_the_verdict_and_policy(#[case] verdict: Verdict) {
 #[case::removal_on_removes(
     true,
     false,
-    policy(true, true, DriftPolicy::Revert),
+    rules(true, true, DriftPolicy::Revert),
     Memory::default(),
     Step::Remove
 )]
 #[case::removal_on_but_reconcile_off_waits(
     true,
     false,
-    policy(false, true, DriftPolicy::Revert),
+    rules(false, true, DriftPolicy::Revert),
     Memory::default(),
     report(Status::Orphaned, None, Wait::ForChange)
 )]
 #[case::removal_on_reconcile_off_removes_on_a_sync(
     true,
     false,
-    policy(false, true, DriftPolicy::Revert),
+    rules(false, true, DriftPolicy::Revert),
     granted(),
     Step::Remove
 )]
 #[case::an_api_apply_removes_even_with_removal_off(
     true,
     true,
-    policy(false, false, DriftPolicy::Flag),
+    rules(false, false, DriftPolicy::Flag),
     Memory::default(),
     Step::Remove
 )]
 fn removal_rows(
     #[case] has_containers: bool,
     #[case] requested: bool,
-    #[case] policy: Policy,
+    #[case] rules: Rules,
     #[case] mut memory: Memory,
     #[case] expected: Step,
 ) {
     let step = decide(
         Observation::Gone { has_containers },
         requested,
-        policy,
+        rules,
         &mut memory,
         Instant::now(),
     );
@@ -428,16 +428,16 @@ fn a_container_missing_or_not_started_during_the_gate_is_applied_not_failed() {
     let mut memory = Memory::default();
     after_apply(&starting("web: starting"), HASH, true, &mut memory, start);
     assert_eq!(
-        pass(&needs(Cause::Drift), &mut memory, start + CACHE_LAG),
-        apply(Cause::Drift)
+        pass(&needs(Divergence::Drift), &mut memory, start + CACHE_LAG),
+        apply(Divergence::Drift)
     );
     // The revert is part of the gate: still gated, with its deadline.
-    begin(Some(Cause::Drift), &mut memory, start + CACHE_LAG);
+    begin(Some(Divergence::Drift), &mut memory, start + CACHE_LAG);
     let later = start + Duration::from_secs(7);
     after_apply(&starting("web: starting"), HASH, false, &mut memory, later);
     assert_eq!(
         memory.gate,
-        Some(Gate::Open {
+        Some(HealthGate::Open {
             stack_hash: HASH.into(),
             since: start,
             gated: true
@@ -457,8 +457,8 @@ fn a_drift_revert_is_not_gated_the_crash_loop_budget_bounds_it() {
         Wait::Poll(TIMEOUT - Duration::from_secs(6))
     )(&pass(&unhealthy, &mut memory, now)));
     assert_eq!(
-        pass(&needs(Cause::Drift), &mut memory, now),
-        apply(Cause::Drift)
+        pass(&needs(Divergence::Drift), &mut memory, now),
+        apply(Divergence::Drift)
     );
 }
 
@@ -474,13 +474,13 @@ fn a_passed_gate_stays_passed_a_later_exit_is_drift() {
     )));
     assert_eq!(
         memory.gate,
-        Some(Gate::Passed {
+        Some(HealthGate::Passed {
             stack_hash: HASH.into()
         })
     );
     assert_eq!(
-        pass(&needs(Cause::Drift), &mut memory, now),
-        apply(Cause::Drift)
+        pass(&needs(Divergence::Drift), &mut memory, now),
+        apply(Divergence::Drift)
     );
 }
 
@@ -536,7 +536,7 @@ fn the_stack_label_sets_its_own_timeout() {
     200,
     reported(Status::Failed, Wait::ForChange)
 )]
-#[case::old_apply_exited(exited(), 200, |s: &Step| matches!(s, Step::Apply { cause: Cause::Drift, .. }))]
+#[case::old_apply_exited(exited(), 200, |s: &Step| matches!(s, Step::Apply { cause: Divergence::Drift, .. }))]
 fn after_a_restart_the_gate_is_read_from_the_labels(
     #[case] verdict: Verdict,
     #[case] seconds_ago: u64,
@@ -570,22 +570,22 @@ fn an_apply_that_ends_in_sync_is_synced_and_a_mismatch_is_an_error() {
         "compose up finished but the stack does not match: web: no container".into(),
     );
     assert_eq!(
-        after_apply(&needs(Cause::Drift), HASH, false, &mut memory, now),
+        after_apply(&needs(Divergence::Drift), HASH, false, &mut memory, now),
         mismatch
     );
     assert_eq!(
-        pass(&needs(Cause::Drift), &mut memory, now),
-        apply(Cause::Drift),
+        pass(&needs(Divergence::Drift), &mut memory, now),
+        apply(Divergence::Drift),
         "a revert retries"
     );
     // A gated apply whose container exits before compose returns fails its gate:
     // the retry reports instead of applying the same files again.
     assert_eq!(
-        after_apply(&needs(Cause::Drift), HASH, true, &mut memory, now),
+        after_apply(&needs(Divergence::Drift), HASH, true, &mut memory, now),
         Applied::NotConverged("health gate failed: web: no container".into())
     );
     assert!(reported(Status::Failed, Wait::ForChange)(&pass(
-        &needs(Cause::Drift),
+        &needs(Divergence::Drift),
         &mut memory,
         now
     )));
@@ -593,7 +593,7 @@ fn an_apply_that_ends_in_sync_is_synced_and_a_mismatch_is_an_error() {
 
 /// Runs drift passes, each starting an apply as the reconciler does.
 fn revert_passes(memory: &mut Memory, times: &[Instant]) -> Vec<Step> {
-    let verdict = needs(Cause::Drift);
+    let verdict = needs(Divergence::Drift);
     times
         .iter()
         .map(|now| {
@@ -654,9 +654,9 @@ fn reverts_outside_the_window_are_forgotten() {
 }
 
 #[rstest]
-#[case::a_sync_grant(true, Some(Cause::Drift))]
-#[case::a_git_change(false, Some(Cause::Desired))]
-fn a_fresh_budget_after(#[case] grant: bool, #[case] cause: Option<Cause>) {
+#[case::a_sync_grant(true, Some(Divergence::Drift))]
+#[case::a_git_change(false, Some(Divergence::Desired))]
+fn a_fresh_budget_after(#[case] grant: bool, #[case] cause: Option<Divergence>) {
     let now = Instant::now();
     let mut memory = Memory {
         reverts: vec![now; MAX_DRIFT_REVERTS],
@@ -666,7 +666,7 @@ fn a_fresh_budget_after(#[case] grant: bool, #[case] cause: Option<Cause>) {
     };
     begin(cause, &mut memory, now);
     assert!(!memory.given_up && !memory.granted);
-    let expected = usize::from(cause == Some(Cause::Drift));
+    let expected = usize::from(cause == Some(Divergence::Drift));
     assert_eq!(
         memory.reverts.len(),
         expected,
@@ -677,14 +677,14 @@ fn a_fresh_budget_after(#[case] grant: bool, #[case] cause: Option<Cause>) {
 #[test]
 fn a_given_up_stack_is_applied_on_a_sync() {
     let now = Instant::now();
-    let verdict = needs(Cause::Drift);
+    let verdict = needs(Divergence::Drift);
     let mut memory = Memory {
         given_up: true,
         granted: true,
         ..Memory::default()
     };
     let step = decide(desired(&verdict, true), false, defaults(), &mut memory, now);
-    assert_eq!(step, apply(Cause::Drift));
+    assert_eq!(step, apply(Divergence::Drift));
 }
 
 #[test]
@@ -883,8 +883,8 @@ fn a_stack_found_in_sync_at_start_has_no_verdict_a_resumed_gate_has_one() {
 fn an_apply_whose_container_is_gone_as_compose_returns_fails_as_exited() {
     let now = Instant::now();
     let mut memory = Memory::default();
-    after_apply(&needs(Cause::Desired), HASH, true, &mut memory, now);
-    let opened = Gate::Open {
+    after_apply(&needs(Divergence::Desired), HASH, true, &mut memory, now);
+    let opened = HealthGate::Open {
         stack_hash: HASH.into(),
         since: now,
         gated: true,
@@ -934,7 +934,7 @@ fn a_held_rollback_in_sync_is_synced_and_its_failure_is_final() {
 /// yet) just after compose returned.
 fn created() -> Verdict {
     Verdict::NeedsApply {
-        cause: Cause::Drift,
+        cause: Divergence::Drift,
         exited: false,
         detail: "web: container web-1 created".into(),
     }
@@ -945,8 +945,8 @@ fn created() -> Verdict {
 #[case::gated_within_the_grace(true, 1, reported(Status::Syncing, Wait::Poll(CACHE_LAG - Duration::from_secs(1))))]
 #[case::revert_within_the_grace(false, 1, reported(Status::Syncing, Wait::Poll(CACHE_LAG - Duration::from_secs(1))))]
 // After it, it is drift.
-#[case::gated_after_the_grace(true, 10, |s: &Step| matches!(s, Step::Apply { cause: Cause::Drift, .. }))]
-#[case::revert_after_the_grace(false, 10, |s: &Step| matches!(s, Step::Apply { cause: Cause::Drift, .. }))]
+#[case::gated_after_the_grace(true, 10, |s: &Step| matches!(s, Step::Apply { cause: Divergence::Drift, .. }))]
+#[case::revert_after_the_grace(false, 10, |s: &Step| matches!(s, Step::Apply { cause: Divergence::Drift, .. }))]
 fn a_container_not_started_right_after_an_apply_is_waited_for_briefly(
     #[case] gated: bool,
     #[case] seconds_later: u64,
@@ -1003,7 +1003,7 @@ fn an_automatic_rollback_starting(#[case] released: bool, #[case] kept: bool) {
     let mut memory = Memory {
         granted: true,
         released,
-        gate: Some(Gate::Passed {
+        gate: Some(HealthGate::Passed {
             stack_hash: HASH.into(),
         }),
         ..Memory::default()

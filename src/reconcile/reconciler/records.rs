@@ -12,7 +12,7 @@ use crate::history::{self, GateFailure, GateVerdict};
 use crate::labels::Synced;
 use crate::reconcile::decide::{self, Settled};
 use crate::reconcile::executor::Executor;
-use crate::reconcile::memory::Gate;
+use crate::reconcile::memory::HealthGate;
 use crate::stack::DesiredStack;
 use crate::stack::health::StackHealth;
 use crate::status::LastResult;
@@ -22,8 +22,8 @@ impl<E: Executor> StackReconciler<E> {
     /// duration, a `gate` event, and the apply's history entry.
     pub(super) async fn record_gate(&self, name: &str, revision: Option<String>, settled: Settled) {
         let (gate, reason, error) = match settled.failure {
-            Some((failure, reason)) => (history::Gate::Failed, Some(failure), Some(reason)),
-            None => (history::Gate::Passed, None, None),
+            Some((failure, reason)) => (history::GateResult::Failed, Some(failure), Some(reason)),
+            None => (history::GateResult::Passed, None, None),
         };
         self.gate_series
             .duration
@@ -134,18 +134,18 @@ impl<E: Executor> StackReconciler<E> {
             decide::recall_reverts(m, &reverts, Instant::now())
         });
         let entry = entries.into_iter().find(|e| {
-            e.stack_hash.as_deref() == Some(stack_hash) && e.action != history::Action::Remove
+            e.stack_hash.as_deref() == Some(stack_hash) && e.action != history::Operation::Remove
         })?;
         if !of_the_apply(&entry.started_at, &applied.synced_at) {
             return newest;
         }
         let gate = match entry.gate {
-            Some(history::Gate::Passed) => Gate::Passed {
+            Some(history::GateResult::Passed) => HealthGate::Passed {
                 stack_hash: stack_hash.to_string(),
             },
-            Some(history::Gate::Failed) => {
+            Some(history::GateResult::Failed) => {
                 let reason = entry.error.unwrap_or_else(|| "health gate failed".into());
-                Gate::Failed {
+                HealthGate::Failed {
                     stack_hash: stack_hash.to_string(),
                     // Records from before the kind was kept say only why.
                     failure: entry.gate_reason.unwrap_or(GateFailure::Exited),
@@ -163,7 +163,7 @@ impl<E: Executor> StackReconciler<E> {
                 let since = returned_ago(&entry).and_then(|ago| {
                     (ago < timeout + DOWNTIME).then(|| Instant::now().checked_sub(ago))?
                 })?;
-                Gate::Open {
+                HealthGate::Open {
                     stack_hash: stack_hash.to_string(),
                     since,
                     gated: true,
@@ -210,7 +210,7 @@ fn reverts_since_fresh_start(entries: &[history::Entry], stack_hash: &str) -> Ve
     let mut ages = Vec::new();
     for entry in entries {
         let drift = entry.cause == history::Cause::Drift
-            && entry.action == history::Action::Apply
+            && entry.action == history::Operation::Apply
             && entry.stack_hash.as_deref() == Some(stack_hash);
         if !drift {
             break;

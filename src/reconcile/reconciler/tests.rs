@@ -128,7 +128,7 @@ fn desired_stack(name: &str, hash: &str, error: Option<&str>) -> DesiredStack {
     }
 }
 
-fn harness(policy: Policy, executor: FakeExecutor) -> Harness {
+fn harness(rules: Rules, executor: FakeExecutor) -> Harness {
     let (store, snapshots) = SnapshotStore::new();
     let (containers, runtime) = RuntimeStore::new();
     let registry = prometheus::Registry::new();
@@ -136,7 +136,7 @@ fn harness(policy: Policy, executor: FakeExecutor) -> Harness {
     Harness {
         reconciler: StackReconciler {
             instance: "me".into(),
-            policy,
+            rules,
             snapshots,
             runtime,
             executor,
@@ -213,7 +213,7 @@ impl Harness {
         self.open_apply_of_r2().await;
         let verdict = crate::history::GateVerdict {
             stack_hash: "h2".into(),
-            gate: crate::history::Gate::Failed,
+            gate: crate::history::GateResult::Failed,
             failure: Some(failure),
             error: Some(error.into()),
         };
@@ -234,7 +234,8 @@ impl Harness {
             rollback_reason: None,
         };
         let origin = (crate::history::Cause::Git, crate::history::Trigger::Refresh);
-        let run = crate::history::Run::start(crate::history::Action::Apply, origin, Some(&applied));
+        let run =
+            crate::history::Run::start(crate::history::Operation::Apply, origin, Some(&applied));
         self.reconciler
             .history
             .record("web", run.finish(None))
@@ -242,8 +243,8 @@ impl Harness {
     }
 }
 
-fn defaults() -> Policy {
-    Policy {
+fn defaults() -> Rules {
+    Rules {
         reconcile_enabled: true,
         remove_enabled: false,
         drift_policy: DriftPolicy::Revert,
@@ -253,8 +254,8 @@ fn defaults() -> Policy {
 }
 
 /// The defaults with `RECONCILE_REMOVE_ENABLED=true`.
-fn removal_on() -> Policy {
-    Policy {
+fn removal_on() -> Rules {
+    Rules {
         remove_enabled: true,
         ..defaults()
     }
@@ -336,7 +337,7 @@ async fn an_apply_that_does_not_converge_fails_the_stack() {
 
 #[tokio::test]
 async fn docker_unreachable_keeps_the_grant_for_the_retry() {
-    let off = Policy {
+    let off = Rules {
         reconcile_enabled: false,
         ..defaults()
     };
@@ -395,7 +396,7 @@ async fn a_removal_that_leaves_containers_keeps_the_folder_and_fails() {
 
 #[tokio::test]
 async fn an_api_apply_is_answered_and_runs_despite_the_policy() {
-    let off = Policy {
+    let off = Rules {
         drift_policy: DriftPolicy::Flag,
         reconcile_enabled: false,
         ..defaults()
@@ -406,7 +407,7 @@ async fn an_api_apply_is_answered_and_runs_despite_the_policy() {
     let (reply, answer) = tokio::sync::oneshot::channel();
     h.reconciler.memories.request_apply(
         "web",
-        crate::reconcile::memory::ApplyRequest {
+        crate::reconcile::memory::PendingApply {
             guard,
             reply,
             rollback_to: None,
@@ -458,7 +459,7 @@ async fn a_crash_loop_given_up_before_a_restart_stays_given_up() {
     h.open_apply_of_r2().await;
     let settled = crate::history::GateVerdict {
         stack_hash: "h2".into(),
-        gate: crate::history::Gate::Passed,
+        gate: crate::history::GateResult::Passed,
         failure: None,
         error: None,
     };
@@ -466,7 +467,7 @@ async fn a_crash_loop_given_up_before_a_restart_stays_given_up() {
     // Five reverts just now, before the restart.
     for _ in 0..5 {
         let mut revert = crate::history::Run::start(
-            crate::history::Action::Apply,
+            crate::history::Operation::Apply,
             (
                 crate::history::Cause::Drift,
                 crate::history::Trigger::DockerEvent,

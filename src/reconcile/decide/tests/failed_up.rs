@@ -16,7 +16,7 @@ fn failed_at(at: Instant) -> Memory {
 fn before_its_backoff_it_is_failed_with_compose_s_error_and_spends_no_budget() {
     let at = Instant::now();
     let mut memory = failed_at(at);
-    for verdict in [created(), needs(Cause::Drift), exited()] {
+    for verdict in [created(), needs(Divergence::Drift), exited()] {
         let step = pass(&verdict, &mut memory, at + Duration::from_secs(1));
         assert_eq!(
             step,
@@ -74,7 +74,7 @@ fn a_sync_tries_at_once_and_with_reconcile_off_nothing_else_does() {
     );
 
     let mut memory = failed_at(at);
-    let off = policy(false, false, DriftPolicy::Revert);
+    let off = rules(false, false, DriftPolicy::Revert);
     let later = at + Duration::from_secs(600);
     let step = decide(desired(&created(), true), false, off, &mut memory, later);
     assert_eq!(

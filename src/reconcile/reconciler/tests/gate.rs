@@ -53,7 +53,7 @@ async fn an_apply_ready_as_compose_returns_passes_its_gate_at_once() {
     h.publish("r1", vec![desired_stack("web", "h1", None)]);
     h.pass("web").await.expect("applied");
     let entry = newest(&h).await;
-    assert_eq!(entry.gate, Some(history::Gate::Passed));
+    assert_eq!(entry.gate, Some(history::GateResult::Passed));
     assert_eq!(entry.outcome, Outcome::Success);
     assert_eq!(gate_count(&h, "passed"), 1);
     assert_eq!(health(&h), 1.0);
@@ -83,7 +83,7 @@ async fn a_gate_that_fails_after_the_apply_makes_its_entry_a_failure() {
     h.pass("web").await.expect("gate failed");
     assert_eq!(h.status("web"), Some(Status::Failed));
     let entry = newest(&h).await;
-    assert_eq!(entry.gate, Some(history::Gate::Failed));
+    assert_eq!(entry.gate, Some(history::GateResult::Failed));
     assert_eq!(entry.outcome, Outcome::Failure);
     assert_eq!(
         entry.error.as_deref(),
@@ -175,7 +175,7 @@ async fn an_entry_older_than_the_running_apply_is_not_recalled() {
 #[tokio::test]
 async fn the_history_is_looked_at_once_per_stack_hash_not_on_every_pass() {
     let mut h = harness(
-        Policy {
+        Rules {
             drift_policy: DriftPolicy::Flag,
             ..defaults()
         },
@@ -201,7 +201,7 @@ async fn the_history_is_looked_at_once_per_stack_hash_not_on_every_pass() {
 async fn a_healthy_stack_waiting_for_a_new_revision_counts_as_healthy() {
     // Reconcile off: Git moved to h2, the containers of h1 run and are ready.
     let h = harness(
-        Policy {
+        Rules {
             reconcile_enabled: false,
             ..defaults()
         },
@@ -240,7 +240,7 @@ async fn a_gate_whose_deadline_passed_while_docker_cd_was_down_fails_at_the_rest
     assert_eq!(
         (entry.gate, entry.gate_reason),
         (
-            Some(history::Gate::Failed),
+            Some(history::GateResult::Failed),
             Some(history::GateFailure::Timeout)
         )
     );
@@ -271,7 +271,7 @@ async fn an_entry_without_a_verdict_from_long_ago_reopens_no_gate() {
     let h = harness(defaults(), runs_web());
     h.publish("r2", vec![desired_stack("web", "h2", None)]);
     let mut entry = history::Run::start(
-        history::Action::Apply,
+        history::Operation::Apply,
         (history::Cause::Git, history::Trigger::Refresh),
         None,
     )

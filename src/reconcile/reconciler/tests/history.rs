@@ -8,7 +8,14 @@ async fn entries(h: &Harness, name: &str) -> Vec<Entry> {
     h.reconciler.history.list(name).await.expect("list")
 }
 
-fn kinds(entries: &[Entry]) -> Vec<(history::Action, history::Cause, history::Trigger, Outcome)> {
+fn kinds(
+    entries: &[Entry],
+) -> Vec<(
+    history::Operation,
+    history::Cause,
+    history::Trigger,
+    Outcome,
+)> {
     entries
         .iter()
         .map(|e| (e.action, e.cause, e.trigger, e.outcome))
@@ -26,7 +33,7 @@ async fn a_git_apply_is_recorded_once_and_a_no_op_pass_adds_nothing() {
     assert_eq!(
         kinds(&listed),
         [(
-            history::Action::Apply,
+            history::Operation::Apply,
             history::Cause::Git,
             history::Trigger::Refresh,
             Outcome::Success
@@ -82,8 +89,8 @@ async fn a_removal_names_what_it_removed_and_a_failed_one_its_error() {
     assert_eq!(
         outcomes,
         [
-            (history::Action::Remove, Outcome::Success),
-            (history::Action::Remove, Outcome::Failure)
+            (history::Operation::Remove, Outcome::Success),
+            (history::Operation::Remove, Outcome::Failure)
         ],
         "newest first"
     );
@@ -113,7 +120,7 @@ async fn a_drift_revert_a_sync_and_a_plan_apply_each_say_why() {
     let (reply, _answer) = tokio::sync::oneshot::channel();
     h.reconciler.memories.request_apply(
         "web",
-        crate::reconcile::memory::ApplyRequest {
+        crate::reconcile::memory::PendingApply {
             guard,
             reply,
             rollback_to: None,

@@ -41,7 +41,7 @@ impl Harness {
 /// `web` at `r2` (hash h2) in Git with rollback on; `r0` can be read.
 fn rollback_on() -> Harness {
     let mut h = harness(
-        Policy {
+        Rules {
             rollback_enabled: true,
             ..defaults()
         },
@@ -66,7 +66,7 @@ fn failed_on_r2() -> Harness {
     let h = rollback_on();
     h.runs("r2", "h2", "running", &[(labels::GOOD_REVISION, "r0")]);
     h.reconciler.memories.with("web", |m| {
-        m.gate = Some(Gate::Failed {
+        m.gate = Some(HealthGate::Failed {
             stack_hash: "h2".into(),
             failure: GateFailure::Unhealthy,
             reason: "health gate failed: web: unhealthy".into(),
@@ -115,7 +115,7 @@ async fn an_ack_repairs_the_stand_in_and_only_a_sync_brings_back_git() {
     let listed = h.reconciler.history.list("web").await.expect("history");
     assert_eq!(
         listed.first().map(|e| e.action),
-        Some(crate::history::Action::Apply),
+        Some(crate::history::Operation::Apply),
         "a repair of the stand-in is no rollback"
     );
     h.reconciler.memories.release("web");
@@ -167,7 +167,7 @@ async fn a_rollback_target_that_cannot_be_read_yet_is_tried_again_later() {
     let tried = h.reconciler.memories.with("web", |m| {
         matches!(
             m.gate,
-            Some(Gate::Failed {
+            Some(HealthGate::Failed {
                 rollback_tried: true,
                 ..
             })
@@ -228,7 +228,7 @@ async fn a_failed_gate_with_a_rollback_to_follow_is_not_reported_failed_meanwhil
     let h = rollback_on();
     h.runs("r2", "h2", "restarting", &[(labels::GOOD_REVISION, "r0")]);
     h.reconciler.memories.with("web", |m| {
-        m.gate = Some(Gate::Open {
+        m.gate = Some(HealthGate::Open {
             stack_hash: "h2".into(),
             since: Instant::now(),
             gated: true,
@@ -268,7 +268,7 @@ async fn a_revision_that_exits_as_compose_returns_is_syncing_until_rolled_back()
     // r0 runs and passed its gate; Git says r2.
     h.runs("r0", "h0", "running", &[]);
     h.reconciler.memories.with("web", |m| {
-        m.gate = Some(Gate::Passed {
+        m.gate = Some(HealthGate::Passed {
             stack_hash: "h0".into(),
         });
     });
