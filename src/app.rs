@@ -32,6 +32,7 @@ use crate::plan::Planner;
 use crate::reconcile::decide::Rules;
 use crate::reconcile::memory::Memories;
 use crate::reconcile::reason::{Origin, Reason, StackRequest};
+use crate::reconcile::reconciler::Parts as ReconcilerParts;
 use crate::reconcile::series::GateSeries;
 use crate::reconcile::{DockerExecutor, StackReconciler};
 use crate::redact::SecretBook;
@@ -213,7 +214,7 @@ fn start_reconciler(
         runtime.secrets.clone(),
         stores.revisions.clone(),
     ));
-    let reconciler = Arc::new(StackReconciler {
+    let reconciler = Arc::new(StackReconciler::new(ReconcilerParts {
         instance: instance.clone(),
         rules: Rules {
             reconcile_enabled: config.reconcile.enabled,
@@ -237,7 +238,7 @@ fn start_reconciler(
         events: runtime.events.clone(),
         history: history.clone(),
         revisions: stores.revisions.clone(),
-    });
+    }));
     let queue = WorkQueue::with_limiter(
         controller::default_rate_limiter(),
         Some(QueueMetrics::register(&runtime.registry).context("registering queue metrics")?),

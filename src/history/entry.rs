@@ -1,8 +1,8 @@
 //! One history entry and its vocabulary.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::labels::Synced;
@@ -130,6 +130,29 @@ impl Entry {
         self.action != Operation::Remove
             && self.outcome == Outcome::Success
             && self.gate == Some(GateResult::Passed)
+    }
+
+    /// When its compose returned (its gate opened): started plus its duration.
+    pub fn ended_at(&self) -> Option<Timestamp> {
+        let started = self.started_at.parse::<Timestamp>().ok()?;
+        Some(started + SignedDuration::from_millis(i64::try_from(self.duration_ms).ok()?))
+    }
+
+    /// How long ago its compose returned.
+    pub fn returned_ago(&self) -> Option<Duration> {
+        Duration::try_from(Timestamp::now().duration_since(self.ended_at()?)).ok()
+    }
+
+    /// Whether it is the entry of the apply labelled `synced_at` (the labels
+    /// are written just before the run starts; a little slack for clocks).
+    pub fn is_of_apply(&self, synced_at: &str) -> bool {
+        match (
+            self.started_at.parse::<Timestamp>(),
+            synced_at.parse::<Timestamp>(),
+        ) {
+            (Ok(started), Ok(synced)) => started >= synced - SignedDuration::from_secs(5),
+            _ => false,
+        }
     }
 
     /// Takes `verdict` when it is about this entry (an apply or rollback of its

@@ -3,6 +3,11 @@
 //! the lock that keeps two applies of a stack apart, and an API apply waiting
 //! for the worker.
 //!
+//! A pass takes a copy of the memory once ([`Memories::checkout`]), decides
+//! and acts on that copy, and puts it back once ([`Memories::commit`]); the
+//! only writers meanwhile are operators asking for a sync or an ack, and their
+//! asks survive the commit.
+//!
 //! Everything else is read fresh each pass (level-triggered): Git from the
 //! snapshot, the runtime from the informer's cache, what was applied from labels.
 
@@ -12,13 +17,13 @@ use std::time::Instant;
 
 use tokio::sync::oneshot;
 
-use crate::history::GateFailure;
+use super::gate::HealthGate;
 
 /// The plain part of a stack's memory: what [`super::decide`] reads and changes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Memory {
     /// The health gate of the last apply of ours: open, passed or failed.
-    pub gate: Option<HealthGate>,
+    pub gate: HealthGate,
     /// When recent drift reverts started (the crash-loop budget).
     pub reverts: Vec<Instant>,
     /// The budget is spent: left alone until Git changes the stack or a sync.
@@ -49,51 +54,6 @@ pub struct FailedUp {
     pub retry_at: Instant,
 }
 
-/// Where an apply stands between `compose up` and `synced`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HealthGate {
-    /// Waiting for its containers to run and pass their healthchecks.
-    Open {
-        /// The `stack_hash` applied.
-        stack_hash: String,
-        /// When compose returned.
-        since: Instant,
-        /// A Git change or an operator's apply: an exit or an unhealthy
-        /// container fails it at once. A drift revert is not gated: the
-        /// crash-loop budget bounds it.
-        gated: bool,
-    },
-    /// Every container ran and was healthy once.
-    Passed {
-        /// The `stack_hash` applied.
-        stack_hash: String,
-    },
-    /// Failed: left alone until Git changes the stack or a sync.
-    Failed {
-        /// The `stack_hash` applied.
-        stack_hash: String,
-        /// How, for the metrics and events.
-        failure: GateFailure,
-        /// Why, for the status.
-        reason: String,
-        /// When the gate opened (compose returned): the time to the verdict.
-        opened: Instant,
-        /// A rollback was asked for once already: never twice for one failure.
-        rollback_tried: bool,
-    },
-}
-
-impl HealthGate {
-    /// The `stack_hash` the gate is about.
-    pub fn stack_hash(&self) -> &str {
-        match self {
-            HealthGate::Open { stack_hash, .. }
-            | HealthGate::Passed { stack_hash }
-            | HealthGate::Failed { stack_hash, .. } => stack_hash,
-        }
-    }
-}
-
 /// What an API apply hands to the worker: its lock, and where the result goes.
 #[derive(Debug)]
 pub struct PendingApply {
@@ -109,6 +69,8 @@ pub struct PendingApply {
 #[derive(Debug, Default)]
 struct Entry {
     memory: Memory,
+    /// Counts operators' asks (sync, ack), so a commit keeps one made meanwhile.
+    asks: u64,
     locked: bool,
     request: Option<PendingApply>,
 }
@@ -135,28 +97,57 @@ impl Memories {
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Runs `change` on the memory of `name`; an emptied memory is dropped.
+    /// Runs `change` on the memory of `name` (tests set up and read memories so).
+    #[cfg(test)]
     pub fn with<T>(&self, name: &str, change: impl FnOnce(&mut Memory) -> T) -> T {
+        let mut pass = self.checkout(name);
+        let out = change(&mut pass.memory);
+        self.commit(name, pass);
+        out
+    }
+
+    /// A copy of the memory of `name` for one pass, to [`Self::commit`] after.
+    pub fn checkout(&self, name: &str) -> Checkout {
+        let entries = self.entries();
+        let entry = entries.get(name);
+        Checkout {
+            memory: entry.map(|e| e.memory.clone()).unwrap_or_default(),
+            asks: entry.map_or(0, |e| e.asks),
+        }
+    }
+
+    /// Puts back the memory a pass checked out and changed. A sync or ack
+    /// asked for since the checkout is kept: the pass did not see it.
+    pub fn commit(&self, name: &str, checkout: Checkout) {
         let mut entries = self.entries();
         let entry = entries.entry(name.to_string()).or_default();
-        let out = change(&mut entry.memory);
+        let Checkout { mut memory, asks } = checkout;
+        if entry.asks != asks {
+            memory.granted |= entry.memory.granted;
+            memory.released |= entry.memory.released;
+        }
+        entry.memory = memory;
         if entry.is_empty() {
             entries.remove(name);
         }
-        out
     }
 
     /// Grants `name` one apply whatever the settings (an acknowledgement).
     pub fn grant(&self, name: &str) {
-        self.with(name, |m| m.granted = true);
+        self.ask(name, false);
     }
 
     /// Grants `name` one apply of the revision in Git, also over a rollback's (a sync).
     pub fn release(&self, name: &str) {
-        self.with(name, |m| {
-            m.granted = true;
-            m.released = true;
-        });
+        self.ask(name, true);
+    }
+
+    fn ask(&self, name: &str, release: bool) {
+        let mut entries = self.entries();
+        let entry = entries.entry(name.to_string()).or_default();
+        entry.asks += 1;
+        entry.memory.granted = true;
+        entry.memory.released |= release;
     }
 
     /// Takes the lock of `name`, unless an apply holds it (a second apply is
@@ -194,6 +185,14 @@ impl Memories {
     pub fn take_request(&self, name: &str) -> Option<PendingApply> {
         self.entries().get_mut(name).and_then(|e| e.request.take())
     }
+}
+
+/// A stack's memory taken for one pass (see [`Memories::checkout`]).
+#[derive(Debug)]
+pub struct Checkout {
+    /// The copy the pass reads and changes.
+    pub memory: Memory,
+    asks: u64,
 }
 
 /// One stack's lock; released on drop.
@@ -234,9 +233,23 @@ mod tests {
     fn a_grant_is_remembered_until_taken_and_empty_memories_are_dropped() {
         let memories = Memories::new();
         memories.grant("web");
-        assert!(memories.with("web", |m| std::mem::take(&mut m.granted)));
-        assert!(!memories.with("web", |m| m.granted));
+        let mut pass = memories.checkout("web");
+        assert!(std::mem::take(&mut pass.memory.granted));
+        memories.commit("web", pass);
+        assert!(!memories.checkout("web").memory.granted);
         assert!(memories.entries().is_empty());
+    }
+
+    #[test]
+    fn a_sync_asked_for_during_a_pass_survives_its_commit() {
+        let memories = Memories::new();
+        memories.grant("web");
+        let mut pass = memories.checkout("web");
+        pass.memory.granted = false;
+        memories.release("web");
+        memories.commit("web", pass);
+        let after = memories.checkout("web").memory;
+        assert!(after.granted && after.released, "{after:?}");
     }
 
     #[test]

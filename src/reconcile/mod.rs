@@ -6,6 +6,7 @@ pub mod args;
 pub mod assess;
 pub mod decide;
 pub mod executor;
+pub mod gate;
 pub mod memory;
 mod origin;
 pub mod reason;

@@ -3,6 +3,8 @@
 use rstest::rstest;
 
 use super::*;
+use crate::reconcile::decide::gating::CACHE_LAG;
+use crate::reconcile::gate::{Applied, GateState, HealthGate, Recall, Settled};
 
 const HASH: &str = "h1";
 
@@ -63,7 +65,6 @@ fn desired(verdict: &Verdict, has_containers: bool) -> Observation<'_> {
         stack_hash: HASH,
         has_containers,
         health_timeout: None,
-        applied_ago: None,
         rollback_to: None,
         rolled_back_from: None,
         held: false,
@@ -419,7 +420,7 @@ fn a_gated_apply_fails_at_once_when_a_container_is_unhealthy_or_exits(
         begin(Some(cause), &mut memory, now),
         "a sync is a fresh start"
     );
-    assert_eq!(memory.gate, None);
+    assert_eq!(memory.gate.state(), None);
 }
 
 #[test]
@@ -436,8 +437,8 @@ fn a_container_missing_or_not_started_during_the_gate_is_applied_not_failed() {
     let later = start + Duration::from_secs(7);
     after_apply(&starting("web: starting"), HASH, false, &mut memory, later);
     assert_eq!(
-        memory.gate,
-        Some(HealthGate::Open {
+        memory.gate.state(),
+        Some(&GateState::Open {
             stack_hash: HASH.into(),
             since: start,
             gated: true
@@ -473,8 +474,8 @@ fn a_passed_gate_stays_passed_a_later_exit_is_drift() {
         now
     )));
     assert_eq!(
-        memory.gate,
-        Some(HealthGate::Passed {
+        memory.gate.state(),
+        Some(&GateState::Passed {
             stack_hash: HASH.into()
         })
     );
@@ -495,7 +496,6 @@ fn the_stack_label_sets_its_own_timeout() {
         stack_hash: HASH,
         has_containers: true,
         health_timeout: Some(Duration::from_secs(10)),
-        applied_ago: None,
         rollback_to: None,
         rolled_back_from: None,
         held: false,
@@ -525,19 +525,27 @@ fn the_stack_label_sets_its_own_timeout() {
     reported(Status::Syncing, Wait::Poll(Duration::from_secs(90)))
 )]
 #[case::fails_a_young_unhealthy_apply(settling("web: unhealthy"), 30, |s: &Step| matches!(s, Step::GateFailed { failure: GateFailure::Unhealthy, .. }))]
-// An old apply has no gate to resume: as without one.
-#[case::old_apply_starting(
+// Down past the deadline (not past the timeout plus the downtime allowed):
+// the gate goes on and times out at once.
+#[case::times_out_an_apply_whose_deadline_passed_meanwhile(
     starting("web: starting"),
     200,
+    |s: &Step| matches!(s, Step::GateFailed { failure: GateFailure::Timeout, .. })
+)]
+// An apply older than the timeout plus the downtime allowed has no gate to
+// resume: as without one.
+#[case::old_apply_starting(
+    starting("web: starting"),
+    800,
     reported(Status::Syncing, Wait::Poll(SETTLE_POLL))
 )]
 #[case::old_apply_unhealthy(
     settling("web: unhealthy"),
-    200,
+    800,
     reported(Status::Failed, Wait::ForChange)
 )]
-#[case::old_apply_exited(exited(), 200, |s: &Step| matches!(s, Step::Apply { cause: Divergence::Drift, .. }))]
-fn after_a_restart_the_gate_is_read_from_the_labels(
+#[case::old_apply_exited(exited(), 800, |s: &Step| matches!(s, Step::Apply { cause: Divergence::Drift, .. }))]
+fn after_a_restart_without_history_the_gate_is_read_from_the_labels(
     #[case] verdict: Verdict,
     #[case] seconds_ago: u64,
     #[case] expect: impl Fn(&Step) -> bool,
@@ -547,14 +555,15 @@ fn after_a_restart_the_gate_is_read_from_the_labels(
         stack_hash: HASH,
         has_containers: true,
         health_timeout: None,
-        applied_ago: Some(Duration::from_secs(seconds_ago)),
         rollback_to: None,
         rolled_back_from: None,
         held: false,
         rollback_reason: None,
     };
     let now = Instant::now() + Duration::from_secs(1000);
-    let step = decide(observation, false, defaults(), &mut Memory::default(), now);
+    let mut memory = Memory::default();
+    recalled_from_labels(&mut memory, &verdict, Duration::from_secs(seconds_ago), now);
+    let step = decide(observation, false, defaults(), &mut memory, now);
     assert!(expect(&step), "{step:?}");
 }
 
@@ -709,7 +718,6 @@ fn pass_with(
         stack_hash: HASH,
         has_containers: true,
         health_timeout: None,
-        applied_ago: None,
         rollback_to,
         rolled_back_from,
         held: false,
@@ -800,20 +808,34 @@ fn settling_pass(
     memory: &mut Memory,
     now: Instant,
 ) -> Option<Settled> {
+    if let Some(ago) = applied_ago {
+        recalled_from_labels(memory, verdict, ago, now);
+    }
     let before = memory.gate.clone();
     let observation = Observation::Desired {
         verdict,
         stack_hash: HASH,
         has_containers: true,
         health_timeout: None,
-        applied_ago,
         rollback_to: None,
         rolled_back_from: None,
         held: false,
         rollback_reason: None,
     };
     decide(observation, false, defaults(), memory, now);
-    settled(before.as_ref(), memory.gate.as_ref(), now)
+    memory.gate.verdict_since(&before, now)
+}
+
+/// After a restart with no history entry of the running apply, labelled `ago`.
+fn recalled_from_labels(memory: &mut Memory, verdict: &Verdict, ago: Duration, now: Instant) {
+    let recall = Recall {
+        stack_hash: HASH,
+        labelled_ago: Some(ago),
+        entry: None,
+        in_sync: *verdict == Verdict::InSync,
+        timeout: TIMEOUT,
+    };
+    memory.gate.recall(&recall, now);
 }
 
 #[test]
@@ -884,12 +906,12 @@ fn an_apply_whose_container_is_gone_as_compose_returns_fails_as_exited() {
     let now = Instant::now();
     let mut memory = Memory::default();
     after_apply(&needs(Divergence::Desired), HASH, true, &mut memory, now);
-    let opened = HealthGate::Open {
+    let opened = HealthGate::with(GateState::Open {
         stack_hash: HASH.into(),
         since: now,
         gated: true,
-    };
-    let failed = settled(Some(&opened), memory.gate.as_ref(), now);
+    });
+    let failed = memory.gate.verdict_since(&opened, now);
     assert_eq!(
         failed.and_then(|s| s.failure).map(|f| f.0),
         Some(GateFailure::Exited)
@@ -904,7 +926,6 @@ fn a_held_rollback_in_sync_is_synced_and_its_failure_is_final() {
         stack_hash: HASH,
         has_containers: true,
         health_timeout: None,
-        applied_ago: None,
         rollback_to: None,
         rolled_back_from: Some("failedhash0123456"),
         held: true,
@@ -969,7 +990,6 @@ fn a_rolled_back_stack_says_which_revision_failed_and_how_where_its_labels_do() 
         stack_hash: HASH,
         has_containers: true,
         health_timeout: None,
-        applied_ago: None,
         rollback_to: None,
         rolled_back_from: Some("failedhash0123456"),
         held: false,
@@ -1003,14 +1023,14 @@ fn an_automatic_rollback_starting(#[case] released: bool, #[case] kept: bool) {
     let mut memory = Memory {
         granted: true,
         released,
-        gate: Some(HealthGate::Passed {
+        gate: HealthGate::with(GateState::Passed {
             stack_hash: HASH.into(),
         }),
         ..Memory::default()
     };
     begin_rollback(&mut memory, now);
     assert_eq!((memory.granted, memory.released), (kept, kept));
-    assert_eq!(memory.gate, None, "a fresh gate");
+    assert_eq!(memory.gate.state(), None, "a fresh gate");
 }
 
 mod failed_up;

@@ -4,13 +4,27 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use super::apply::{ENGINE_LAG, LOCKED_RETRY, VERIFY_AFTER};
+use super::observe::UNREADABLE_RETRY;
 use super::*;
+use crate::docker::state::ContainerInfo;
 use crate::docker::state::RuntimeStore;
 use crate::docker::state::fixtures::container;
 use crate::events::EventBus;
+use crate::history::{GateFailure, History};
+use crate::labels::{self, StackLabels, Synced};
+use crate::metrics::AppMetrics;
 use crate::reconcile::args::DriftPolicy;
+use crate::reconcile::gate::{GateState, HealthGate};
 use crate::reconcile::reason::Reason;
+use crate::stack::snapshot::Snapshot;
 use crate::stack::snapshot::SnapshotStore;
+use crate::stack::{DesiredStack, StackName};
+use crate::status::{Outcome, StatusTable};
 
 mod gate;
 mod history;
@@ -134,7 +148,7 @@ fn harness(rules: Rules, executor: FakeExecutor) -> Harness {
     let registry = prometheus::Registry::new();
     let metrics = AppMetrics::register(&registry).expect("metrics register");
     Harness {
-        reconciler: StackReconciler {
+        reconciler: StackReconciler::new(Parts {
             instance: "me".into(),
             rules,
             snapshots,
@@ -147,7 +161,7 @@ fn harness(rules: Rules, executor: FakeExecutor) -> Harness {
             events: EventBus::new(),
             history: History::in_memory(),
             revisions: Default::default(),
-        },
+        }),
         store,
         containers,
     }
@@ -179,7 +193,7 @@ impl Harness {
     }
 
     fn status(&self, name: &str) -> Option<Status> {
-        self.reconciler.status.get(name).map(|r| r.status)
+        self.reconciler.records.status.get(name).map(|r| r.status)
     }
 
     /// The runtime as the informer would show it after an apply.
@@ -217,7 +231,7 @@ impl Harness {
             failure: Some(failure),
             error: Some(error.into()),
         };
-        self.reconciler.history.settle("web", verdict).await;
+        self.reconciler.records.history.settle("web", verdict).await;
     }
 
     /// `web`'s history ends with an apply of `r2` (h2) at the time `running`
@@ -237,6 +251,7 @@ impl Harness {
         let run =
             crate::history::Run::start(crate::history::Operation::Apply, origin, Some(&applied));
         self.reconciler
+            .records
             .history
             .record("web", run.finish(None))
             .await;
@@ -284,7 +299,7 @@ async fn a_new_stack_is_applied_with_the_snapshot_revision_and_synced() {
     assert_eq!(action, Action::requeue(VERIFY_AFTER), "looked at once more");
     assert_eq!(h.reconciler.executor.calls(), ["up web r1"]);
     assert_eq!(h.status("web"), Some(Status::Synced));
-    let record = h.reconciler.status.get("web").expect("record");
+    let record = h.reconciler.records.status.get("web").expect("record");
     assert_eq!(record.synced.map(|s| s.stack_hash).as_deref(), Some("h1"));
     assert_eq!(
         record.last_result.map(|r| r.outcome),
@@ -365,7 +380,7 @@ async fn an_invalid_stack_is_failed_without_running_anything() {
     let err = h.pass("web").await.expect_err("invalid");
     assert!(matches!(err, ReconcileError::Invalid(_)));
     assert!(h.reconciler.executor.calls().is_empty());
-    let record = h.reconciler.status.get("web").expect("record");
+    let record = h.reconciler.records.status.get("web").expect("record");
     assert_eq!(record.error.as_deref(), Some("compose.yaml: bad"));
     assert_eq!(
         record.last_result.map(|r| r.outcome),
@@ -463,7 +478,7 @@ async fn a_crash_loop_given_up_before_a_restart_stays_given_up() {
         failure: None,
         error: None,
     };
-    h.reconciler.history.settle("web", settled).await;
+    h.reconciler.records.history.settle("web", settled).await;
     // Five reverts just now, before the restart.
     for _ in 0..5 {
         let mut revert = crate::history::Run::start(
@@ -476,13 +491,13 @@ async fn a_crash_loop_given_up_before_a_restart_stays_given_up() {
         )
         .finish(None);
         revert.stack_hash = Some("h2".into());
-        h.reconciler.history.record("web", revert).await;
+        h.reconciler.records.history.record("web", revert).await;
     }
     h.running("web", "h2");
     h.exits("web", 1);
     h.pass("web").await.expect("a report");
     assert!(h.reconciler.executor.calls().is_empty(), "not a sixth time");
-    let record = h.reconciler.status.get("web").expect("record");
+    let record = h.reconciler.records.status.get("web").expect("record");
     assert_eq!(record.status, Status::Failed);
     assert!(record.error.unwrap_or_default().contains("keeps stopping"));
 }

@@ -19,12 +19,19 @@ fn web_with(health: Health) -> FakeExecutor {
 }
 
 async fn newest(h: &Harness) -> Entry {
-    let listed = h.reconciler.history.list("web").await.expect("list");
+    let listed = h
+        .reconciler
+        .records
+        .history
+        .list("web")
+        .await
+        .expect("list");
     listed.into_iter().next().expect("an entry")
 }
 
 fn gate_count(h: &Harness, outcome: &str) -> u64 {
     h.reconciler
+        .records
         .gate_series
         .duration
         .with_label_values(&[outcome])
@@ -33,6 +40,7 @@ fn gate_count(h: &Harness, outcome: &str) -> u64 {
 
 fn health(h: &Harness) -> f64 {
     h.reconciler
+        .records
         .gate_series
         .stack_health
         .with_label_values(&["web"])
@@ -49,7 +57,7 @@ fn gate_events(rx: &mut tokio::sync::broadcast::Receiver<Event>) -> Vec<Event> {
 #[tokio::test]
 async fn an_apply_ready_as_compose_returns_passes_its_gate_at_once() {
     let h = harness(defaults(), runs_web());
-    let mut rx = h.reconciler.events.subscribe();
+    let mut rx = h.reconciler.records.events.subscribe();
     h.publish("r1", vec![desired_stack("web", "h1", None)]);
     h.pass("web").await.expect("applied");
     let entry = newest(&h).await;
@@ -67,7 +75,7 @@ async fn an_apply_ready_as_compose_returns_passes_its_gate_at_once() {
 #[tokio::test]
 async fn a_gate_that_fails_after_the_apply_makes_its_entry_a_failure() {
     let h = harness(defaults(), web_with(Health::Starting));
-    let mut rx = h.reconciler.events.subscribe();
+    let mut rx = h.reconciler.records.events.subscribe();
     h.publish("r1", vec![desired_stack("web", "h1", None)]);
     h.pass("web").await.expect("applied");
     assert_eq!(h.status("web"), Some(Status::Syncing));
@@ -110,6 +118,7 @@ async fn a_stack_that_leaves_leaves_no_health_series() {
     h.pass("web").await.expect("in sync");
     let series = |h: &Harness| {
         h.reconciler
+            .records
             .gate_series
             .stack_health
             .collect()
@@ -150,7 +159,7 @@ async fn after_a_restart_a_failed_gate_is_recalled_from_the_history_not_reverted
     let h = restarted_with_a_failed_entry("2026-01-01T00:00:00Z").await;
     h.pass("web").await.expect("a report");
     assert!(h.reconciler.executor.calls().is_empty(), "not reverted");
-    let record = h.reconciler.status.get("web").expect("record");
+    let record = h.reconciler.records.status.get("web").expect("record");
     assert_eq!(
         (record.status, record.error.as_deref()),
         (Status::Failed, Some(EXITED))
@@ -183,7 +192,7 @@ async fn the_history_is_looked_at_once_per_stack_hash_not_on_every_pass() {
     );
     let store = Arc::new(crate::history::fake::MemoryStore::default());
     let errors = prometheus::IntCounter::new("history_errors_total", "test").expect("counter");
-    h.reconciler.history = History::new(store.clone(), errors);
+    h.reconciler.records.history = History::new(store.clone(), errors);
     h.publish("r1", vec![desired_stack("web", "h1", None)]);
     // A stopped container under DRIFT_POLICY=flag: out of sync pass after pass.
     h.running("web", "h1");
@@ -230,7 +239,7 @@ async fn a_gate_whose_deadline_passed_while_docker_cd_was_down_fails_at_the_rest
     starting[0].health = Some(crate::docker::state::Health::Starting);
     h.containers.set_stack("web", starting);
     h.pass("web").await.expect("a report");
-    let record = h.reconciler.status.get("web").expect("record");
+    let record = h.reconciler.records.status.get("web").expect("record");
     assert_eq!(record.status, Status::Failed, "{record:?}");
     assert!(
         record.error.unwrap_or_default().contains("not healthy"),
@@ -256,7 +265,7 @@ async fn a_gate_that_timed_out_stays_failed_after_a_restart_once_its_containers_
     h.running("web", "h2");
     h.pass("web").await.expect("a report");
     assert!(h.reconciler.executor.calls().is_empty());
-    let record = h.reconciler.status.get("web").expect("record");
+    let record = h.reconciler.records.status.get("web").expect("record");
     assert_eq!(
         (record.status, record.error.as_deref()),
         (Status::Failed, Some(timed_out))
@@ -278,7 +287,7 @@ async fn an_entry_without_a_verdict_from_long_ago_reopens_no_gate() {
     .finish(None);
     entry.stack_hash = Some("h2".into());
     entry.started_at = "2026-01-01T00:00:00Z".into();
-    h.reconciler.history.record("web", entry).await;
+    h.reconciler.records.history.record("web", entry).await;
     h.running("web", "h2");
     let mut starting = h.reconciler.runtime.containers("web");
     starting[0].health = Some(crate::docker::state::Health::Starting);

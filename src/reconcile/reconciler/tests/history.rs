@@ -5,7 +5,7 @@ use super::*;
 use crate::history::{self, Entry};
 
 async fn entries(h: &Harness, name: &str) -> Vec<Entry> {
-    h.reconciler.history.list(name).await.expect("list")
+    h.reconciler.records.history.list(name).await.expect("list")
 }
 
 fn kinds(

@@ -66,7 +66,7 @@ fn failed_on_r2() -> Harness {
     let h = rollback_on();
     h.runs("r2", "h2", "running", &[(labels::GOOD_REVISION, "r0")]);
     h.reconciler.memories.with("web", |m| {
-        m.gate = Some(HealthGate::Failed {
+        m.gate = HealthGate::with(GateState::Failed {
             stack_hash: "h2".into(),
             failure: GateFailure::Unhealthy,
             reason: "health gate failed: web: unhealthy".into(),
@@ -95,7 +95,7 @@ async fn a_stand_in_that_cannot_be_read_does_not_bring_back_the_failed_revision(
     let action = h.pass("web").await.expect("a report");
     assert!(h.reconciler.executor.calls().is_empty(), "h2 not applied");
     assert_eq!(action, Action::requeue(UNREADABLE_RETRY));
-    let record = h.reconciler.status.get("web").expect("record");
+    let record = h.reconciler.records.status.get("web").expect("record");
     assert_eq!(record.status, Status::Failed);
     assert!(
         record
@@ -112,7 +112,13 @@ async fn an_ack_repairs_the_stand_in_and_only_a_sync_brings_back_git() {
     h.reconciler.memories.grant("web");
     h.pass("web").await.expect("drift reverted");
     assert_eq!(h.reconciler.executor.calls(), ["up web r0"], "ack");
-    let listed = h.reconciler.history.list("web").await.expect("history");
+    let listed = h
+        .reconciler
+        .records
+        .history
+        .list("web")
+        .await
+        .expect("history");
     assert_eq!(
         listed.first().map(|e| e.action),
         Some(crate::history::Operation::Apply),
@@ -132,6 +138,7 @@ async fn a_rollback_that_cannot_start_yet_is_tried_again() {
     let h = failed_on_r2();
     let rollbacks = |h: &Harness| {
         h.reconciler
+            .records
             .gate_series
             .rollbacks
             .with_label_values(&["unhealthy"])
@@ -166,8 +173,8 @@ async fn a_rollback_target_that_cannot_be_read_yet_is_tried_again_later() {
     assert_eq!(action, Action::requeue(UNREADABLE_RETRY));
     let tried = h.reconciler.memories.with("web", |m| {
         matches!(
-            m.gate,
-            Some(HealthGate::Failed {
+            m.gate.state(),
+            Some(GateState::Failed {
                 rollback_tried: true,
                 ..
             })
@@ -190,6 +197,7 @@ async fn a_gate_recalled_after_a_restart_counts_its_rollback_by_how_it_failed() 
     assert_eq!(h.reconciler.executor.calls(), ["up web r0"]);
     let counted = |reason: &str| {
         h.reconciler
+            .records
             .gate_series
             .rollbacks
             .with_label_values(&[reason])
@@ -228,7 +236,7 @@ async fn a_failed_gate_with_a_rollback_to_follow_is_not_reported_failed_meanwhil
     let h = rollback_on();
     h.runs("r2", "h2", "restarting", &[(labels::GOOD_REVISION, "r0")]);
     h.reconciler.memories.with("web", |m| {
-        m.gate = Some(HealthGate::Open {
+        m.gate = HealthGate::with(GateState::Open {
             stack_hash: "h2".into(),
             since: Instant::now(),
             gated: true,
@@ -236,7 +244,7 @@ async fn a_failed_gate_with_a_rollback_to_follow_is_not_reported_failed_meanwhil
     });
     let action = h.pass("web").await.expect("gate failed");
     assert_eq!(action, Action::requeue(ROLLBACK_DELAY));
-    let record = h.reconciler.status.get("web").expect("record");
+    let record = h.reconciler.records.status.get("web").expect("record");
     assert_eq!(record.status, Status::Syncing, "{record:?}");
     assert!(
         record.error.unwrap_or_default().ends_with("; rolling back"),
@@ -268,7 +276,7 @@ async fn a_revision_that_exits_as_compose_returns_is_syncing_until_rolled_back()
     // r0 runs and passed its gate; Git says r2.
     h.runs("r0", "h0", "running", &[]);
     h.reconciler.memories.with("web", |m| {
-        m.gate = Some(HealthGate::Passed {
+        m.gate = HealthGate::with(GateState::Passed {
             stack_hash: "h0".into(),
         });
     });
