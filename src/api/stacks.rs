@@ -89,7 +89,7 @@ fn runs_in_git<'a>(
     desired: Option<&'a DesiredStack>,
     synced: Option<&Synced>,
 ) -> Option<&'a DesiredStack> {
-    desired.filter(|d| synced.is_none_or(|s| s.rolled_back_from.as_deref() != Some(&d.stack_hash)))
+    desired.filter(|d| synced.is_none_or(|s| !s.stands_in_for(&d.stack_hash)))
 }
 
 /// Builds the view of one stack from its three sources; `read` tells whether
