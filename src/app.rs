@@ -170,13 +170,8 @@ fn mark_unknown_until_read(stores: &Stores, status: &StatusTable, runtime: &Runt
     });
 }
 
-/// Compose, the planner, the reconciler and the state they share.
-fn start_reconciler(
-    config: &Config,
-    data_dir: &Path,
-    stores: &Stores,
-    runtime: &Runtime,
-) -> anyhow::Result<Reconciling> {
+/// The compose runner, its command detected in the background.
+fn start_compose(config: &Config, runtime: &Runtime) -> anyhow::Result<Arc<ComposeRunner>> {
     let compose = Arc::new(ComposeRunner::new(
         config.compose.command.clone(),
         config.docker.host().map(str::to_string),
@@ -191,6 +186,17 @@ fn start_reconciler(
             tracing::warn!(error = %e, "no usable compose command yet; applies will fail until one works");
         }
     });
+    Ok(compose)
+}
+
+/// Compose, the planner, the reconciler and the state they share.
+fn start_reconciler(
+    config: &Config,
+    data_dir: &Path,
+    stores: &Stores,
+    runtime: &Runtime,
+) -> anyhow::Result<Reconciling> {
+    let compose = start_compose(config, runtime)?;
     let status = StatusTable::new(
         runtime.events.clone(),
         runtime.metrics.clone(),
