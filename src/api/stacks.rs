@@ -55,7 +55,7 @@ pub struct StackView {
     pub compose_file: Option<String>,
     /// Whether the current snapshot has this stack.
     pub desired: bool,
-    /// Status.
+    /// The last pass's status; before one, what Git and Docker say.
     pub status: Status,
     /// Desired `compose_hash`.
     pub compose_hash: Option<String>,

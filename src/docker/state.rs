@@ -17,7 +17,7 @@ named_enum! {
         Created = "created",
         /// Running (healthy or not).
         Running = "running",
-        /// Paused.
+        /// Frozen by `docker pause`: its processes hold still.
         Paused = "paused",
         /// Being restarted by its restart policy.
         Restarting = "restarting",
@@ -44,9 +44,9 @@ named_enum! {
     pub enum Health {
         /// The check is still in its start period or has not passed yet.
         Starting = "starting",
-        /// Passing.
+        /// The check passes.
         Healthy = "healthy",
-        /// Failing.
+        /// The check failed its retries in a row.
         Unhealthy = "unhealthy",
     }
 }
