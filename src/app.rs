@@ -28,6 +28,7 @@ use crate::git::commits::Commits;
 use crate::history::History;
 use crate::informer::git::RefreshHandle;
 use crate::informer::{self, Keys};
+use crate::known::Known;
 use crate::plan::Planner;
 use crate::reconcile::decide::Rules;
 use crate::reconcile::memory::Memories;
@@ -90,27 +91,30 @@ struct Stores {
     docker: DockerHandle,
 }
 
-impl Stores {
-    /// Lists every stack in Git or on the host (what a resync wakes).
-    fn every_stack(&self) -> impl FnMut() -> Vec<StackRequest> + Send + 'static {
-        let (snapshots, cache) = (self.snapshots.clone(), self.cache.clone());
-        move || {
-            let mut keys: Vec<StackName> = cache
-                .stack_names()
-                .iter()
-                .filter_map(|name| name.parse().ok())
-                .collect();
-            if let Some(snapshot) = snapshots.current() {
-                keys.extend(snapshot.stacks.keys().cloned());
-            }
-            keys.sort();
-            keys.dedup();
-            keys.into_iter()
-                .map(|name| Reason::request(Origin::Resync, name))
-                .collect()
-        }
+/// Lists every stack docker-cd knows (what a resync wakes); one whose name
+/// no stack can have (a compose project labelled by hand) is left out.
+fn every_stack(
+    snapshots: SnapshotReader,
+    status: StatusTable,
+    cache: RuntimeCache,
+) -> impl FnMut() -> Vec<StackRequest> + Send + 'static {
+    move || {
+        let snapshot = snapshots.current();
+        let known = Known {
+            snapshot: snapshot.as_deref(),
+            status: &status,
+            runtime: &cache,
+        };
+        known
+            .names()
+            .iter()
+            .filter_map(|name| name.parse::<StackName>().ok())
+            .map(|name| Reason::request(Origin::Resync, name))
+            .collect()
     }
+}
 
+impl Stores {
     /// Completes once both stores are filled: no reconcile may judge a stack
     /// against an empty desired or actual state.
     fn filled(&self) -> impl Future<Output = ()> + Send + 'static {
@@ -167,13 +171,8 @@ fn mark_unknown_until_read(stores: &Stores, status: &StatusTable, runtime: &Runt
     });
 }
 
-/// Compose, the planner, the reconciler and the state they share.
-fn start_reconciler(
-    config: &Config,
-    data_dir: &Path,
-    stores: &Stores,
-    runtime: &Runtime,
-) -> anyhow::Result<Reconciling> {
+/// The compose runner, its command detected in the background.
+fn start_compose(config: &Config, runtime: &Runtime) -> anyhow::Result<Arc<ComposeRunner>> {
     let compose = Arc::new(ComposeRunner::new(
         config.compose.command.clone(),
         config.docker.host().map(str::to_string),
@@ -188,6 +187,17 @@ fn start_reconciler(
             tracing::warn!(error = %e, "no usable compose command yet; applies will fail until one works");
         }
     });
+    Ok(compose)
+}
+
+/// Compose, the planner, the reconciler and the state they share.
+fn start_reconciler(
+    config: &Config,
+    data_dir: &Path,
+    stores: &Stores,
+    runtime: &Runtime,
+) -> anyhow::Result<Reconciling> {
+    let compose = start_compose(config, runtime)?;
     let status = StatusTable::new(
         runtime.events.clone(),
         runtime.metrics.clone(),
@@ -273,7 +283,14 @@ fn start_controller(
     .with_metrics(metrics)
     .with_source(git_keys.map(|name| Reason::request(Origin::Git, name)))
     .with_source(docker_keys.map(|name| Reason::request(Origin::Docker, name)))
-    .with_source(controller::resync(RESYNC_INTERVAL, stores.every_stack()))
+    .with_source(controller::resync(
+        RESYNC_INTERVAL,
+        every_stack(
+            stores.snapshots.clone(),
+            reconciling.status.clone(),
+            stores.cache.clone(),
+        ),
+    ))
     .ready_when(stores.filled());
     let reconciler = reconciling.reconciler.clone();
     let shutdown = runtime.shutdown.clone();
@@ -354,4 +371,40 @@ async fn start_api(
         api::server::serve(listener, api::router(state), runtime.shutdown.clone()),
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::docker::state::RuntimeStore;
+    use crate::docker::state::fixtures::container;
+    use crate::events::EventBus;
+    use crate::metrics::AppMetrics;
+    use crate::stack::fixtures::desired;
+    use crate::stack::snapshot::{Snapshot, SnapshotStore};
+    use crate::status::Status;
+
+    #[test]
+    fn the_resync_wakes_every_stack_the_api_lists() {
+        let (snapshots, snapshot_reader) = SnapshotStore::new();
+        let git = desired("in-git", &["web"], "h");
+        snapshots.publish(Arc::new(Snapshot {
+            revision: "r".into(),
+            reference: "refs/heads/main".into(),
+            refreshed_at: jiff::Timestamp::UNIX_EPOCH,
+            stacks: BTreeMap::from([(git.name.clone(), Arc::new(git))]),
+        }));
+        let (runtime, cache) = RuntimeStore::new();
+        runtime.set_stack("running", vec![container("1", "web", "running", &[])]);
+        let metrics = AppMetrics::register(&prometheus::Registry::new()).expect("metrics");
+        let status = StatusTable::new(EventBus::new(), metrics, SecretBook::new());
+        // A removal that failed, its containers since gone: only its record is left.
+        status.update("recorded", |r| r.status = Status::Failed);
+
+        let mut resync = every_stack(snapshot_reader, status, cache);
+        let woken: Vec<String> = resync().into_iter().map(|r| r.key.to_string()).collect();
+        assert_eq!(woken, ["in-git", "recorded", "running"]);
+    }
 }

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::docker::state::RuntimeCache;
 use crate::history::History;
+use crate::known::Known;
 use crate::plan::{Plan, PlanError, Planner};
 use crate::reconcile::memory::{Memories, PendingApply, StackGuard};
 use crate::reconcile::reason::{Origin, Reason, StackRequest};
@@ -332,15 +333,13 @@ impl StackCommands {
     }
 
     fn known(&self, name: &StackName) -> Result<(), CommandError> {
-        let desired = self
-            .parts
-            .snapshots
-            .current()
-            .is_some_and(|s| s.stacks.contains_key(name));
-        if desired
-            || self.parts.status.get(name).is_some()
-            || !self.parts.runtime.containers(name).is_empty()
-        {
+        let snapshot = self.parts.snapshots.current();
+        let known = Known {
+            snapshot: snapshot.as_deref(),
+            status: &self.parts.status,
+            runtime: &self.parts.runtime,
+        };
+        if known.contains(name) {
             Ok(())
         } else {
             Err(CommandError::NotFound(name.to_string()))

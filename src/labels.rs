@@ -73,6 +73,12 @@ pub struct Synced {
 }
 
 impl Synced {
+    /// Whether this apply runs in place of the revision whose `stack_hash` is
+    /// `wanted_stack_hash` (a rollback from it, or an operator's hold over it).
+    pub fn stands_in_for(&self, wanted_stack_hash: &str) -> bool {
+        self.rolled_back_from.as_deref() == Some(wanted_stack_hash)
+    }
+
     /// How long before `now` the apply was made; `None` when the label is not
     /// a time or lies in the future.
     pub fn age(&self, now: jiff::Timestamp) -> Option<std::time::Duration> {
@@ -197,5 +203,22 @@ mod tests {
         ];
         assert_eq!(last_synced(&sets).map(|s| s.revision), Some("new".into()));
         assert_eq!(last_synced(&[]), None);
+    }
+
+    #[test]
+    fn an_apply_stands_in_only_for_the_revision_it_rolled_back_from() {
+        let mut synced = StackLabels::read(&written("abc", "2026-01-01T00:00:00Z"))
+            .expect("complete set")
+            .synced;
+        assert!(
+            !synced.stands_in_for("failed"),
+            "an apply of Git stands in for none"
+        );
+        synced.rolled_back_from = Some("failed".into());
+        assert!(synced.stands_in_for("failed"));
+        assert!(
+            !synced.stands_in_for("newer"),
+            "Git moved on: the newer revision is applied"
+        );
     }
 }

@@ -30,6 +30,7 @@ pub mod git;
 pub mod healthcheck;
 pub mod history;
 pub mod informer;
+pub mod known;
 pub mod labels;
 pub mod metrics;
 pub mod named;

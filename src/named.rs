@@ -98,9 +98,9 @@ mod tests {
     named_enum! {
         /// Test enum.
         pub enum Colour {
-            /// Red.
+            /// A one-word name.
             Red = "red",
-            /// Light blue.
+            /// A two-word name, in snake case.
             LightBlue = "light_blue",
         }
     }

@@ -57,15 +57,15 @@ impl Status {
 named_enum! {
     /// A status's colour on the dashboard.
     pub enum Tone {
-        /// Green.
+        /// Green: runs as Git says.
         Good = "good",
         /// Blue: something is running.
         Busy = "busy",
-        /// Red.
+        /// Red: the last apply or removal failed.
         Bad = "bad",
         /// Yellow: needs a look.
         Warn = "warn",
-        /// Grey.
+        /// Grey: nothing runs yet, or nothing is known yet.
         Idle = "idle",
     }
 }

@@ -35,11 +35,12 @@ use crate::docker::state::RuntimeCache;
 use crate::git::commits::Commits;
 use crate::history::History;
 use crate::informer::git::RefreshHandle;
+use crate::known::Known;
 use crate::metrics::AppMetrics;
 use crate::readiness::Readiness;
 use crate::redact::SecretBook;
 use crate::secret::Secret;
-use crate::stack::snapshot::SnapshotReader;
+use crate::stack::snapshot::{Snapshot, SnapshotReader};
 use crate::status::StatusTable;
 
 /// What the handlers can reach, split by job: each handler takes only the part
@@ -81,6 +82,17 @@ pub struct StackReads {
     pub commits: Commits,
     /// Every stack's secret values, masked in what the compose view shows.
     pub secrets: SecretBook,
+}
+
+impl StackReads {
+    /// The stacks known with `snapshot`, the Git snapshot read for this answer.
+    fn known<'a>(&'a self, snapshot: Option<&'a Snapshot>) -> Known<'a> {
+        Known {
+            snapshot,
+            status: &self.status,
+            runtime: &self.runtime,
+        }
+    }
 }
 
 /// What `/readyz` and `/metrics` read.

@@ -55,7 +55,7 @@ pub struct StackView {
     pub compose_file: Option<String>,
     /// Whether the current snapshot has this stack.
     pub desired: bool,
-    /// Status.
+    /// The last pass's status; before one, what Git and Docker say.
     pub status: Status,
     /// Desired `compose_hash`.
     pub compose_hash: Option<String>,
@@ -89,7 +89,7 @@ fn runs_in_git<'a>(
     desired: Option<&'a DesiredStack>,
     synced: Option<&Synced>,
 ) -> Option<&'a DesiredStack> {
-    desired.filter(|d| synced.is_none_or(|s| s.rolled_back_from.as_deref() != Some(&d.stack_hash)))
+    desired.filter(|d| synced.is_none_or(|s| !s.stands_in_for(&d.stack_hash)))
 }
 
 /// Builds the view of one stack from its three sources; `read` tells whether
@@ -194,11 +194,7 @@ fn summary(views: &[StackView]) -> BTreeMap<&'static str, usize> {
 fn all_views(state: &StackReads) -> Vec<StackView> {
     let snapshot = state.snapshots.current();
     let records = state.status.all();
-    let mut names: BTreeSet<String> = records.keys().cloned().collect();
-    names.extend(state.runtime.stack_names());
-    if let Some(s) = &snapshot {
-        names.extend(s.stacks.keys().map(ToString::to_string));
-    }
+    let names = state.known(snapshot.as_deref()).names();
     let mut views = Vec::with_capacity(names.len());
     for name in names {
         let desired = snapshot.as_ref().and_then(|s| s.stacks.get(name.as_str()));
@@ -304,12 +300,12 @@ pub async fn get_one(
     StackPath(name): StackPath,
 ) -> Result<Json<StackView>, ApiError> {
     let snapshot = state.snapshots.current();
+    if !state.known(snapshot.as_deref()).contains(&name) {
+        return Err(ApiError::not_found(format!("no stack named '{name}'")));
+    }
     let desired = snapshot.as_ref().and_then(|s| s.stacks.get(&name));
     let record = state.status.get(&name);
     let containers = state.runtime.containers(&name);
-    if desired.is_none() && record.is_none() && containers.is_empty() {
-        return Err(ApiError::not_found(format!("no stack named '{name}'")));
-    }
     let mut view = stack_view(
         &name,
         desired.map(AsRef::as_ref),

@@ -38,7 +38,7 @@ pub struct Config {
     /// The reconciler.
     #[command(flatten)]
     pub reconcile: ReconcileArgs,
-    /// Compose.
+    /// Which compose command runs (`COMPOSE_COMMAND`).
     #[command(flatten)]
     pub compose: ComposeArgs,
     /// Logs and traces.

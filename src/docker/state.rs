@@ -17,7 +17,7 @@ named_enum! {
         Created = "created",
         /// Running (healthy or not).
         Running = "running",
-        /// Paused.
+        /// Frozen by `docker pause`: its processes hold still.
         Paused = "paused",
         /// Being restarted by its restart policy.
         Restarting = "restarting",
@@ -44,9 +44,9 @@ named_enum! {
     pub enum Health {
         /// The check is still in its start period or has not passed yet.
         Starting = "starting",
-        /// Passing.
+        /// The check passes.
         Healthy = "healthy",
-        /// Failing.
+        /// The check failed its retries in a row.
         Unhealthy = "unhealthy",
     }
 }
@@ -79,6 +79,13 @@ impl ContainerInfo {
     /// Running, and healthy where a healthcheck is defined.
     pub fn is_ready(&self) -> bool {
         self.state == ContainerState::Running && self.health.is_none_or(|h| h == Health::Healthy)
+    }
+
+    /// A container of a one-shot service (`job`) that ran to its end: exited 0.
+    /// Another service's container that exited 0 was stopped (`docker stop`,
+    /// an engine restart): real servers exit 0 on TERM.
+    pub fn is_finished_job(&self, job: bool) -> bool {
+        job && self.state == ContainerState::Exited && self.exit_code == Some(0)
     }
 
     /// A `compose run` container: not one of its service's replicas.
@@ -201,6 +208,23 @@ mod tests {
         assert_eq!(cache.stack_names(), vec!["b"], "an empty stack is gone");
         assert_eq!(cache.containers("b"), vec![container("2")]);
         assert_eq!(cache.version(), before + 2);
+    }
+
+    #[rstest::rstest]
+    #[case::a_job_that_exited_0(true, "exited", Some(0), true)]
+    #[case::a_job_that_failed(true, "exited", Some(1), false)]
+    #[case::a_job_still_running(true, "running", None, false)]
+    #[case::a_dead_job(true, "dead", Some(0), false)]
+    #[case::a_server_stopped_cleanly(false, "exited", Some(0), false)]
+    fn only_a_job_that_exited_0_is_finished(
+        #[case] job: bool,
+        #[case] state: &str,
+        #[case] exit_code: Option<i64>,
+        #[case] finished: bool,
+    ) {
+        let mut c = fixtures::container("1", "migrate", state, &[]);
+        c.exit_code = exit_code;
+        assert_eq!(c.is_finished_job(job), finished);
     }
 }
 

@@ -101,7 +101,7 @@ pub struct Entry {
     pub revision: Option<String>,
     /// `stack_hash` applied (for a removal: that of the removed containers).
     pub stack_hash: Option<String>,
-    /// Why.
+    /// Why the stack was changed: Git, drift, an operator or a rollback.
     pub cause: Cause,
     /// What woke it.
     pub trigger: Trigger,

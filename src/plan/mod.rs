@@ -273,7 +273,7 @@ impl Planner {
             let job = desired
                 .get(&container.service)
                 .is_some_and(|d| d.state == COMPLETED);
-            if job && spec.state == "exited" && container.exit_code == Some(0) {
+            if container.is_finished_job(job) {
                 spec.state = COMPLETED.into();
             }
             without_inherited(&mut spec, desired.get(&container.service), &images[&image]);

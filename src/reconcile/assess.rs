@@ -205,9 +205,7 @@ fn service_state(containers: &[&ContainerInfo], stack_hash: &str, oneshot: bool)
                     c.name
                 ))),
             },
-            // A job that finished. Any other service that exited 0 was stopped
-            // (`docker stop`, an engine restart): real servers exit 0 on TERM.
-            ContainerState::Exited if oneshot && c.exit_code == Some(0) => None,
+            ContainerState::Exited if c.is_finished_job(oneshot) => None,
             ContainerState::Exited | ContainerState::Dead => {
                 let how = c
                     .exit_code

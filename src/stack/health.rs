@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use super::DesiredStack;
-use crate::docker::state::{ContainerInfo, ContainerState};
+use crate::docker::state::ContainerInfo;
 
 /// Services ready out of those that should run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -45,9 +45,7 @@ impl StackHealth {
             None => containers.iter().map(|c| c.service.as_str()).collect(),
         };
         let done = |c: &ContainerInfo| {
-            jobs.is_some_and(|d| d.oneshot_services.contains(&c.service))
-                && c.state == ContainerState::Exited
-                && c.exit_code == Some(0)
+            c.is_finished_job(jobs.is_some_and(|d| d.oneshot_services.contains(&c.service)))
         };
         let ready = counted
             .iter()
