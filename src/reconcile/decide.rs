@@ -40,7 +40,7 @@ pub struct Rules {
 pub enum Observation<'a> {
     /// In Git, but not deployable at this revision.
     Invalid {
-        /// Why.
+        /// Why the stack cannot be deployed at this revision.
         error: &'a str,
     },
     /// In Git and assessed against its containers.
@@ -100,7 +100,7 @@ pub enum Step {
     /// the stack or a sync; or, where a rollback follows on the next pass,
     /// `syncing` until it has run.
     GateFailed {
-        /// How.
+        /// How the gate failed: a timeout, an exit, unhealthy.
         failure: GateFailure,
         /// Why, for the status.
         reason: String,

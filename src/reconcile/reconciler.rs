@@ -23,6 +23,7 @@ use super::series::GateSeries;
 use crate::docker::state::RuntimeCache;
 use crate::events::EventBus;
 use crate::history::History;
+use crate::labels::Synced;
 use crate::metrics::AppMetrics;
 use crate::stack::revisions::Revisions;
 use crate::stack::snapshot::SnapshotReader;
@@ -186,54 +187,7 @@ impl<E: Executor> StackReconciler<E> {
         queued: Origin,
         (lock, memory): (Option<StackGuard>, &mut Memory),
     ) -> Result<Report, ReconcileError> {
-        let observed = seen.observed.clone();
-        let report = match step {
-            Step::Report {
-                status,
-                error,
-                wait,
-            } => {
-                log_report(status, error.as_deref());
-                let change = StatusChange::Seen {
-                    status,
-                    error,
-                    synced: observed,
-                };
-                Report::with(Ok(decide_action(wait)), change)
-            }
-            Step::Invalid(error) => {
-                let change = StatusChange::Failed {
-                    error: error.clone(),
-                    repeated: true,
-                    synced: observed,
-                };
-                Report::with(Err(ReconcileError::Invalid(error)), change)
-            }
-            Step::GiveUp(error) => {
-                tracing::warn!(%error, "crash loop");
-                let change = StatusChange::Failed {
-                    error,
-                    repeated: false,
-                    synced: None,
-                };
-                Report::with(Ok(Action::await_change()), change)
-            }
-            Step::GateFailed {
-                reason, rolls_back, ..
-            } => {
-                tracing::warn!(message = %reason, "health gate failed");
-                let change = if rolls_back {
-                    StatusChange::RollingBack { reason }
-                } else {
-                    StatusChange::Failed {
-                        error: reason,
-                        repeated: false,
-                        synced: None,
-                    }
-                };
-                Report::with(Ok(Action::requeue(ROLLBACK_DELAY)), change)
-            }
-            Step::Forget => Report::with(Ok(Action::await_change()), StatusChange::Forgotten),
+        match step {
             Step::RollBack {
                 revision,
                 failure,
@@ -242,26 +196,73 @@ impl<E: Executor> StackReconciler<E> {
                 let Some(failed) = seen.wanted.as_deref() else {
                     return Ok(Report::next(Ok(Action::await_change())));
                 };
-                let from = observed.map(|o| o.revision);
+                let from = seen.observed.as_ref().map(|o| o.revision.clone());
                 let why = Failure { failure, reason };
                 let rollback = Rollback {
                     revision: &revision,
                     failure: Some(&why),
                 };
-                return self.roll_back(failed, from, rollback, lock, memory).await;
+                self.roll_back(failed, from, rollback, lock, memory).await
             }
             Step::Apply { cause, detail } => {
                 let kind = ChangeKind::Apply(queued);
-                return (self.apply_desired(seen, cause, &detail, kind, (lock, memory))).await;
+                (self.apply_desired(seen, cause, &detail, kind, (lock, memory))).await
             }
             Step::Retry { try_number, error } => {
                 let detail = format!("try {try_number} after compose up failed: {error}");
                 let (cause, kind) = (Divergence::Desired, ChangeKind::Retry);
-                return (self.apply_desired(seen, cause, &detail, kind, (lock, memory))).await;
+                (self.apply_desired(seen, cause, &detail, kind, (lock, memory))).await
             }
-            Step::Remove => return self.remove(seen, name, queued, (lock, memory)).await,
-        };
-        Ok(report)
+            Step::Remove => self.remove(seen, name, queued, (lock, memory)).await,
+            step => Ok(reported(step, seen.observed.clone())),
+        }
+    }
+}
+
+/// The report of a step that runs nothing (`observed`: the running apply's labels).
+fn reported(step: Step, observed: Option<Synced>) -> Report {
+    let failed = |error: String, repeated: bool, synced: Option<Synced>| StatusChange::Failed {
+        error,
+        repeated,
+        synced,
+    };
+    match step {
+        Step::Report {
+            status,
+            error,
+            wait,
+        } => {
+            log_report(status, error.as_deref());
+            let change = StatusChange::Seen {
+                status,
+                error,
+                synced: observed,
+            };
+            Report::with(Ok(decide_action(wait)), change)
+        }
+        Step::Invalid(error) => {
+            let change = failed(error.clone(), true, observed);
+            Report::with(Err(ReconcileError::Invalid(error)), change)
+        }
+        Step::GiveUp(error) => {
+            tracing::warn!(%error, "crash loop");
+            Report::with(Ok(Action::await_change()), failed(error, false, None))
+        }
+        Step::GateFailed {
+            reason, rolls_back, ..
+        } => {
+            tracing::warn!(message = %reason, "health gate failed");
+            let change = if rolls_back {
+                StatusChange::RollingBack { reason }
+            } else {
+                failed(reason, false, None)
+            };
+            Report::with(Ok(Action::requeue(ROLLBACK_DELAY)), change)
+        }
+        Step::Forget => Report::with(Ok(Action::await_change()), StatusChange::Forgotten),
+        Step::RollBack { .. } | Step::Apply { .. } | Step::Retry { .. } | Step::Remove => {
+            unreachable!("steps with effects are run by act")
+        }
     }
 }
 

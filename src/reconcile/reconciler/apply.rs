@@ -157,9 +157,23 @@ impl<E: Executor> StackReconciler<E> {
             }
             Ok(fresh) => fresh,
         };
-        let (applied, verdict) = judge(desired, &labels.synced, &fresh, gated, memory);
+        Ok(self.ended(&change, &fresh, gated, memory))
+    }
+
+    /// The report of `change`, whose compose returned leaving `fresh`; its
+    /// gate opens, or reaches its verdict at once.
+    fn ended(
+        &self,
+        change: &Change<'_>,
+        fresh: &[ContainerInfo],
+        gated: bool,
+        memory: &mut Memory,
+    ) -> Report {
+        let desired = change.desired;
+        let name = desired.name.as_str();
+        let (applied, verdict) = judge(desired, &change.labels.synced, fresh, gated, memory);
         let mut report = match applied {
-            Applied::NotConverged(reason) if self.rolls_back(&change, gated, memory) => {
+            Applied::NotConverged(reason) if self.rolls_back(change, gated, memory) => {
                 tracing::warn!(stack = name, message = %reason, "health gate failed");
                 let next = Ok(Action::requeue(ROLLBACK_DELAY));
                 Report::with(next, StatusChange::RollingBack { reason })
@@ -188,15 +202,15 @@ impl<E: Executor> StackReconciler<E> {
                     Ok(decide_action(Wait::Poll(wait))),
                     StatusChange::Applied { settled, synced },
                 );
-                report.drift_corrected = cause == Divergence::Drift;
+                report.drift_corrected = change.cause == Divergence::Drift;
                 report
             }
         };
         report.verdict = verdict;
         report.health = Some(HealthChange::Set(
-            StackHealth::of(Some(desired), &fresh).fraction(),
+            StackHealth::of(Some(desired), fresh).fraction(),
         ));
-        Ok(report)
+        report
     }
 
     /// The history entry `change` starts: a rollback as such, an apply by its

@@ -50,7 +50,7 @@ pub(crate) enum StatusChange {
     /// Failed, with a last result saying so; `repeated`: a failure found
     /// again by a pass (an invalid revision) keeps the time of the first.
     Failed {
-        /// Why.
+        /// The stack's error: why it failed.
         error: String,
         /// Not a new attempt, the same finding again.
         repeated: bool,

@@ -52,7 +52,7 @@ impl<E: Executor> StackReconciler<E> {
         let (Some(wanted), Some(applied)) = (wanted, applied) else {
             return Ok(None);
         };
-        if released || applied.rolled_back_from.as_deref() != Some(&wanted.stack_hash) {
+        if released || !applied.stands_in_for(&wanted.stack_hash) {
             return Ok(None);
         }
         match self
