@@ -9,41 +9,41 @@
 //! | box of the picture | where |
 //! |---|---|
 //! | settings | each component's `*Args`, gathered by [`config::Config`] |
-//! | Git informer | [`informer::git`] over the pure source [`git`]; desired state in [`stack`] |
-//! | Docker informer | [`informer::docker`] over [`docker`] (client, connection, runtime cache) |
+//! | Git informer | `informer::git` over the pure source `git`; desired state in `stack` |
+//! | Docker informer | `informer::docker` over `docker` (client, connection, runtime cache) |
 //! | queue, workers, resync | the `controller` crate |
-//! | reconcile | [`reconcile`] (pure `assess` and `decide`, effects behind `executor`), [`compose`], [`labels`], [`status`], [`history`] |
-//! | commands | [`commands`]: sync, ack, plan, apply (changes through the work queue); [`plan`] |
-//! | API | [`api`], [`webhook`], [`events`], [`metrics`], [`readiness`] |
-//! | wiring | [`app`] starts each of them into one [`runtime::Runtime`] |
+//! | reconcile | `reconcile` (pure `assess` and `decide`, effects behind `executor`), `compose`, `labels`, `status`, `history` |
+//! | commands | `commands`: sync, ack, plan, apply (changes through the work queue); `plan` |
+//! | API | `api`, `webhook`, `events`, `metrics`, `readiness` |
+//! | wiring | `app` starts each of them into one `runtime::Runtime` |
 #![forbid(unsafe_code)]
 
-pub mod admission;
-pub mod api;
+pub(crate) mod admission;
+pub(crate) mod api;
 pub mod app;
-pub mod commands;
+pub(crate) mod commands;
 pub mod compose;
 pub mod config;
-pub mod docker;
-pub mod events;
+pub(crate) mod docker;
+pub(crate) mod events;
 pub mod git;
 pub mod healthcheck;
-pub mod history;
-pub mod informer;
-pub mod known;
-pub mod labels;
-pub mod metrics;
-pub mod named;
+pub(crate) mod history;
+pub(crate) mod informer;
+pub(crate) mod known;
+pub(crate) mod labels;
+pub(crate) mod metrics;
+pub(crate) mod named;
 pub mod plan;
-pub mod readiness;
-pub mod reconcile;
+pub(crate) mod readiness;
+pub(crate) mod reconcile;
 pub mod redact;
-pub mod runtime;
+pub(crate) mod runtime;
 pub mod secret;
-pub mod setting;
+pub(crate) mod setting;
 pub mod shutdown;
 pub mod stack;
-pub mod status;
+pub(crate) mod status;
 pub mod telemetry;
-pub mod tls;
+pub(crate) mod tls;
 pub mod webhook;
