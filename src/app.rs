@@ -32,7 +32,7 @@ use crate::known::Known;
 use crate::plan::Planner;
 use crate::reconcile::decide::Rules;
 use crate::reconcile::memory::Memories;
-use crate::reconcile::reason::{Origin, Reason, StackRequest};
+use crate::reconcile::reason::{Reason, StackRequest, Trigger};
 use crate::reconcile::reconciler::Parts as ReconcilerParts;
 use crate::reconcile::series::GateSeries;
 use crate::reconcile::{DockerExecutor, StackReconciler};
@@ -109,7 +109,7 @@ fn every_stack(
             .names()
             .iter()
             .filter_map(|name| name.parse::<StackName>().ok())
-            .map(|name| Reason::request(Origin::Resync, name))
+            .map(|name| Reason::request(Trigger::Resync, name))
             .collect()
     }
 }
@@ -281,8 +281,8 @@ fn start_controller(
         controller::Config::default().concurrency(concurrency),
     )
     .with_metrics(metrics)
-    .with_source(git_keys.map(|name| Reason::request(Origin::Git, name)))
-    .with_source(docker_keys.map(|name| Reason::request(Origin::Docker, name)))
+    .with_source(git_keys.map(|name| Reason::request(Trigger::Refresh, name)))
+    .with_source(docker_keys.map(|name| Reason::request(Trigger::DockerEvent, name)))
     .with_source(controller::resync(
         RESYNC_INTERVAL,
         every_stack(

@@ -17,7 +17,7 @@ use crate::history::History;
 use crate::known::Known;
 use crate::plan::{Plan, PlanError, Planner};
 use crate::reconcile::memory::{Memories, PendingApply, StackGuard};
-use crate::reconcile::reason::{Origin, Reason, StackRequest};
+use crate::reconcile::reason::{Reason, StackRequest, Trigger};
 use crate::stack::StackName;
 use crate::stack::revisions::Revisions;
 use crate::stack::snapshot::SnapshotReader;
@@ -150,7 +150,7 @@ impl StackCommands {
         self.parts.memories.release(name);
         self.parts
             .queue
-            .add(Reason::request(Origin::Sync, name.clone()));
+            .add(Reason::request(Trigger::Sync, name.clone()));
         tracing::info!(stack = %name, "sync requested");
         Ok(())
     }
@@ -171,7 +171,7 @@ impl StackCommands {
         self.parts.memories.grant(name);
         self.parts
             .queue
-            .add(Reason::request(Origin::Sync, name.clone()));
+            .add(Reason::request(Trigger::Sync, name.clone()));
         tracing::info!(stack = %name, "drift acknowledged; reverting");
         Ok(())
     }
@@ -313,7 +313,7 @@ impl StackCommands {
         self.parts.memories.request_apply(name, request);
         self.parts
             .queue
-            .add(Reason::request(Origin::Api, name.clone()));
+            .add(Reason::request(Trigger::Api, name.clone()));
         let result = tokio::select! {
             answer = answer => answer.map_err(|_| CommandError::Stopped)?,
             () = self.parts.shutdown.cancelled() => return Err(CommandError::Stopped),

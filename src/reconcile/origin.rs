@@ -2,7 +2,6 @@
 //! a pass (kept here so the history store knows nothing of the reconciler).
 
 use super::assess;
-use super::reason::Origin;
 use crate::history::{Cause, Trigger};
 
 /// `cause`: the reconciler's reason to apply (`None` for a removal);
@@ -15,16 +14,16 @@ pub fn origin(
     cause: Option<assess::Divergence>,
     requested: bool,
     granted: bool,
-    queued: Origin,
+    queued: Trigger,
 ) -> (Cause, Trigger) {
     if requested {
         (Cause::Manual, Trigger::Api)
     } else if granted {
         (Cause::Manual, Trigger::Sync)
     } else if cause == Some(assess::Divergence::Drift) {
-        (Cause::Drift, queued.trigger())
+        (Cause::Drift, queued)
     } else {
-        (Cause::Git, queued.trigger())
+        (Cause::Git, queued)
     }
 }
 
@@ -36,28 +35,28 @@ mod tests {
     fn an_operator_names_the_entry_before_the_reconciler_s_reason() {
         use assess::Divergence::{Desired, Drift};
         assert_eq!(
-            origin(Some(Desired), false, false, Origin::Git),
+            origin(Some(Desired), false, false, Trigger::Refresh),
             (Cause::Git, Trigger::Refresh)
         );
         assert_eq!(
-            origin(None, false, false, Origin::Git),
+            origin(None, false, false, Trigger::Refresh),
             (Cause::Git, Trigger::Refresh)
         );
         assert_eq!(
-            origin(Some(Drift), false, false, Origin::Docker),
+            origin(Some(Drift), false, false, Trigger::DockerEvent),
             (Cause::Drift, Trigger::DockerEvent)
         );
         assert_eq!(
-            origin(Some(Drift), false, false, Origin::Resync),
+            origin(Some(Drift), false, false, Trigger::Resync),
             (Cause::Drift, Trigger::Resync),
             "a drift the resync found is not a Docker event"
         );
         assert_eq!(
-            origin(Some(Drift), false, true, Origin::Docker),
+            origin(Some(Drift), false, true, Trigger::DockerEvent),
             (Cause::Manual, Trigger::Sync)
         );
         assert_eq!(
-            origin(Some(Desired), true, true, Origin::Git),
+            origin(Some(Desired), true, true, Trigger::Refresh),
             (Cause::Manual, Trigger::Api)
         );
     }

@@ -8,40 +8,10 @@
 
 use std::fmt;
 
-use crate::history::Trigger;
-use crate::named::named_enum;
+pub use crate::history::Trigger;
 use crate::stack::StackName;
 
-named_enum! {
-    /// Who queued the key.
-    pub enum Origin {
-        /// A new Git snapshot changed the stack (or the first one was read).
-        Git = "git",
-        /// A Docker event of one of the stack's containers.
-        Docker = "docker-event",
-        /// The periodic resync.
-        Resync = "resync",
-        /// `POST /api/stacks/{name}/sync` or `/ack`.
-        Sync = "sync",
-        /// `POST /api/stacks/{name}/apply` or `/rollback`.
-        Api = "api",
-    }
-}
-
-impl Origin {
-    /// The history trigger of a pass this origin woke.
-    pub fn trigger(self) -> Trigger {
-        match self {
-            Self::Git => Trigger::Refresh,
-            Self::Docker => Trigger::DockerEvent,
-            Self::Resync => Trigger::Resync,
-            Self::Sync => Trigger::Sync,
-            Self::Api => Trigger::Api,
-        }
-    }
-}
-
-/// Whether the key runs for its origin, or again after it.
+/// Whether the key runs for its trigger, or again after it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Repeat {
     /// The first run for it.
@@ -55,8 +25,8 @@ pub enum Repeat {
 /// Why a stack's key was queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Reason {
-    /// Who queued it first.
-    pub origin: Origin,
+    /// What queued it first.
+    pub trigger: Trigger,
     /// Whether this is a run again after it.
     pub repeat: Repeat,
 }
@@ -65,17 +35,17 @@ pub struct Reason {
 pub type StackRequest = controller::Request<StackName, Reason>;
 
 impl Reason {
-    /// The first run for `origin`.
-    pub fn first(origin: Origin) -> Self {
+    /// The first run for `trigger`.
+    pub fn first(trigger: Trigger) -> Self {
         Self {
-            origin,
+            trigger,
             repeat: Repeat::First,
         }
     }
 
-    /// `name` queued for `origin`.
-    pub fn request(origin: Origin, name: StackName) -> StackRequest {
-        controller::Request::new(name, Self::first(origin))
+    /// `name` queued for `trigger`.
+    pub fn request(trigger: Trigger, name: StackName) -> StackRequest {
+        controller::Request::new(name, Self::first(trigger))
     }
 }
 
@@ -98,9 +68,9 @@ impl controller::Reason for Reason {
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.repeat {
-            Repeat::First => write!(f, "{}", self.origin),
-            Repeat::Retry => write!(f, "retry of {}", self.origin),
-            Repeat::Requeue => write!(f, "requeue after {}", self.origin),
+            Repeat::First => write!(f, "{}", self.trigger),
+            Repeat::Retry => write!(f, "retry of {}", self.trigger),
+            Repeat::Requeue => write!(f, "requeue after {}", self.trigger),
         }
     }
 }
@@ -112,11 +82,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_retry_and_a_requeue_keep_their_origin() {
-        let git = Reason::first(Origin::Git);
-        assert_eq!(git.to_string(), "git");
-        assert_eq!(git.retried().to_string(), "retry of git");
-        assert_eq!(git.retried().requeued().to_string(), "requeue after git");
-        assert_eq!(git.retried().requeued().origin.trigger(), Trigger::Refresh);
+    fn a_retry_and_a_requeue_keep_their_trigger() {
+        let refresh = Reason::first(Trigger::Refresh);
+        assert_eq!(refresh.to_string(), "refresh");
+        assert_eq!(refresh.retried().to_string(), "retry of refresh");
+        assert_eq!(refresh.retried().requeued().to_string(), "requeue after refresh");
+        assert_eq!(refresh.retried().requeued().trigger, Trigger::Refresh);
     }
 }

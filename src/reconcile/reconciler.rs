@@ -18,7 +18,7 @@ use super::assess::Divergence;
 use super::decide::{Rules, Step, decide};
 use super::executor::Executor;
 use super::memory::{Memories, Memory, StackGuard};
-use super::reason::{Origin, StackRequest};
+use super::reason::{StackRequest, Trigger};
 use super::series::GateSeries;
 use crate::docker::state::RuntimeCache;
 use crate::events::EventBus;
@@ -114,7 +114,7 @@ impl<E: Executor> Reconciler<StackRequest> for StackReconciler<E> {
     type Error = ReconcileError;
 
     async fn reconcile(&self, request: &StackRequest) -> Result<Action, ReconcileError> {
-        let (name, queued) = (&request.key, request.reason.origin);
+        let (name, queued) = (&request.key, request.reason.trigger);
         let asked = self.memories.take_request(name);
         let span = tracing::info_span!("stack", stack = %name, revision = tracing::field::Empty);
         let (lock, reply, rollback_to) = match asked {
@@ -153,7 +153,7 @@ impl<E: Executor> StackReconciler<E> {
         &self,
         name: &str,
         lock: Option<StackGuard>,
-        queued: Origin,
+        queued: Trigger,
         memory: &mut Memory,
     ) -> Result<Report, ReconcileError> {
         let requested = lock.is_some();
@@ -184,7 +184,7 @@ impl<E: Executor> StackReconciler<E> {
         step: Step,
         name: &str,
         seen: &Seen,
-        queued: Origin,
+        queued: Trigger,
         (lock, memory): (Option<StackGuard>, &mut Memory),
     ) -> Result<Report, ReconcileError> {
         match step {

@@ -19,7 +19,7 @@ use crate::reconcile::executor::Executor;
 use crate::reconcile::gate::{Applied, Settled};
 use crate::reconcile::memory::{Memory, StackGuard};
 use crate::reconcile::origin::origin;
-use crate::reconcile::reason::Origin;
+use crate::reconcile::reason::Trigger;
 use crate::stack::DesiredStack;
 use crate::stack::health::StackHealth;
 use crate::stack::snapshot::Snapshot;
@@ -55,8 +55,8 @@ pub(super) struct Change<'a> {
 /// What a `compose up` is, for the gate and the history.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum ChangeKind {
-    /// The desired revision, in a pass the key was queued for by `Origin`.
-    Apply(Origin),
+    /// The desired revision, in a pass the key was queued for by `Trigger`.
+    Apply(Trigger),
     /// The last good revision, after a failed health gate.
     AutomaticRollback,
     /// A revision an operator asked for (held until Git or a sync moves on).
@@ -272,7 +272,7 @@ impl<E: Executor> StackReconciler<E> {
         &self,
         seen: &Seen,
         name: &str,
-        queued: Origin,
+        queued: Trigger,
         (lock, memory): (Option<StackGuard>, &mut Memory),
     ) -> Result<Report, ReconcileError> {
         let origin = origin(None, lock.is_some(), false, queued);

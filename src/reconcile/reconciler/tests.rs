@@ -183,11 +183,11 @@ impl Harness {
 
     /// A pass as a new Git snapshot wakes it.
     async fn pass(&self, name: &str) -> Result<Action, ReconcileError> {
-        self.pass_for(name, Origin::Git).await
+        self.pass_for(name, Trigger::Refresh).await
     }
 
     /// A pass the key was queued for by `origin`.
-    async fn pass_for(&self, name: &str, origin: Origin) -> Result<Action, ReconcileError> {
+    async fn pass_for(&self, name: &str, origin: Trigger) -> Result<Action, ReconcileError> {
         let request = Reason::request(origin, name.parse().expect("stack name"));
         self.reconciler.reconcile(&request).await
     }

@@ -109,7 +109,9 @@ async fn a_drift_revert_a_sync_and_a_plan_apply_each_say_why() {
     h.publish("r2", vec![desired_stack("web", "h1", None)]);
     h.running("web", "h1");
     let stopped = h.exits("web", 0);
-    h.pass_for("web", Origin::Docker).await.expect("reverted");
+    h.pass_for("web", Trigger::DockerEvent)
+        .await
+        .expect("reverted");
 
     h.containers.set_stack("web", stopped.clone());
     h.reconciler.memories.grant("web");
@@ -140,7 +142,7 @@ async fn a_drift_revert_a_sync_and_a_plan_apply_each_say_why() {
     );
     // The same drift found by the periodic resync says so.
     h.exits("web", 0);
-    h.pass_for("web", Origin::Resync).await.expect("reverted");
+    h.pass_for("web", Trigger::Resync).await.expect("reverted");
     let newest = entries(&h, "web").await.remove(0);
     assert_eq!(
         (newest.cause, newest.trigger),
