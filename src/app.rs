@@ -246,6 +246,7 @@ fn start_reconciler(
         gate_series: GateSeries::register(&runtime.registry)
             .context("registering health gate metrics")?,
         events: runtime.events.clone(),
+        transitions: runtime.transitions.clone(),
         history: history.clone(),
         revisions: stores.revisions.clone(),
     }));

@@ -46,4 +46,5 @@ pub mod stack;
 pub(crate) mod status;
 pub mod telemetry;
 pub(crate) mod tls;
+pub(crate) mod transitions;
 pub mod webhook;

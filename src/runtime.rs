@@ -12,6 +12,7 @@ use crate::events::EventBus;
 use crate::metrics::AppMetrics;
 use crate::readiness::Readiness;
 use crate::redact::SecretBook;
+use crate::transitions::Transitions;
 
 /// The process-wide context components are spawned into.
 #[derive(Clone)]
@@ -24,6 +25,8 @@ pub struct Runtime {
     pub readiness: Readiness,
     /// SSE events.
     pub events: EventBus,
+    /// The stacks' transitions, for notifications and commit statuses.
+    pub transitions: Transitions,
     /// Every stack's secret values, masked wherever text is recorded or sent.
     pub secrets: SecretBook,
     /// Every long-running task, so shutdown can wait for them.
@@ -52,6 +55,7 @@ impl Runtime {
             metrics,
             readiness: Readiness::default(),
             events: EventBus::masking(secrets.clone()),
+            transitions: Transitions::masking(secrets.clone()),
             secrets,
             tasks: TaskTracker::new(),
             shutdown,

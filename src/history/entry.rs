@@ -206,6 +206,21 @@ impl Run {
         }
     }
 
+    /// What it does: an apply, a rollback or a removal.
+    pub fn operation(&self) -> Operation {
+        self.action
+    }
+
+    /// Why it runs.
+    pub fn cause(&self) -> Cause {
+        self.cause
+    }
+
+    /// The commit it applies (or, for a removal, removes).
+    pub fn revision(&self) -> Option<&str> {
+        self.revision.as_deref()
+    }
+
     /// The `stack_hash` it applies or removes.
     pub fn stack_hash(&self) -> Option<&str> {
         self.stack_hash.as_deref()

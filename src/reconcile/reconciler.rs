@@ -28,6 +28,7 @@ use crate::metrics::AppMetrics;
 use crate::stack::revisions::Revisions;
 use crate::stack::snapshot::SnapshotReader;
 use crate::status::{Status, StatusTable};
+use crate::transitions::Transitions;
 
 mod apply;
 mod observe;
@@ -62,6 +63,8 @@ pub struct Parts<E> {
     pub gate_series: GateSeries,
     /// Where gate verdicts and rollbacks are announced.
     pub events: EventBus,
+    /// Where the stacks' transitions go (notifications, commit statuses).
+    pub transitions: Transitions,
     /// Every apply and removal, per stack.
     pub history: History,
     /// Past revisions, for rollbacks.
@@ -94,6 +97,7 @@ impl<E: Executor> StackReconciler<E> {
             metrics,
             gate_series,
             events,
+            transitions,
             history,
             revisions,
         } = parts;
@@ -105,7 +109,7 @@ impl<E: Executor> StackReconciler<E> {
             revisions,
             executor,
             memories,
-            records: Recorder::new(status, history, metrics, gate_series, events),
+            records: Recorder::new(status, history, metrics, gate_series, events, transitions),
         }
     }
 }
@@ -121,6 +125,7 @@ impl<E: Executor> Reconciler<StackRequest> for StackReconciler<E> {
             Some(r) => (Some(r.guard), Some(r.reply), r.rollback_to),
             None => (None, None, None),
         };
+        let before = self.records.status_of(name);
         let mut checkout = self.memories.checkout(name);
         let memory = &mut checkout.memory;
         let report = async {
@@ -133,7 +138,10 @@ impl<E: Executor> Reconciler<StackRequest> for StackReconciler<E> {
         .await
         .unwrap_or_else(|error| Report::next(Err(error)));
         self.memories.commit(name, checkout);
-        self.records.write(name, &report).instrument(span).await;
+        self.records
+            .write(name, &report, before)
+            .instrument(span)
+            .await;
         if let Some(reply) = reply {
             let answer = report
                 .next

@@ -8,13 +8,14 @@ use controller::Action;
 
 use super::Failure;
 use crate::events::{Event, EventBus};
-use crate::history::{self, GateResult, GateVerdict, History, Run};
+use crate::history::{self, GateResult, GateVerdict, History, Operation, Run};
 use crate::labels::Synced;
 use crate::metrics::AppMetrics;
 use crate::reconcile::ReconcileError;
 use crate::reconcile::gate::Settled;
 use crate::reconcile::series::GateSeries;
 use crate::status::{LastResult, Outcome, Status, StatusTable};
+use crate::transitions::{Transition, TransitionKind, Transitions};
 
 /// What one pass did, written once by [`Recorder::write`].
 #[derive(Debug)]
@@ -116,6 +117,7 @@ pub(crate) struct Recorder {
     pub(super) metrics: AppMetrics,
     pub(super) gate_series: GateSeries,
     pub(super) events: EventBus,
+    pub(super) transitions: Transitions,
 }
 
 impl Recorder {
@@ -126,6 +128,7 @@ impl Recorder {
         metrics: AppMetrics,
         gate_series: GateSeries,
         events: EventBus,
+        transitions: Transitions,
     ) -> Self {
         Self {
             status,
@@ -133,7 +136,13 @@ impl Recorder {
             metrics,
             gate_series,
             events,
+            transitions,
         }
+    }
+
+    /// The status of `name` now (a pass reads it as it begins).
+    pub(crate) fn status_of(&self, name: &str) -> Option<Status> {
+        self.status.get(name).map(|r| r.status)
     }
 
     /// The labels of the last apply the status table knows: they survive a
@@ -144,6 +153,24 @@ impl Recorder {
 
     /// Compose starts `run`: the stack is `status` (syncing, deleting) while it runs.
     pub(crate) fn started(&self, name: &str, run: Run, status: Status) {
+        let kind = match run.operation() {
+            Operation::Apply => Some(TransitionKind::ApplyStarted {
+                drift: run.cause() == history::Cause::Drift,
+            }),
+            Operation::Remove => Some(TransitionKind::RemoveStarted),
+            // Announced with its reason by `rollback_started`.
+            Operation::Rollback => None,
+        };
+        if let Some(kind) = kind {
+            self.transitions.send(Transition {
+                stack: name.to_string(),
+                kind,
+                previous: self.status_of(name),
+                status,
+                revision: run.revision().map(str::to_string),
+                reason: None,
+            });
+        }
         self.history.begin(name, run);
         self.status.update(name, |r| {
             r.status = status;
@@ -168,6 +195,17 @@ impl Recorder {
                 .with_label_values(&[why.failure.as_str()])
                 .inc();
         }
+        self.transitions.send(Transition {
+            stack: name.to_string(),
+            kind: TransitionKind::RollbackStarted {
+                from: from.clone(),
+                failure: why.map(|w| w.failure),
+            },
+            previous: self.status_of(name),
+            status: Status::Syncing,
+            revision: Some(to.to_string()),
+            reason: why.map(|w| w.reason.clone()),
+        });
         self.events.publish(Event::Rollback {
             name: name.to_string(),
             from_revision: from,
@@ -178,10 +216,11 @@ impl Recorder {
         });
     }
 
-    /// Writes `report`, the end of a pass of `name`.
-    pub(crate) async fn write(&self, name: &str, report: &Report) {
+    /// Writes `report`, the end of a pass of `name`, which began `before`.
+    pub(crate) async fn write(&self, name: &str, report: &Report, before: Option<Status>) {
         if let Some((settled, revision)) = &report.verdict {
-            self.verdict(name, revision.clone(), settled.clone()).await;
+            self.verdict(name, revision.clone(), settled.clone(), before)
+                .await;
         }
         let error = report.next.as_ref().err().map(ToString::to_string);
         self.history.end(name, error.clone()).await;
@@ -199,6 +238,18 @@ impl Recorder {
             }
             (_, Some(change)) => self.change_status(name, change),
             (_, None) => {}
+        }
+        let after = self.status.get(name);
+        let now = after.as_ref().map(|r| r.status);
+        if let Some(record) = after.filter(|_| now != before) {
+            self.transitions.send(Transition {
+                stack: name.to_string(),
+                kind: TransitionKind::StatusChanged,
+                previous: before,
+                status: record.status,
+                revision: record.synced.map(|s| s.revision),
+                reason: record.error,
+            });
         }
         if let Some(recalled) = &report.recalled {
             self.status.update(name, |r| {
@@ -278,11 +329,32 @@ impl Recorder {
 
     /// The verdict of the gate of an apply of `revision`: its duration, a
     /// `gate` event, and the apply's history entry.
-    async fn verdict(&self, name: &str, revision: Option<String>, settled: Settled) {
+    async fn verdict(
+        &self,
+        name: &str,
+        revision: Option<String>,
+        settled: Settled,
+        before: Option<Status>,
+    ) {
         let (gate, reason, error) = match settled.failure {
             Some((failure, reason)) => (GateResult::Failed, Some(failure), Some(reason)),
             None => (GateResult::Passed, None, None),
         };
+        self.transitions.send(Transition {
+            stack: name.to_string(),
+            kind: match reason {
+                Some(failure) => TransitionKind::GateFailed { failure },
+                None => TransitionKind::GatePassed,
+            },
+            previous: before,
+            status: if reason.is_some() {
+                Status::Failed
+            } else {
+                Status::Synced
+            },
+            revision: revision.clone(),
+            reason: error.clone(),
+        });
         self.gate_series
             .duration
             .with_label_values(&[gate.as_str()])

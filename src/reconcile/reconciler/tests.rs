@@ -25,6 +25,7 @@ use crate::stack::snapshot::Snapshot;
 use crate::stack::snapshot::SnapshotStore;
 use crate::stack::{DesiredStack, StackName};
 use crate::status::{Outcome, StatusTable};
+use crate::transitions::Transitions;
 
 mod gate;
 mod history;
@@ -159,6 +160,7 @@ fn harness(rules: Rules, executor: FakeExecutor) -> Harness {
             metrics,
             gate_series: GateSeries::register(&registry).expect("gate series register"),
             events: EventBus::new(),
+            transitions: Transitions::default(),
             history: History::in_memory(),
             revisions: Default::default(),
         }),
@@ -305,6 +307,42 @@ async fn a_new_stack_is_applied_with_the_snapshot_revision_and_synced() {
         record.last_result.map(|r| r.outcome),
         Some(Outcome::Success)
     );
+}
+
+/// Every transition sent so far to `feed`.
+fn sent(
+    feed: &mut tokio::sync::broadcast::Receiver<crate::transitions::Transition>,
+) -> Vec<String> {
+    std::iter::from_fn(|| feed.try_recv().ok())
+        .map(|t| {
+            format!(
+                "{:?} {:?}->{} {}",
+                t.kind,
+                t.previous,
+                t.status,
+                t.revision.unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_pass_sends_the_transitions_it_reports_and_nothing_on_a_no_op() {
+    let h = harness(defaults(), runs_web());
+    let mut feed = h.reconciler.records.transitions.subscribe();
+    h.publish("r1", vec![desired_stack("web", "h1", None)]);
+    h.pass("web").await.expect("applied");
+    assert_eq!(
+        sent(&mut feed),
+        [
+            "ApplyStarted { drift: false } None->syncing r1",
+            "GatePassed None->synced r1",
+            "StatusChanged None->synced r1"
+        ]
+    );
+    h.running("web", "h1");
+    h.pass("web").await.expect("no-op");
+    assert_eq!(sent(&mut feed), Vec::<String>::new(), "nothing changed");
 }
 
 #[tokio::test]
