@@ -90,7 +90,10 @@ impl Transitions {
     }
 
     /// A reader of every transition sent from now on.
-    #[allow(dead_code, reason = "its readers, notifications and commit statuses, come next")]
+    #[allow(
+        dead_code,
+        reason = "its readers, notifications and commit statuses, come next"
+    )]
     pub fn subscribe(&self) -> broadcast::Receiver<Transition> {
         self.sender.subscribe()
     }

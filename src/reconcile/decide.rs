@@ -146,6 +146,28 @@ pub fn decide(
     memory: &mut Memory,
     now: Instant,
 ) -> Step {
+    let step = step_for(observation, requested, rules, memory, now);
+    // An operator's sync or ack is for the pass it wakes: one that finds
+    // nothing to apply is used up, not kept for whatever changes later (it
+    // would then override RECONCILE_ENABLED or DRIFT_POLICY unasked).
+    let applies = matches!(
+        step,
+        Step::Apply { .. } | Step::Retry { .. } | Step::RollBack { .. } | Step::Remove
+    );
+    if !applies {
+        memory.granted = false;
+        memory.released = false;
+    }
+    step
+}
+
+fn step_for(
+    observation: Observation<'_>,
+    requested: bool,
+    rules: Rules,
+    memory: &mut Memory,
+    now: Instant,
+) -> Step {
     match observation {
         Observation::Invalid { error } => Step::Invalid(error.to_string()),
         Observation::Desired {

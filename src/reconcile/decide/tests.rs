@@ -1034,3 +1034,41 @@ fn an_automatic_rollback_starting(#[case] released: bool, #[case] kept: bool) {
 }
 
 mod failed_up;
+
+/// A sync on a stack with nothing to apply (a probe found it kept for
+/// weeks, then applying a later commit and reverting a later drift under
+/// `RECONCILE_ENABLED=false` and `DRIFT_POLICY=flag`).
+#[rstest]
+#[case::reconcile_off(
+    rules(false, false, DriftPolicy::Revert),
+    needs(Divergence::Desired),
+    Status::Drifted
+)]
+#[case::drift_flagged(
+    rules(true, false, DriftPolicy::Flag),
+    needs(Divergence::Drift),
+    Status::Drifted
+)]
+fn a_sync_that_finds_nothing_to_apply_is_used_up(
+    #[case] rules: Rules,
+    #[case] later: Verdict,
+    #[case] reported_later: Status,
+) {
+    let now = Instant::now();
+    let mut memory = Memory {
+        granted: true,
+        released: true,
+        ..Memory::default()
+    };
+    let step = decide(
+        desired(&Verdict::InSync, true),
+        false,
+        rules,
+        &mut memory,
+        now,
+    );
+    assert!(reported(Status::Synced, Wait::ForChange)(&step), "{step:?}");
+    assert!(!memory.granted && !memory.released, "used up: {memory:?}");
+    let step = decide(desired(&later, true), false, rules, &mut memory, now);
+    assert!(reported(reported_later, Wait::ForChange)(&step), "{step:?}");
+}
