@@ -14,7 +14,9 @@ mod attempts;
 mod gating;
 
 use attempts::{DRIFT_WINDOW, MAX_DRIFT_REVERTS, after_failed_up, budget_spent};
-pub use attempts::{after_apply, begin, begin_rollback, recall_reverts, up_failed};
+pub use attempts::{
+    after_apply, begin, begin_rollback, recall_failed_up, recall_reverts, up_failed,
+};
 use gating::Gating;
 
 /// How often a stack whose healthchecks are starting outside a gate is looked

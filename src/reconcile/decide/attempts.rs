@@ -66,24 +66,58 @@ pub fn up_failed(memory: &mut Memory, stack_hash: &str, error: &str, now: Instan
         Some(last) if last.stack_hash == stack_hash => last.tries + 1,
         _ => 1,
     };
-    let delay = FIRST_RETRY_DELAY
-        .saturating_mul(1 << (tries - 1).min(16))
-        .min(MAX_RETRY_DELAY);
     memory.failed_up = Some(FailedUp {
         stack_hash: stack_hash.to_string(),
         error: error.to_string(),
         tries,
-        retry_at: now + delay,
+        retry_at: now + retry_delay(tries),
     });
+}
+
+/// After a restart, the tries of `stack_hash` are where the history left
+/// them: `tries` failed `compose up`s in a row, the last with `error`, ended
+/// `ended_ago`; what they left is still not drift, and the next try waits
+/// what is left of its backoff.
+pub fn recall_failed_up(
+    memory: &mut Memory,
+    stack_hash: &str,
+    (tries, error): (u32, &str),
+    ended_ago: Duration,
+    now: Instant,
+) {
+    if tries == 0 || memory.failed_up.is_some() {
+        return;
+    }
+    let retry_at = (now + retry_delay(tries)).checked_sub(ended_ago);
+    memory.failed_up = Some(FailedUp {
+        stack_hash: stack_hash.to_string(),
+        error: error.to_string(),
+        tries,
+        retry_at: retry_at.unwrap_or(now),
+    });
+}
+
+/// The wait after `tries` failed tries in a row: 5 s, doubling, at most 5 min.
+fn retry_delay(tries: u32) -> Duration {
+    FIRST_RETRY_DELAY
+        .saturating_mul(1 << tries.saturating_sub(1).min(16))
+        .min(MAX_RETRY_DELAY)
 }
 
 /// After a restart the crash-loop budget is where the history left it: the
 /// drift reverts it lists since the stack's last fresh start, started `ages`
-/// ago, count again while inside the window.
-pub fn recall_reverts(memory: &mut Memory, ages: &[Duration], now: Instant) {
+/// ago (newest first), count again while inside the window. A stack
+/// `stopped` again after its newest reverts spent the budget within one
+/// window was left alone before the restart and stays so: a restart of
+/// docker-cd buys a crash loop no new starts.
+pub fn recall_reverts(memory: &mut Memory, ages: &[Duration], stopped: bool, now: Instant) {
     if !memory.reverts.is_empty() {
         return;
     }
+    memory.given_up |= stopped
+        && ages
+            .get(MAX_DRIFT_REVERTS - 1)
+            .is_some_and(|oldest| oldest.saturating_sub(ages[0]) < DRIFT_WINDOW);
     memory.reverts = ages
         .iter()
         .filter(|age| **age < DRIFT_WINDOW)

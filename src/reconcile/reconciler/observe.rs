@@ -13,7 +13,7 @@ use crate::docker::state::{ContainerInfo, ContainerState};
 use crate::history::{self, Operation};
 use crate::labels::{self, Synced};
 use crate::reconcile::ReconcileError;
-use crate::reconcile::assess::{Assessment, Verdict, assess};
+use crate::reconcile::assess::{Assessment, Divergence, Verdict, assess};
 use crate::reconcile::decide::{self, Observation};
 use crate::reconcile::executor::Executor;
 use crate::reconcile::gate::Recall;
@@ -154,9 +154,10 @@ impl<E: Executor> StackReconciler<E> {
         })
     }
 
-    /// After a restart, what the history knows of the running apply of the
-    /// desired stack: its gate (see [`crate::reconcile::gate::HealthGate::recall`]) and
-    /// crash-loop budget, looked for once per `stack_hash`. Returns the last
+    /// After a restart, what the history knows of the desired stack, looked
+    /// for once per `stack_hash`: of its running apply, the gate (see
+    /// [`crate::reconcile::gate::HealthGate::recall`]) and the crash-loop
+    /// budget; of an apply that never ran, its failed tries. Returns the last
     /// result the history's newest entry recalls.
     pub(super) async fn recall(
         &self,
@@ -165,34 +166,48 @@ impl<E: Executor> StackReconciler<E> {
         memory: &mut Memory,
     ) -> Option<LastResult> {
         let (desired, assessment) = (seen.desired.as_ref()?, seen.assessment.as_ref()?);
-        let running = seen
-            .observed
-            .as_ref()
-            .filter(|o| o.stack_hash == desired.stack_hash)?;
-        let stack_hash = running.stack_hash.as_str();
-        if memory.gate.of(stack_hash).is_some() || memory.recalled.as_deref() == Some(stack_hash) {
+        let stack_hash = desired.stack_hash.as_str();
+        let remembered = memory.gate.of(stack_hash).is_some() || memory.failed_up.is_some();
+        if remembered || memory.recalled.as_deref() == Some(stack_hash) {
             return None;
         }
         memory.recalled = Some(stack_hash.to_string());
         // An unreadable history recalls as an empty one: the labels alone.
         let entries = self.records.history_of(name).await.unwrap_or_default();
         let now = Instant::now();
-        let reverts = reverts_since_fresh_start(&entries, stack_hash);
-        decide::recall_reverts(memory, &reverts, now);
-        // One killed before its entry was written leaves an older entry of
-        // the same `stack_hash`: not this apply's.
-        let entry = entries
-            .iter()
-            .find(|e| e.stack_hash.as_deref() == Some(stack_hash) && e.action != Operation::Remove)
-            .filter(|e| e.is_of_apply(&running.synced_at));
-        let recall = Recall {
-            stack_hash,
-            labelled_ago: running.age(Timestamp::now()),
-            entry,
-            in_sync: assessment.verdict == Verdict::InSync,
-            timeout: desired.health_timeout.unwrap_or(self.rules.health_timeout),
-        };
-        memory.gate.recall(&recall, now);
+        let running = (seen.observed.as_ref()).filter(|o| o.stack_hash == stack_hash);
+        if let Some(running) = running {
+            let reverts = reverts_since_fresh_start(&entries, stack_hash);
+            let stopped = matches!(
+                assessment.verdict,
+                Verdict::NeedsApply {
+                    cause: Divergence::Drift,
+                    exited: true,
+                    ..
+                }
+            );
+            decide::recall_reverts(memory, &reverts, stopped, now);
+            // One killed before its entry was written leaves an older entry
+            // of the same `stack_hash`: not this apply's.
+            let entry = entries
+                .iter()
+                .find(|e| {
+                    e.stack_hash.as_deref() == Some(stack_hash) && e.action != Operation::Remove
+                })
+                .filter(|e| e.is_of_apply(&running.synced_at));
+            let recall = Recall {
+                stack_hash,
+                labelled_ago: running.age(Timestamp::now()),
+                entry,
+                in_sync: assessment.verdict == Verdict::InSync,
+                timeout: desired.health_timeout.unwrap_or(self.rules.health_timeout),
+            };
+            memory.gate.recall(&recall, now);
+        } else if let Some((tries, last)) = failed_tries(&entries, stack_hash) {
+            let error = last.error.as_deref().unwrap_or("compose up failed");
+            let ended_ago = last.returned_ago().unwrap_or_default();
+            decide::recall_failed_up(memory, stack_hash, (tries, error), ended_ago, now);
+        }
         let newest = entries.first()?;
         Some(LastResult {
             outcome: newest.outcome,
@@ -200,6 +215,24 @@ impl<E: Executor> StackReconciler<E> {
             error: newest.error.clone(),
         })
     }
+}
+
+/// The failed `compose up`s of `stack_hash` in a row that end the history
+/// (an apply of it that failed without a gate verdict: it never ran), and the
+/// newest of them.
+fn failed_tries<'e>(
+    entries: &'e [history::Entry],
+    stack_hash: &str,
+) -> Option<(u32, &'e history::Entry)> {
+    let failed = |e: &&history::Entry| {
+        e.stack_hash.as_deref() == Some(stack_hash)
+            && e.action == Operation::Apply
+            && e.outcome == crate::status::Outcome::Failure
+            && e.gate.is_none()
+    };
+    let tries = entries.iter().take_while(failed).count();
+    let newest = entries.first().filter(|_| tries > 0)?;
+    Some((u32::try_from(tries).unwrap_or(u32::MAX), newest))
 }
 
 /// The revision standing in for the desired one cannot be read (the mirror is

@@ -29,6 +29,7 @@ use crate::transitions::Transitions;
 
 mod gate;
 mod history;
+mod restart;
 mod rollback;
 
 /// Records what it was asked to do and answers with scripted containers.
