@@ -50,8 +50,11 @@ fn main() -> ExitCode {
         tokio::spawn(docker_cd::shutdown::on_signal(shutdown.clone()));
         docker_cd::app::run(config, shutdown, secrets).await
     });
-    // After the runtime: the exporter's blocking client must not run inside it.
-    drop(runtime);
+    // Everything docker-cd started has stopped; what may still run is a
+    // blocking Git fetch of a server that never answers (its own timeout is
+    // 30 s): it is not waited for. After the runtime: the exporter's blocking
+    // client must not run inside it.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     telemetry.shutdown();
     match result {
         Ok(()) => ExitCode::SUCCESS,

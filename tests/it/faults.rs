@@ -138,7 +138,7 @@ async fn a_running_stack_is_unknown_while_git_never_answers() {
     // Accepted by the kernel (the backlog), never answered.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
     let port = silent.local_addr().expect("address").port();
-    let app = DockerCd::builder()
+    let mut app = DockerCd::builder()
         .env("GIT_REPO_URL", format!("http://127.0.0.1:{port}/repo.git"))
         .env("POLL_INTERVAL", "0")
         .env("INSTANCE_NAME", &d.instance)
@@ -167,5 +167,9 @@ async fn a_running_stack_is_unknown_while_git_never_answers() {
         .collect();
     assert_eq!(statuses, ["unknown"], "{listed}");
     assert_eq!(d.containers("web"), before, "nothing was done to it");
+    // A fetch that hangs does not hold the exit (Git's own timeout is 30 s).
+    app.signal("TERM");
+    let status = app.wait_exit(std::time::Duration::from_secs(10));
+    assert!(status.success(), "{status:?}\n{}", app.logs());
     drop(silent);
 }
