@@ -241,13 +241,17 @@ impl HealthGate {
     }
 
     /// The verdict this gate reached since it was `before`, at `now`. Passing
-    /// needs an open gate before; failing, only a new failure (a gate
+    /// needs an open gated gate before; failing, only a new failure (a gate
     /// recalled open after a restart can fail in the pass that recalls it).
     pub fn verdict_since(&self, before: &HealthGate, now: Instant) -> Option<Settled> {
         match (&before.state, self.state.as_ref()?) {
+            // A drift revert is not gated: it reaching its containers again
+            // is no verdict on a revision (that had its own gate).
             (
                 Some(GateState::Open {
-                    stack_hash, since, ..
+                    stack_hash,
+                    since,
+                    gated: true,
                 }),
                 GateState::Passed { stack_hash: passed },
             ) if stack_hash == passed => Some(Settled {

@@ -132,3 +132,20 @@ fn a_remembered_gate_is_not_recalled_again() {
     gate.recall(&recall, Instant::now());
     assert!(gate.passed(HASH));
 }
+
+#[rstest]
+#[case::a_git_change(true, true)]
+#[case::a_drift_revert(false, false)]
+fn only_a_gated_apply_that_runs_as_compose_returns_has_a_passed_verdict(
+    #[case] gated: bool,
+    #[case] verdict: bool,
+) {
+    let now = Instant::now();
+    let mut gate = HealthGate::default();
+    let before = gate.opening(HASH, gated, now);
+    assert_eq!(
+        gate.after_apply(&Verdict::InSync, HASH, gated, now),
+        Applied::Synced
+    );
+    assert_eq!(gate.verdict_since(&before, now).is_some(), verdict);
+}
