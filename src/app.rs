@@ -19,6 +19,7 @@ use crate::api::{
     self, ApiToken, AppState, EventStreams, Health, Site, StackReads, WebhookGuard, Webhooks,
 };
 use crate::commands::{self, StackCommands};
+use crate::compose::prefetch;
 use crate::compose::runner::{ComposeMetrics, ComposeRunner};
 use crate::compose::workspace::Workspaces;
 use crate::config::Config;
@@ -205,6 +206,25 @@ fn start_reconciler(
         config.reconcile.policy.clone(),
         runtime.secrets.clone(),
     );
+    if config.reconcile.enabled {
+        let sources = prefetch::Sources {
+            snapshots: stores.snapshots.clone(),
+            cache: stores.cache.clone(),
+            docker: stores.docker.clone(),
+        };
+        // One `compose config` beside each worker's `compose up`, at most two:
+        // the machine's cores are for the applies.
+        let at_once = config.reconcile.concurrency().min(2);
+        runtime.spawn(
+            tracing::info_span!("prefetch"),
+            prefetch::run(
+                workspaces.clone(),
+                sources,
+                at_once,
+                runtime.shutdown.clone(),
+            ),
+        );
+    }
     let planner = Arc::new(Planner::new(
         instance.clone(),
         workspaces.clone(),

@@ -170,3 +170,43 @@ async fn a_change_costs_one_config_and_one_up_and_a_refused_model_fails_its_stac
     );
     assert_eq!(ids(&d.containers("quiet")), quiet_before, "quiet untouched");
 }
+
+#[tokio::test]
+async fn while_one_stack_is_applied_the_next_ones_model_is_resolved() {
+    require_docker!();
+    let mut d = Deployment::new("ahead");
+    // compose up -d of `slow` waits until its `dep` is healthy: about 3 s.
+    let slow = d.stack("a-slow");
+    d.repo.write(
+        &format!("{slow}/compose.yaml"),
+        &format!(
+            "services:\n  dep:\n    image: {TEST_IMAGE}\n    network_mode: bridge\n    healthcheck:\n      test: [\"CMD-SHELL\", \"sleep 2\"]\n      interval: 1s\n      timeout: 10s\n      retries: 3\n  app:\n    image: {TEST_IMAGE}\n    network_mode: bridge\n    depends_on:\n      dep:\n        condition: service_healthy\n"
+        ),
+    );
+    d.write_stack("b-next", &["next"]);
+    d.repo.commit("a slow stack, then another");
+    let api = d.start(&[]);
+    // One worker: b-next waits for a-slow's compose up, its model does not.
+    let ahead = crate::support::wait::wait_until(
+        "b-next's model resolved while a-slow's compose up runs",
+        CONVERGE,
+        || async {
+            let (configs, ups) = (runs(&api, "config").await, runs(&api, "up").await);
+            match (configs, ups) {
+                (2, 0) => Ok(true),
+                (_, 0) => Err(format!("{configs} config runs")),
+                _ => Ok(false),
+            }
+        },
+    )
+    .await;
+    assert!(
+        ahead,
+        "b-next's compose config ran only after a-slow's compose up:\n{}",
+        d.logs()
+    );
+    api.wait_status(&d.stack("b-next"), "synced", CONVERGE)
+        .await;
+    api.wait_status(&slow, "synced", CONVERGE).await;
+    assert_eq!((runs(&api, "config").await, runs(&api, "up").await), (2, 2));
+}
