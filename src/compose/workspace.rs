@@ -244,11 +244,12 @@ impl Workspaces {
     /// `compose config` of `desired`, run in a scratch folder so the working
     /// folder of a running stack is never touched by a plan.
     ///
+    /// The model is kept for the apply of the same files, which then runs no
+    /// `compose config` of its own.
+    ///
     /// # Errors
     /// When the scratch folder cannot be written, compose rejects the files, or
     /// the resolved model is refused ([`admit`]).
-    /// The model is kept for the apply of the same files, which then runs no
-    /// `compose config` of its own.
     pub async fn resolve(&self, desired: &DesiredStack) -> Result<ResolvedConfig, WorkspaceError> {
         let resolved = self.resolve_unmasked(desired).await;
         let judged = match &resolved {
