@@ -212,17 +212,12 @@ fn start_reconciler(
             cache: stores.cache.clone(),
             docker: stores.docker.clone(),
         };
-        // One `compose config` beside each worker's `compose up`, at most two:
-        // the machine's cores are for the applies.
-        let at_once = config.reconcile.concurrency().min(2);
+        // One `compose config` at a time: it fills the time a worker's
+        // `compose up` waits for the engine; with more workers the cores are
+        // busy already, and a second one only competes with the applies.
         runtime.spawn(
             tracing::info_span!("prefetch"),
-            prefetch::run(
-                workspaces.clone(),
-                sources,
-                at_once,
-                runtime.shutdown.clone(),
-            ),
+            prefetch::run(workspaces.clone(), sources, 1, runtime.shutdown.clone()),
         );
     }
     let planner = Arc::new(Planner::new(
