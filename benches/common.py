@@ -133,11 +133,12 @@ class DockerCd:
         return self.post("/api/webhook", body, {"Content-Type": "application/json", "X-GitHub-Event": "push",
                                                 "X-Hub-Signature-256": signature})
 
-    def metric(self, name):
-        """Sum of every sample of `name` (all label sets)."""
+    def metric(self, name, having=""):
+        """Sum of every sample of `name` (all label sets, or those whose labels
+        hold `having`, e.g. 'command="up"')."""
         total = 0.0
         for line in self.get("/metrics").splitlines():
-            if line.startswith(name + "{") or line.startswith(name + " "):
+            if (line.startswith(name + "{") or line.startswith(name + " ")) and having in line:
                 total += float(line.rsplit(" ", 1)[1])
         return total
 

@@ -13,6 +13,7 @@ recreates its container) in three ways, and compose's time is printed for each:
     tests/setup && cargo build --release --bin docker-cd && python3 benches/compose_inside.py [COUNT]
 """
 
+import json
 import os
 import statistics
 import subprocess
@@ -25,7 +26,7 @@ from common import COMPOSE_PLUGIN, DockerCd, commit, make_repo, write
 COUNT = int(sys.argv[1]) if len(sys.argv) > 1 else 10
 INSTANCE = "bench-inside-%d" % os.getpid()
 PREFIX = "inside%d-" % os.getpid()
-OVERRIDE = ".docker-cd.override.yaml"
+MODEL = ".docker-cd.compose.json"  # the admitted model with docker-cd's labels
 
 
 def wait(what, predicate, timeout=60):
@@ -42,14 +43,19 @@ def ms(values):
 
 
 def by_hand(workdir, project, tag):
-    """COUNT `.env` changes applied with docker-cd's own compose command."""
+    """COUNT changes of the model docker-cd last applied (its `.env` value, as
+    compose resolved it), each applied with docker-cd's own compose command."""
+    path = os.path.join(workdir, MODEL)
     times = []
     for i in range(COUNT):
-        with open(os.path.join(workdir, ".env"), "w") as f:
-            f.write("STACK=%s%d\n" % (tag, i))
+        with open(path) as f:
+            model = json.load(f)
+        model["services"]["app"].setdefault("environment", {})["STACK"] = "%s%d" % (tag, i)
+        with open(path, "w") as f:
+            json.dump(model, f)
         t = time.monotonic()
-        subprocess.run([COMPOSE_PLUGIN, "-p", project, "-f", "compose.yaml", "-f", OVERRIDE, "up", "-d",
-                        "--remove-orphans"], cwd=workdir, check=True, capture_output=True)
+        subprocess.run([COMPOSE_PLUGIN, "-p", project, "-f", MODEL, "up", "-d", "--remove-orphans"],
+                       cwd=workdir, check=True, capture_output=True)
         times.append(time.monotonic() - t)
     return times
 

@@ -43,6 +43,8 @@ N = int(sys.argv[1]) if len(sys.argv) > 1 else 200
 RUNS = int(sys.argv[2]) if len(sys.argv) > 2 else 1
 SECRET = "bench-webhook-secret"
 IDLE_SECONDS = 10
+# Label filters of docker-cd's compose metrics.
+UP, CONFIG = 'command="up"', 'command="config"'
 
 
 def docker(*args):
@@ -88,9 +90,12 @@ def floor(repo, tag):
     t = time.monotonic()
     compose_up(first, projects[0])
     one = time.monotonic() - t
-    ids = docker("ps", "-aq", "--filter", "label=com.docker.compose.project").split()
-    mine = [i for i in ids if docker("inspect", "-f", "{{index .Config.Labels \"com.docker.compose.project\"}}", i)
-            .startswith("floor%s-" % tag)]
+    # One listing, no inspect per container: other test runs share the engine and
+    # remove theirs meanwhile.
+    rows = subprocess.run(["docker", "ps", "-a", "--filter", "label=com.docker.compose.project", "--format",
+                           "{{.ID}} {{.Label \"com.docker.compose.project\"}}"],
+                          check=True, capture_output=True, text=True).stdout.split("\n")
+    mine = [row.split()[0] for row in rows if row.split()[1:2] and row.split()[1].startswith("floor%s-" % tag)]
     if mine:
         subprocess.run(["docker", "rm", "-f", *mine], capture_output=True)
     print("floor (plain %s, sequential): cold %.1f s, no-op pass %.1f s, one changed stack %.0f ms"
@@ -155,10 +160,13 @@ def run_once(run):
         wait("cold converge", lambda: all_synced(app), timeout=3600, poll=0.2)
         cold = time.monotonic() - t
         cpu = app.cpu_seconds()
-        up_sum = app.metric("dockercd_compose_duration_seconds_sum")
+        up_sum = app.metric("dockercd_compose_duration_seconds_sum", UP)
+        config_sum = app.metric("dockercd_compose_duration_seconds_sum", CONFIG)
         print("stacks: %d, RECONCILE_CONCURRENCY=%s" % (N, env["RECONCILE_CONCURRENCY"]))
-        print("cold converge: %.1f s (compose up time inside it: %.1f s, %.0f ms per stack); docker-cd CPU %.2f s"
-              % (cold, up_sum, up_sum / N * 1000, cpu))
+        print("cold converge: %.1f s (compose up time inside it: %.1f s, %.0f ms per stack; compose config "
+              "%.1f s, %d runs, ahead of the workers); docker-cd CPU %.2f s"
+              % (cold, up_sum, up_sum / N * 1000, config_sum, app.metric("dockercd_compose_runs_total", CONFIG),
+                 cpu))
         figures.update(cold=cold, cold_cpu=cpu)
 
         # A commit that changes no stack: refresh, 0 keys, 0 compose runs.
@@ -190,21 +198,25 @@ def run_once(run):
                        noop_compose_runs=noop_runs + docs_runs)
 
         # One stack changed, announced by a webhook -> synced at the new revision,
-        # against its own compose up time; every other container must survive.
-        overheads, latencies, recreated = [], [], []
+        # against its own compose up time (the overhead includes the change's
+        # compose config); every other container must survive.
+        overheads, latencies, recreated, per_change = [], [], [], []
         for i in range(5):
             name = "%s%03d" % (prefix, i)
             write(repo, "stacks/%s/.env" % name, "STACK=%d\nCHANGED=%d\n" % (i, i))
             rev = commit(repo, "change " + name)
             ids = container_ids(instance)
-            up_before = app.metric("dockercd_compose_duration_seconds_sum")
+            up_before = app.metric("dockercd_compose_duration_seconds_sum", UP)
+            runs_before = (app.metric("dockercd_compose_runs_total", CONFIG), app.metric("dockercd_compose_runs_total", UP))
             t = time.monotonic()
             status, _ = app.github_push(SECRET, "refs/heads/main", rev)
             assert status == 202, status
             wait("changed stack synced", lambda: (lambda s: s["status"] == "synced" and s["synced_revision"] == rev)(
                 app.get("/api/stacks/" + name)))
             latency = time.monotonic() - t
-            up = app.metric("dockercd_compose_duration_seconds_sum") - up_before
+            up = app.metric("dockercd_compose_duration_seconds_sum", UP) - up_before
+            per_change.append("%d+%d" % (app.metric("dockercd_compose_runs_total", CONFIG) - runs_before[0],
+                                         app.metric("dockercd_compose_runs_total", UP) - runs_before[1]))
             latencies.append(latency)
             overheads.append(latency - up)
             recreated.append(len(ids - container_ids(instance)))
@@ -212,6 +224,7 @@ def run_once(run):
         print("  of which not compose up -d (docker-cd overhead): " + summary(overheads)
               + " runs: " + " ".join("%.0f" % (o * 1000) for o in overheads))
         print("  containers recreated per change: " + " ".join(str(r) for r in recreated))
+        print("  compose runs per change (config+up): " + " ".join(per_change))
         figures.update(one=statistics.median(latencies),
                        one_overhead=statistics.median(overheads), one_overhead_max=max(overheads),
                        recreated_max=max(recreated))

@@ -19,6 +19,7 @@ use crate::api::{
     self, ApiToken, AppState, EventStreams, Health, Site, StackReads, WebhookGuard, Webhooks,
 };
 use crate::commands::{self, StackCommands};
+use crate::compose::prefetch;
 use crate::compose::runner::{ComposeMetrics, ComposeRunner};
 use crate::compose::workspace::Workspaces;
 use crate::config::Config;
@@ -216,6 +217,20 @@ fn start_reconciler(
         config.reconcile.policy.clone(),
         runtime.secrets.clone(),
     );
+    if config.reconcile.enabled {
+        let sources = prefetch::Sources {
+            snapshots: stores.snapshots.clone(),
+            cache: stores.cache.clone(),
+            docker: stores.docker.clone(),
+        };
+        // One `compose config` at a time: it fills the time a worker's
+        // `compose up` waits for the engine; with more workers the cores are
+        // busy already, and a second one only competes with the applies.
+        runtime.spawn(
+            tracing::info_span!("prefetch"),
+            prefetch::run(workspaces.clone(), sources, 1, runtime.shutdown.clone()),
+        );
+    }
     let planner = Arc::new(Planner::new(
         instance.clone(),
         workspaces.clone(),

@@ -1,7 +1,8 @@
 //! The last look before an apply: the stack's model as compose resolved it
 //! (`compose config`: variables interpolated from the environment and `.env`,
 //! includes and extends merged, paths absolute) is checked for what compose
-//! would take from the host, and for docker-cd's labels on every service.
+//! would take from the host. docker-cd's labels are added to the admitted
+//! model afterwards, on every service it holds (`compose::overlay`).
 
 use std::path::Path;
 
@@ -9,20 +10,14 @@ use serde_json::Value;
 
 use super::on_disk::within;
 use super::policy::{Policy, services};
-use crate::labels;
 
 /// Why the resolved model of a stack may not be applied, worded for its error;
 /// `Ok` when it may. `workdir` is the stack's working folder (compose's paths
-/// point into it); `instance`, when given, must label every service.
+/// point into it).
 ///
 /// # Errors
 /// Every problem found, joined with `; `.
-pub fn admit(
-    config: &Value,
-    workdir: &Path,
-    policy: &Policy,
-    instance: Option<&str>,
-) -> Result<(), String> {
+pub fn admit(config: &Value, workdir: &Path, policy: &Policy) -> Result<(), String> {
     let mut problems = Vec::new();
     let mut must_stay = |service: Option<&str>, field: &str, path: &str| {
         if !within(workdir, path) {
@@ -47,9 +42,6 @@ pub fn admit(
         }
     }
     problems.extend(policy.check(config, workdir));
-    if let Some(instance) = instance {
-        problems.extend(unlabelled(config, instance));
-    }
     if problems.is_empty() {
         Ok(())
     } else {
@@ -100,19 +92,6 @@ fn build_paths(build: Option<&Value>) -> Vec<(&'static str, String)> {
     paths
 }
 
-/// Services compose would create without docker-cd's labels (a file the
-/// override does not reach).
-fn unlabelled(config: &Value, instance: &str) -> Vec<String> {
-    services(config)
-        .filter(|(_, service)| {
-            let label = |key: &str| service.get("labels").and_then(|l| l.get(key));
-            label(labels::MANAGED).and_then(Value::as_str) != Some("true")
-                || label(labels::INSTANCE).and_then(Value::as_str) != Some(instance)
-        })
-        .map(|(name, _)| format!("service '{name}' would run without docker-cd's labels"))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,9 +99,9 @@ mod tests {
 
     const WORKDIR: &str = "/data/stacks/web";
 
-    fn admitted(yaml: &str, instance: Option<&str>) -> Result<(), String> {
+    fn admitted(yaml: &str) -> Result<(), String> {
         let config = parse_document(yaml.as_bytes()).expect("test yaml parses");
-        admit(&config, Path::new(WORKDIR), &Policy::default(), instance)
+        admit(&config, Path::new(WORKDIR), &Policy::default())
     }
 
     #[test]
@@ -138,7 +117,7 @@ services:
 secrets:
   s: {file: /data/stacks/web/secret.txt}
 "#;
-        assert_eq!(admitted(yaml, Some("me")), Ok(()));
+        assert_eq!(admitted(yaml), Ok(()));
     }
 
     #[test]
@@ -155,7 +134,7 @@ configs:
   c: {file: /data/stacks/web/../c.conf}
 "#;
         assert_eq!(
-            admitted(yaml, None),
+            admitted(yaml),
             Err([
                 "service 'job': build context '/tmp/outside' is outside the stack folder",
                 "service 'web': build ssh '/root/.ssh/id_rsa' is outside the stack folder",
@@ -164,23 +143,6 @@ configs:
                 "configs.c.file '/data/stacks/web/../c.conf' is outside the stack folder",
             ]
             .join("; "))
-        );
-    }
-
-    #[test]
-    fn every_service_must_carry_our_labels() {
-        let yaml = r#"
-services:
-  web:
-    labels: {io.docker-cd.managed: "true", io.docker-cd.instance: me}
-  sneaky:
-    labels: {io.docker-cd.managed: "true", io.docker-cd.instance: other}
-  bare:
-    image: x
-"#;
-        assert_eq!(
-            admitted(yaml, Some("me")),
-            Err("service 'bare' would run without docker-cd's labels; service 'sneaky' would run without docker-cd's labels".into())
         );
     }
 }

@@ -4,6 +4,7 @@
 pub mod command;
 pub mod file;
 pub mod overlay;
+pub mod prefetch;
 pub mod runner;
 pub mod workdir;
 pub mod workspace;

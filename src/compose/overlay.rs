@@ -1,42 +1,68 @@
-//! The override file docker-cd adds to every compose run: the contract's labels
-//! on every service.
+//! docker-cd's labels on the model compose resolved: the contract's labels on
+//! every service, added to the admitted model itself, so the file `compose up`
+//! runs is the model that was checked plus these labels and nothing else.
 //!
-//! It is JSON, which every YAML parser compose uses reads as YAML, so no YAML is
-//! ever generated. It names only services of the base file: compose v1 fails on
-//! an override entry for a service the base file does not define.
+//! The file is JSON, which every YAML parser compose uses reads as YAML, so no
+//! YAML is ever generated.
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::labels::StackLabels;
 
-/// File name of the generated override inside the stack's working folder.
+/// The file `compose up` runs on, inside the stack's working folder: the
+/// admitted model with docker-cd's labels.
+pub const MODEL_FILE: &str = ".docker-cd.compose.json";
+
+/// The override file applies of docker-cd before issue 23 ran beside the
+/// stack's compose file; `down` still finds a folder left like that.
 pub const OVERRIDE_FILE: &str = ".docker-cd.override.yaml";
 
-/// The override document for `services`, repeating the base file's `version`
-/// (compose v1 refuses files of different versions).
-pub fn render(services: &[String], version: Option<&str>, labels: &StackLabels) -> Vec<u8> {
-    let service_labels: Map<String, Value> = labels
-        .pairs()
+/// `model` (what `compose config` printed, parsed) with `labels` on every
+/// service, as the bytes of the file `compose up` is given.
+pub fn labelled(model: &Value, labels: &StackLabels) -> Vec<u8> {
+    let mut model = model.clone();
+    let services = model
+        .get_mut("services")
+        .and_then(Value::as_object_mut)
         .into_iter()
-        // Compose interpolates `$` in every file, the override included.
-        .map(|(k, v)| (k.to_string(), Value::String(v.replace('$', "$$"))))
-        .collect();
-    let services: Map<String, Value> = services
-        .iter()
-        .map(|name| (name.clone(), json!({ "labels": service_labels })))
-        .collect();
-    let mut doc = Map::new();
-    if let Some(version) = version {
-        doc.insert("version".into(), Value::String(version.to_string()));
+        .flat_map(|services| services.values_mut());
+    for service in services {
+        let Some(service) = service.as_object_mut() else {
+            continue;
+        };
+        let mut own = match service.remove("labels") {
+            Some(Value::Object(map)) => map,
+            Some(Value::Array(items)) => from_list(&items),
+            _ => Map::new(),
+        };
+        for (key, value) in labels.pairs() {
+            // Compose interpolates `$` in the file it reads; what `config`
+            // printed is escaped the same way.
+            own.insert(key.to_string(), Value::String(value.replace('$', "$$")));
+        }
+        service.insert("labels".into(), Value::Object(own));
     }
-    doc.insert("services".into(), Value::Object(services));
-    let mut bytes = serde_json::to_vec_pretty(&Value::Object(doc)).unwrap_or_default();
+    let mut bytes = serde_json::to_vec_pretty(&model).unwrap_or_default();
     bytes.push(b'\n');
     bytes
 }
 
+/// `["k=v", "flag"]` as `{k: v, flag: ""}`, the list form of `labels`.
+fn from_list(items: &[Value]) -> Map<String, Value> {
+    items
+        .iter()
+        .filter_map(Value::as_str)
+        .map(|item| {
+            let (key, value) = item.split_once('=').unwrap_or((item, ""));
+            (key.to_string(), Value::String(value.to_string()))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     fn sync() -> StackLabels {
@@ -56,24 +82,66 @@ mod tests {
         }
     }
 
-    #[test]
-    fn every_service_gets_every_label_and_dollars_are_escaped() {
-        let bytes = render(&["web".into(), "db".into()], Some("2.4"), &sync());
-        let doc: Value = serde_json::from_slice(&bytes).expect("json");
-        assert_eq!(doc["version"], "2.4");
-        for service in ["web", "db"] {
-            let labels = &doc["services"][service]["labels"];
-            assert_eq!(labels["io.docker-cd.managed"], "true");
-            assert_eq!(labels["io.docker-cd.stack"], "apps/we$$b");
-            assert_eq!(labels["io.docker-cd.stack-hash"], "s");
-            assert_eq!(labels.as_object().map(Map::len), Some(7));
-        }
+    fn model() -> Value {
+        json!({
+            "name": "web",
+            "version": "2.4",
+            "services": {
+                "web": {"image": "busybox:1.36", "labels": {"own": "x$$y", "io.docker-cd.instance": "spoofed"}},
+                "db": {"image": "postgres", "labels": ["tier=data", "bare"]},
+                "job": {"image": "busybox", "environment": {"A": "$$B"}},
+            },
+            "configs": {"app": {"file": "/data/stacks/web/app.conf"}},
+        })
     }
 
     #[test]
-    fn the_override_is_valid_compose_yaml() {
-        let bytes = render(&["web".into()], None, &sync());
+    fn every_service_gets_every_label_and_dollars_are_escaped() {
+        let doc: Value = serde_json::from_slice(&labelled(&model(), &sync())).expect("json");
+        for service in ["web", "db", "job"] {
+            let labels = &doc["services"][service]["labels"];
+            assert_eq!(labels["io.docker-cd.managed"], "true");
+            assert_eq!(labels["io.docker-cd.instance"], "docker-cd");
+            assert_eq!(labels["io.docker-cd.stack"], "apps/we$$b");
+            assert_eq!(labels["io.docker-cd.stack-hash"], "s");
+        }
+        assert_eq!(
+            doc["services"]["job"]["labels"].as_object().map(Map::len),
+            Some(7)
+        );
+    }
+
+    #[test]
+    fn the_model_is_kept_as_it_was_admitted_besides_the_labels() {
+        let doc: Value = serde_json::from_slice(&labelled(&model(), &sync())).expect("json");
+        let web = &doc["services"]["web"];
+        assert_eq!(web["labels"]["own"], "x$$y");
+        assert_eq!(doc["services"]["db"]["labels"]["tier"], "data");
+        assert_eq!(doc["services"]["db"]["labels"]["bare"], "");
+        assert_eq!(doc["services"]["job"]["environment"]["A"], "$$B");
+        let mut without = doc.clone();
+        for service in ["web", "db", "job"] {
+            without["services"][service]
+                .as_object_mut()
+                .expect("service")
+                .remove("labels");
+        }
+        let mut expected = model();
+        for service in ["web", "db"] {
+            expected["services"][service]
+                .as_object_mut()
+                .expect("service")
+                .remove("labels");
+        }
+        assert_eq!(without, expected);
+    }
+
+    #[test]
+    fn the_file_is_valid_compose_yaml() {
+        let bytes = labelled(&model(), &sync());
         let parsed = crate::compose::file::parse(&bytes).expect("compose can read it");
-        assert_eq!(parsed.services, vec!["web".to_string()]);
+        let mut services = parsed.services;
+        services.sort();
+        assert_eq!(services, vec!["db", "job", "web"]);
     }
 }

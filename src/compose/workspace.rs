@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::admission::policy::Policy;
 use crate::admission::resolved::admit;
-use crate::compose::overlay::{self, OVERRIDE_FILE};
+use crate::compose::overlay::{self, MODEL_FILE, OVERRIDE_FILE};
 use crate::compose::runner::{ComposeError, ComposeRunner, Project, RunOutput};
 use crate::labels::StackLabels;
 use crate::redact::SecretBook;
@@ -40,15 +40,23 @@ pub struct Workspaces {
     data_dir: PathBuf,
     compose: Arc<ComposeRunner>,
     policy: Arc<Policy>,
-    /// The `stack_hash` whose resolved model each stack last had admitted: the
-    /// same files again (a drift revert) resolve to the same model, as the
-    /// environment compose interpolates from is docker-cd's own and fixed.
-    admitted: Arc<Mutex<HashMap<String, String>>>,
+    /// Per stack, the model compose resolved from the files of one
+    /// `stack_hash` and its admission: the same files again (a drift revert, the
+    /// apply after a plan or a prefetch) resolve to the same model, as the
+    /// environment compose interpolates from is docker-cd's own and fixed. One
+    /// entry a stack; a new `stack_hash` replaces it.
+    admitted: Arc<Mutex<HashMap<String, (String, Admission)>>>,
     /// Masks every error it returns: compose echoes command lines, env
     /// values and the model it refused, and its errors reach the stack's
     /// status, the history, the logs and the plan's answer.
     secrets: SecretBook,
 }
+
+/// The admission of one `stack_hash`, resolved at most once at a time: whoever
+/// asks while `compose config` runs waits for its answer. It holds the admitted
+/// model, or why it was refused (the same files are refused again); other
+/// failures (compose did not run, rejected the files) are not kept.
+type Admission = Arc<tokio::sync::OnceCell<Result<Arc<Value>, String>>>;
 
 /// `compose config` of a stack, run in a scratch copy of its files.
 pub struct ResolvedConfig {
@@ -120,9 +128,11 @@ impl Workspaces {
         self.data_dir.join("stacks").join(name)
     }
 
-    /// Replaces the working folder of `desired` with its files plus an override
-    /// carrying `labels`, checks the model compose resolves from them
-    /// ([`admit`]) unless these files passed already, then runs `compose up` there.
+    /// Replaces the working folder of `desired` with its files plus the model
+    /// compose resolved from them, as admitted ([`admit`]; resolved in a scratch
+    /// folder unless these files were resolved before), with `labels` on every
+    /// service; then runs `compose up` on that model alone, so what runs is
+    /// what was checked.
     ///
     /// # Errors
     /// When the folder cannot be written, compose fails, or the model is refused.
@@ -141,31 +151,70 @@ impl Workspaces {
         desired: &DesiredStack,
         labels: &StackLabels,
     ) -> Result<RunOutput, WorkspaceError> {
+        let model = self.admitted_model(desired).await?;
         let dir = self.dir(&desired.name);
-        let override_bytes = overlay::render(
-            &desired.services,
-            desired.compose_version.as_deref(),
-            labels,
-        );
-        materialize(&dir, &desired.files, override_bytes).await?;
-        let files = [desired.compose_file.as_str(), OVERRIDE_FILE];
-        let project = project(&desired.name, &dir, &files);
-        if !self.was_admitted(desired) {
-            let config = parse(&self.compose.config(&project).await?.stdout)?;
-            admit(&config, &dir, &self.policy, Some(&labels.instance))
-                .map_err(WorkspaceError::Refused)?;
-            self.admitted()
-                .insert(desired.name.to_string(), desired.stack_hash.clone());
+        materialize(&dir, &desired.files, overlay::labelled(&model, labels)).await?;
+        let files = [MODEL_FILE];
+        Ok(self
+            .compose
+            .up(&project(&desired.name, &dir, &files))
+            .await?)
+    }
+
+    /// Resolves and admits the model of `desired` ahead of its apply, so the
+    /// apply runs only `compose up`; nothing is applied. Errors are left for
+    /// the apply to report.
+    pub async fn prefetch(&self, desired: &DesiredStack) {
+        if let Err(e) = self.admitted_model(desired).await {
+            tracing::debug!(stack = %desired.name, error = %self.masked(&desired.name, Some(desired), e), "prefetch did not admit");
         }
-        Ok(self.compose.up(&project).await?)
     }
 
-    /// Whether the files of `desired` are those whose model was last admitted.
-    fn was_admitted(&self, desired: &DesiredStack) -> bool {
-        self.admitted().get(desired.name.as_str()) == Some(&desired.stack_hash)
+    /// Whether the model of `desired` (its `stack_hash`) is resolved and
+    /// judged already, admitted or refused.
+    pub fn is_judged(&self, desired: &DesiredStack) -> bool {
+        self.admitted()
+            .get(desired.name.as_str())
+            .is_some_and(|(hash, cell)| *hash == desired.stack_hash && cell.initialized())
     }
 
-    fn admitted(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+    /// Forgets the models of stacks not in `keep`.
+    pub fn retain(&self, keep: impl Fn(&str) -> bool) {
+        self.admitted().retain(|name, _| keep(name));
+    }
+
+    /// The admitted model of `desired`: resolved once per `stack_hash`.
+    async fn admitted_model(&self, desired: &DesiredStack) -> Result<Arc<Value>, WorkspaceError> {
+        let cell = self.admission(desired);
+        let judged = cell
+            .get_or_try_init(|| async {
+                match self.resolve_unmasked(desired).await {
+                    Ok(resolved) => Ok(Ok(Arc::new(resolved.config))),
+                    Err(WorkspaceError::Refused(why)) => Ok(Err(why)),
+                    Err(other) => Err(other),
+                }
+            })
+            .await?;
+        judged.clone().map_err(WorkspaceError::Refused)
+    }
+
+    /// The admission of the `stack_hash` of `desired`, replacing one of another.
+    fn admission(&self, desired: &DesiredStack) -> Admission {
+        let mut admitted = self.admitted();
+        match admitted.get(desired.name.as_str()) {
+            Some((hash, cell)) if *hash == desired.stack_hash => cell.clone(),
+            _ => {
+                let cell = Admission::default();
+                admitted.insert(
+                    desired.name.to_string(),
+                    (desired.stack_hash.clone(), cell.clone()),
+                );
+                cell
+            }
+        }
+    }
+
+    fn admitted(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, Admission)>> {
         self.admitted.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -176,11 +225,10 @@ impl Workspaces {
     /// When compose fails.
     pub async fn down(&self, name: &str) -> Result<Option<RunOutput>, WorkspaceError> {
         let dir = self.dir(name);
-        let Some(compose_file) = last_compose_file(&dir) else {
+        let Some(files) = last_files(&dir) else {
             return Ok(None);
         };
-        let files = [compose_file, OVERRIDE_FILE];
-        match self.compose.down(&project(name, &dir, &files)).await {
+        match self.compose.down(&project(name, &dir, files)).await {
             Ok(run) => Ok(Some(run)),
             Err(e) => Err(self.masked(name, None, e.into())),
         }
@@ -196,13 +244,24 @@ impl Workspaces {
     /// `compose config` of `desired`, run in a scratch folder so the working
     /// folder of a running stack is never touched by a plan.
     ///
+    /// The model is kept for the apply of the same files, which then runs no
+    /// `compose config` of its own.
+    ///
     /// # Errors
     /// When the scratch folder cannot be written, compose rejects the files, or
     /// the resolved model is refused ([`admit`]).
     pub async fn resolve(&self, desired: &DesiredStack) -> Result<ResolvedConfig, WorkspaceError> {
-        self.resolve_unmasked(desired)
-            .await
-            .map_err(|e| self.masked(&desired.name, Some(desired), e))
+        let resolved = self.resolve_unmasked(desired).await;
+        let judged = match &resolved {
+            Ok(resolved) => Some(Ok(Arc::new(resolved.config.clone()))),
+            Err(WorkspaceError::Refused(why)) => Some(Err(why.clone())),
+            Err(_) => None,
+        };
+        if let Some(judged) = judged {
+            // Already judged (or being judged): the same files, the same model.
+            let _ = self.admission(desired).set(judged);
+        }
+        resolved.map_err(|e| self.masked(&desired.name, Some(desired), e))
     }
 
     async fn resolve_unmasked(
@@ -226,7 +285,7 @@ impl Workspaces {
             &workdir.to_string_lossy(),
         );
         let config = parse(&text)?;
-        admit(&config, &workdir, &self.policy, None).map_err(WorkspaceError::Refused)?;
+        admit(&config, &workdir, &self.policy).map_err(WorkspaceError::Refused)?;
         Ok(ResolvedConfig {
             config,
             scratch,
@@ -249,28 +308,35 @@ fn project<'a>(name: &'a str, dir: &'a Path, files: &'a [&'a str]) -> Project<'a
     }
 }
 
-/// Writes `files` and the override into `dir` off the async threads.
-async fn materialize(
-    dir: &Path,
-    files: &[StackFile],
-    override_bytes: Vec<u8>,
-) -> std::io::Result<()> {
+/// Writes `files` and the labelled model into `dir` off the async threads.
+async fn materialize(dir: &Path, files: &[StackFile], model: Vec<u8>) -> std::io::Result<()> {
     let dir = dir.to_path_buf();
     let files = files.to_vec();
     tokio::task::spawn_blocking(move || {
-        super::workdir::materialize(&dir, &files, (OVERRIDE_FILE, &override_bytes))
+        super::workdir::materialize(&dir, &files, (MODEL_FILE, &model))
     })
     .await
     .map_err(|e| std::io::Error::other(e.to_string()))?
 }
 
-/// The compose file of the last apply in `dir`, if the folder is there.
-fn last_compose_file(dir: &Path) -> Option<&'static str> {
+/// The compose files of the last apply in `dir`, if the folder is there: the
+/// labelled model, or (a folder an older docker-cd applied) the stack's compose
+/// file with the override beside it.
+fn last_files(dir: &Path) -> Option<&'static [&'static str]> {
+    if dir.join(MODEL_FILE).is_file() {
+        return Some(&[MODEL_FILE]);
+    }
     if !dir.join(OVERRIDE_FILE).is_file() {
         return None;
     }
+    const LEGACY: [[&str; 2]; 4] = [
+        [COMPOSE_FILE_NAMES[0], OVERRIDE_FILE],
+        [COMPOSE_FILE_NAMES[1], OVERRIDE_FILE],
+        [COMPOSE_FILE_NAMES[2], OVERRIDE_FILE],
+        [COMPOSE_FILE_NAMES[3], OVERRIDE_FILE],
+    ];
     COMPOSE_FILE_NAMES
         .iter()
-        .find(|f| dir.join(f).exists())
-        .copied()
+        .position(|f| dir.join(f).exists())
+        .map(|i| &LEGACY[i][..])
 }

@@ -101,6 +101,17 @@ impl SnapshotReader {
         self.receiver.borrow().clone()
     }
 
+    /// Waits for a snapshot newer than the last this reader (or the reader it
+    /// was cloned from) marked seen; `None` once the store is gone.
+    pub async fn next(&mut self) -> Option<Arc<Snapshot>> {
+        loop {
+            self.receiver.changed().await.ok()?;
+            if let Some(snapshot) = self.receiver.borrow_and_update().clone() {
+                return Some(snapshot);
+            }
+        }
+    }
+
     /// Waits until a snapshot exists (returns at once if one does).
     pub async fn wait_for_first(&mut self) {
         // An error means the store was dropped: nothing will ever come, stop waiting.

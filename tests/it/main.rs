@@ -15,6 +15,7 @@ mod health_gate;
 mod history;
 mod kill_once;
 mod observability;
+mod one_compose;
 mod plan;
 mod quick_start;
 mod real_inputs;
