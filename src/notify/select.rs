@@ -156,8 +156,13 @@ impl Selector {
             return None;
         }
         // The same news again (a crash loop, a retried apply failing alike)
-        // is sent once; anything else sent in between makes it news again.
-        let key = (event, Some(t.status), t.revision.clone(), t.reason.clone());
+        // is sent once; anything else sent in between makes it news again. A
+        // failed gate and the `failed` status it leads to are one news.
+        let news = match event {
+            NotifyEvent::GateFailed => NotifyEvent::Failed,
+            other => other,
+        };
+        let key = (news, Some(t.status), t.revision.clone(), t.reason.clone());
         if memory.sent.as_ref() == Some(&key) {
             return None;
         }
