@@ -67,6 +67,7 @@ pub async fn run(
         cache: docker.cache,
         docker: docker.client,
     };
+    crate::notify::start(&config, &stores.commits, &runtime)?;
     let reconciling = start_reconciler(&config, &data_dir, &stores, &runtime)?;
     mark_unknown_until_read(&stores, &reconciling.status, &runtime);
     start_controller(

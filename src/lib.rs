@@ -15,6 +15,7 @@
 //! | reconcile | `reconcile` (pure `assess` and `decide`, effects behind `executor`), `compose`, `labels`, `status`, `history` |
 //! | commands | `commands`: sync, ack, plan, apply (changes through the work queue); `plan` |
 //! | API | `api`, `webhook`, `events`, `metrics`, `readiness` |
+//! | notifications | `notify`, reading the `transitions` feed |
 //! | wiring | `app` starts each of them into one `runtime::Runtime` |
 #![forbid(unsafe_code)]
 
@@ -34,6 +35,7 @@ pub(crate) mod known;
 pub(crate) mod labels;
 pub(crate) mod metrics;
 pub(crate) mod named;
+pub(crate) mod notify;
 pub mod plan;
 pub(crate) mod readiness;
 pub(crate) mod reconcile;

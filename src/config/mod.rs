@@ -16,6 +16,7 @@ pub use crate::reconcile::args::ReconcileArgs;
 use crate::compose::command::ComposeArgs;
 use crate::docker::DockerArgs;
 use crate::informer::git::GitArgs;
+use crate::notify::NotifyArgs;
 use crate::setting::Invalid;
 use crate::telemetry::TelemetryArgs;
 
@@ -47,6 +48,9 @@ pub struct Config {
     /// The Docker daemon.
     #[command(flatten)]
     pub docker: DockerArgs,
+    /// Notifications.
+    #[command(flatten)]
+    pub notify: NotifyArgs,
 }
 
 /// Why the settings are unusable: one line naming the setting.

@@ -58,6 +58,14 @@ fn missing_repo_url_exits_2_naming_it() {
 #[case("OTEL_EXPORTER_OTLP_ENDPOINT", "localhost:4318")]
 #[case("DOCKER_HOST", "/var/run/docker.sock")]
 #[case("RUST_LOG", "info,[")]
+#[case("NOTIFY_URLS", "pagerduty://events.pagerduty.com/x")]
+#[case("NOTIFY_URLS", "slack://hooks.slack.com")]
+#[case(
+    "NOTIFY_URLS",
+    "slack://hooks.slack.com/services/T/B/X,ntfy://ntfy.sh/"
+)]
+#[case("NOTIFY_SECRET", "")]
+#[case("NOTIFY_EVENTS", "synced,bogus")]
 fn bad_setting_exits_2_with_one_line_naming_it(#[case] setting: &str, #[case] value: &str) {
     let Exit { code, stderr, .. } = run_with(&[(setting, value)]);
     assert_eq!(code, Some(2), "{setting}={value:?}: {stderr}");
@@ -78,6 +86,27 @@ fn bad_flag_value_names_the_setting_too() {
     assert_eq!(out.code, Some(2));
     assert!(
         stderr.contains("POLL_INTERVAL") && stderr.contains("banana"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_bad_notify_url_names_its_entry_and_not_its_token() {
+    let Exit { code, stderr, .. } = run_with(&[(
+        "NOTIFY_URLS",
+        "slack://hooks.slack.com/services/T/B/XXs3cr3t,gotify://push.example.com",
+    )]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(
+        stderr.trim_end(),
+        "error: NOTIFY_URLS (--notify-urls): entry 2: gotify://push.example.com/…: the application token is missing: gotify://host/<token>"
+    );
+    let Exit { stderr, .. } = run_with(&[(
+        "NOTIFY_URLS",
+        "slack://hooks.slack.com:99999/services/T/B/XXs3cr3t",
+    )]);
+    assert!(
+        stderr.contains("entry 1: slack://…") && !stderr.contains("s3cr3t"),
         "{stderr}"
     );
 }

@@ -14,6 +14,7 @@ mod faults;
 mod health_gate;
 mod history;
 mod kill_once;
+mod notify;
 mod observability;
 mod one_compose;
 mod plan;

@@ -1,0 +1,270 @@
+//! Which transitions become messages (`NOTIFY_EVENTS`), and the rule that a
+//! stack's same news is sent once. Pure: the feed goes in, notices come out.
+
+use std::collections::{BTreeSet, HashMap};
+use std::str::FromStr;
+
+use crate::named::named_enum;
+use crate::setting::Invalid;
+use crate::status::Status;
+use crate::transitions::{Transition, TransitionKind};
+
+/// Consecutive failed refreshes that make Git "failing": one is a blip.
+pub const REFRESH_FAILURES: u32 = 3;
+
+named_enum! {
+    /// A kind of message, as `NOTIFY_EVENTS` names it.
+    pub enum NotifyEvent {
+        /// An apply of a revision starts (off by default: one per apply).
+        Started = "started",
+        /// A change was applied and passed its health gate.
+        Synced = "synced",
+        /// The stack is `failed` (an apply, a removal, or the revision itself).
+        Failed = "failed",
+        /// An apply's health gate failed.
+        GateFailed = "gate-failed",
+        /// The last good revision runs again after a failed gate.
+        RolledBack = "rolled-back",
+        /// Drift found: reverted (`DRIFT_POLICY=revert`) or flagged.
+        Drifted = "drifted",
+        /// Running, no longer in Git, removal disabled.
+        Orphaned = "orphaned",
+        /// A stack that left Git was removed.
+        Removed = "removed",
+        /// A failed, drifted or rolled-back stack is `synced` again.
+        Recovered = "recovered",
+        /// Git refreshes failed [`REFRESH_FAILURES`] times in a row.
+        RefreshFailing = "refresh-failing",
+        /// A refresh worked again after those failures.
+        RefreshRecovered = "refresh-recovered",
+    }
+}
+
+/// `NOTIFY_EVENTS`: comma-separated names, or `all`; the default is every
+/// event but `started`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventSet(BTreeSet<NotifyEvent>);
+
+impl Default for EventSet {
+    fn default() -> Self {
+        Self(
+            NotifyEvent::ALL
+                .iter()
+                .copied()
+                .filter(|e| *e != NotifyEvent::Started)
+                .collect(),
+        )
+    }
+}
+
+impl EventSet {
+    /// Whether `event` is sent.
+    pub fn contains(&self, event: NotifyEvent) -> bool {
+        self.0.contains(&event)
+    }
+}
+
+impl FromStr for EventSet {
+    type Err = Invalid;
+
+    fn from_str(text: &str) -> Result<Self, Invalid> {
+        let mut set = BTreeSet::new();
+        for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            if name == "all" {
+                set.extend(NotifyEvent::ALL.iter().copied());
+                continue;
+            }
+            let event = name
+                .parse::<NotifyEvent>()
+                .map_err(|e| Invalid::new(e.to_string()))?;
+            set.insert(event);
+        }
+        if set.is_empty() {
+            return Err(Invalid::new("names no event: unset it for the default"));
+        }
+        Ok(Self(set))
+    }
+}
+
+/// One message to send, before the commit and links are added.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    /// What happened.
+    pub event: NotifyEvent,
+    /// The stack; `None` for Git refresh news.
+    pub stack: Option<String>,
+    /// Its status now.
+    pub status: Option<Status>,
+    /// Its status before.
+    pub previous: Option<Status>,
+    /// The commit concerned (after a rollback: the good one that runs again).
+    pub revision: Option<String>,
+    /// A rollback's failed commit, replaced by `revision`.
+    pub from_revision: Option<String>,
+    /// Why, as the stack's error says it (masked already).
+    pub reason: Option<String>,
+}
+
+/// What the selector remembers of one stack between transitions.
+#[derive(Debug, Default)]
+struct Memory {
+    /// Failed, drifted or rolled back since it was last `synced`.
+    troubled: bool,
+    /// An automatic rollback runs, from this commit.
+    rollback: Option<Option<String>>,
+    /// A removal runs.
+    removing: bool,
+    /// What was last sent: event, status, revision and reason.
+    sent: Option<Sent>,
+}
+
+/// The news last sent of a stack: event, status, revision, reason.
+type Sent = (NotifyEvent, Option<Status>, Option<String>, Option<String>);
+
+/// Turns the transition feed and refresh outcomes into notices.
+#[derive(Debug, Default)]
+pub struct Selector {
+    events: EventSet,
+    stacks: HashMap<String, Memory>,
+    refresh_failures: u32,
+}
+
+impl Selector {
+    /// A selector sending `events`.
+    pub fn new(events: EventSet) -> Self {
+        Self {
+            events,
+            ..Self::default()
+        }
+    }
+
+    /// The notice `transition` makes, if it makes one that is chosen and new.
+    pub fn transition(&mut self, t: &Transition) -> Option<Notice> {
+        let memory = self.stacks.entry(t.stack.clone()).or_default();
+        let (event, from_revision) = classify(memory, t);
+        if matches!(
+            t.status,
+            Status::Failed | Status::Drifted | Status::RolledBack
+        ) {
+            memory.troubled = true;
+        }
+        let event = event?;
+        if matches!(event, NotifyEvent::Synced | NotifyEvent::Recovered) {
+            memory.troubled = false;
+        }
+        if !self.events.contains(event) {
+            return None;
+        }
+        // The same news again (a crash loop, a retried apply failing alike)
+        // is sent once; anything else sent in between makes it news again. A
+        // failed gate and the `failed` status it leads to are one news.
+        let news = match event {
+            NotifyEvent::GateFailed => NotifyEvent::Failed,
+            other => other,
+        };
+        let key = (news, Some(t.status), t.revision.clone(), t.reason.clone());
+        if memory.sent.as_ref() == Some(&key) {
+            return None;
+        }
+        memory.sent = Some(key);
+        Some(Notice {
+            event,
+            stack: Some(t.stack.clone()),
+            status: Some(t.status),
+            previous: t.previous,
+            revision: t.revision.clone(),
+            from_revision,
+            reason: t.reason.clone(),
+        })
+    }
+
+    /// The notice a refresh outcome makes: the third failure in a row, and
+    /// the first success after it.
+    pub fn refresh(
+        &mut self,
+        failed: bool,
+        revision: Option<String>,
+        error: Option<String>,
+    ) -> Option<Notice> {
+        let event = if failed {
+            self.refresh_failures = self.refresh_failures.saturating_add(1);
+            (self.refresh_failures == REFRESH_FAILURES).then_some(NotifyEvent::RefreshFailing)
+        } else {
+            let was = std::mem::take(&mut self.refresh_failures);
+            (was >= REFRESH_FAILURES).then_some(NotifyEvent::RefreshRecovered)
+        }?;
+        self.events.contains(event).then_some(Notice {
+            event,
+            stack: None,
+            status: None,
+            previous: None,
+            revision,
+            from_revision: None,
+            reason: error,
+        })
+    }
+}
+
+/// The event a transition is, updating what is remembered of its stack; and
+/// for a rollback's end, the commit it replaced.
+fn classify(memory: &mut Memory, t: &Transition) -> (Option<NotifyEvent>, Option<String>) {
+    let event = match &t.kind {
+        TransitionKind::ApplyStarted { drift: false } => Some(NotifyEvent::Started),
+        // Drift reverted: said as the revert starts (no verdict follows it).
+        TransitionKind::ApplyStarted { drift: true } => Some(NotifyEvent::Drifted),
+        TransitionKind::RollbackStarted { from, failure } => {
+            // An operator's rollback is a deploy like any other: its gate says synced.
+            if failure.is_some() {
+                memory.rollback = Some(from.clone());
+            }
+            None
+        }
+        TransitionKind::RemoveStarted => {
+            memory.removing = true;
+            None
+        }
+        // An automatic rollback's gate: `rolled-back` follows, as its status.
+        TransitionKind::GatePassed if memory.rollback.is_some() => None,
+        TransitionKind::GatePassed if memory.troubled => Some(NotifyEvent::Recovered),
+        TransitionKind::GatePassed => Some(NotifyEvent::Synced),
+        TransitionKind::GateFailed { .. } => {
+            memory.rollback = None;
+            Some(NotifyEvent::GateFailed)
+        }
+        TransitionKind::StatusChanged => return status_changed(memory, t),
+    };
+    (event, None)
+}
+
+/// The event of a pass that ended in another status than it began with.
+fn status_changed(memory: &mut Memory, t: &Transition) -> (Option<NotifyEvent>, Option<String>) {
+    let rollback = if t.status == Status::Syncing {
+        None
+    } else {
+        memory.rollback.take()
+    };
+    let removing = std::mem::take(&mut memory.removing);
+    let event = match t.status {
+        // Found synced without an apply (drift gone, acknowledged): news only
+        // after trouble; a first pass after a restart says nothing.
+        Status::Synced
+            if memory.troubled || matches!(t.previous, Some(Status::Failed | Status::Drifted)) =>
+        {
+            Some(NotifyEvent::Recovered)
+        }
+        Status::Failed => Some(NotifyEvent::Failed),
+        Status::Drifted => Some(NotifyEvent::Drifted),
+        Status::Orphaned => Some(NotifyEvent::Orphaned),
+        Status::RolledBack => Some(NotifyEvent::RolledBack),
+        Status::Missing if removing => Some(NotifyEvent::Removed),
+        _ => None,
+    };
+    let from = match event {
+        Some(NotifyEvent::RolledBack) => rollback.flatten(),
+        _ => None,
+    };
+    (event, from)
+}
+
+#[cfg(test)]
+mod tests;
