@@ -22,6 +22,7 @@ pub(crate) mod admission;
 pub(crate) mod api;
 pub mod app;
 pub(crate) mod commands;
+pub mod commit_status;
 pub mod compose;
 pub mod config;
 pub(crate) mod docker;

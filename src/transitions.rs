@@ -90,7 +90,6 @@ impl Transitions {
     }
 
     /// A reader of every transition sent from now on.
-    #[allow(dead_code, reason = "its readers, notifications and commit statuses, come next")]
     pub fn subscribe(&self) -> broadcast::Receiver<Transition> {
         self.sender.subscribe()
     }
