@@ -92,7 +92,7 @@ pub(crate) fn spawn(
     let translator = Translator::new(instance, site);
     runtime.spawn(
         tracing::info_span!("commit-status-queue"),
-        queue(feed, translator, shared.clone()),
+        queue(feed, translator, forge, shared.clone()),
     );
     runtime.spawn(
         tracing::info_span!("commit-status-post"),
@@ -126,6 +126,7 @@ impl Shared {
 async fn queue(
     mut feed: broadcast::Receiver<Transition>,
     mut translator: Translator,
+    forge: &'static str,
     shared: Shared,
 ) {
     loop {
@@ -144,6 +145,7 @@ async fn queue(
             continue;
         };
         if let Some(dropped) = shared.outbox().push(update, Instant::now()) {
+            shared.count(forge, Outcome::Dropped);
             tracing::warn!(sha = %dropped.sha, context = %dropped.context, "commit status queue full; the oldest status was dropped");
         }
         shared.wake.notify_one();
