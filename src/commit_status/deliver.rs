@@ -5,7 +5,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 
-use super::args::Target;
+use super::args::{ForgeKind, Target};
 use super::request::{self, Update};
 
 /// A forge that takes longer is treated as down: the next attempt comes later.
@@ -94,6 +94,9 @@ impl Poster {
         }
         let wait = asked_wait(status, answer.headers(), jiff::Timestamp::now());
         let body = answer.text().await.unwrap_or_default();
+        if already_so(self.target.kind, status, &body) {
+            return Ok(());
+        }
         // A forge does not echo the token; masked all the same.
         let body = body.replace(self.target.token.expose(), "(redacted)");
         Err(DeliveryError::Refused {
@@ -102,6 +105,15 @@ impl Poster {
             wait,
         })
     }
+}
+
+/// Whether the forge refused only because the commit already has that state:
+/// GitLab answers 400 "Cannot transition status via :run from :running" to a
+/// second `running` (a retried apply of the same revision). Nothing to retry.
+fn already_so(kind: ForgeKind, status: StatusCode, body: &str) -> bool {
+    kind == ForgeKind::GitLab
+        && status == StatusCode::BAD_REQUEST
+        && body.contains("Cannot transition status")
 }
 
 /// How long a refusal asks to be left alone: `Retry-After` seconds, or, for
@@ -170,6 +182,22 @@ mod tests {
         assert_eq!(wait(403, &[("x-ratelimit-reset", "1030")]), None);
         assert_eq!(wait(429, &[("retry-after", "999999")]), Some(900));
         assert_eq!(wait(500, &[]), None);
+    }
+
+    #[test]
+    fn only_gitlab_s_same_state_refusal_counts_as_delivered() {
+        let same = r#"{"message":"Cannot transition status via :run from :running"}"#;
+        assert!(already_so(ForgeKind::GitLab, StatusCode::BAD_REQUEST, same));
+        assert!(!already_so(
+            ForgeKind::GitLab,
+            StatusCode::BAD_REQUEST,
+            "{}"
+        ));
+        assert!(!already_so(
+            ForgeKind::GitHub,
+            StatusCode::BAD_REQUEST,
+            same
+        ));
     }
 
     #[test]
