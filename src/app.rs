@@ -20,6 +20,7 @@ use crate::api::{
 };
 use crate::commands::{self, StackCommands};
 use crate::compose::prefetch;
+use crate::commit_status;
 use crate::compose::runner::{ComposeMetrics, ComposeRunner};
 use crate::compose::workspace::Workspaces;
 use crate::config::Config;
@@ -68,6 +69,7 @@ pub async fn run(
         docker: docker.client,
     };
     crate::notify::start(&config, &stores.commits, &runtime)?;
+    start_commit_statuses(&config, &runtime)?;
     let reconciling = start_reconciler(&config, &data_dir, &stores, &runtime)?;
     mark_unknown_until_read(&stores, &reconciling.status, &runtime);
     start_controller(
@@ -171,6 +173,25 @@ fn mark_unknown_until_read(stores: &Stores, status: &StatusTable, runtime: &Runt
             }
         }
     });
+}
+
+/// Commit statuses, when `COMMIT_STATUS` asks for them: started before the
+/// reconciler, so they see its first transition.
+fn start_commit_statuses(config: &Config, runtime: &Runtime) -> anyhow::Result<()> {
+    let target = config
+        .commit_status
+        .target(&config.git.repo_url, config.git.access_token.as_ref())
+        .map_err(|(setting, refused)| anyhow::anyhow!("{setting}: {refused}"))?;
+    let Some(target) = target else {
+        return Ok(());
+    };
+    let site = config
+        .api
+        .external_url()
+        .map(|url| url.origin().to_string());
+    let instance = config.reconcile.instance_name.to_string();
+    commit_status::spawn(target, instance, site, runtime)?;
+    Ok(())
 }
 
 /// The compose runner, its command detected in the background.

@@ -23,6 +23,7 @@ pub(crate) mod admission;
 pub(crate) mod api;
 pub mod app;
 pub(crate) mod commands;
+pub(crate) mod commit_status;
 pub mod compose;
 pub mod config;
 pub(crate) mod docker;

@@ -13,6 +13,7 @@ use clap::{CommandFactory, Parser};
 pub use crate::api::args::ApiArgs;
 pub use crate::reconcile::args::ReconcileArgs;
 
+use crate::commit_status::args::CommitStatusArgs;
 use crate::compose::command::ComposeArgs;
 use crate::docker::DockerArgs;
 use crate::informer::git::GitArgs;
@@ -51,6 +52,9 @@ pub struct Config {
     /// Notifications.
     #[command(flatten)]
     pub notify: NotifyArgs,
+    /// Commit statuses on the forge.
+    #[command(flatten)]
+    pub commit_status: CommitStatusArgs,
 }
 
 /// Why the settings are unusable: one line naming the setting.
@@ -109,6 +113,10 @@ impl Config {
             .git
             .check()
             .map_err(|refused| ConfigError::invalid("GIT_ACCESS_TOKEN", refused.to_string()))?;
+        config
+            .commit_status
+            .target(&config.git.repo_url, config.git.access_token.as_ref())
+            .map_err(|(setting, refused)| ConfigError::invalid(setting, refused.to_string()))?;
         Ok(config)
     }
 }

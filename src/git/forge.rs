@@ -42,18 +42,11 @@ impl Forge {
         let path = path.trim_matches('/');
         let path = path.strip_suffix(".git").unwrap_or(path);
         let segments: Vec<&str> = path.split('/').collect();
-        let plain = |s: &&str| {
-            !s.is_empty()
-                && *s != "."
-                && *s != ".."
-                && s.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
-        };
         let depth_ok = match layout {
             Layout::GitLab => segments.len() >= 2,
             Layout::Commit | Layout::Bitbucket => segments.len() == 2,
         };
-        if !depth_ok || !segments.iter().all(plain) {
+        if !depth_ok || !segments.iter().all(|s| plain_segment(s)) {
             return None;
         }
         Some(Self {
@@ -77,8 +70,18 @@ impl Forge {
     }
 }
 
+/// A path segment of letters, digits, `.`, `_` and `-`, not `.` or `..`: safe
+/// inside a web or API URL, where `..`, `?` or `%` would reach another route.
+pub(crate) fn plain_segment(s: &str) -> bool {
+    !s.is_empty()
+        && s != "."
+        && s != ".."
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
 /// Host (no user, no port) and path of a `scheme://` or scp-like URL.
-fn host_and_path(raw: &str) -> Option<(&str, &str)> {
+pub(crate) fn host_and_path(raw: &str) -> Option<(&str, &str)> {
     let (authority, path) = if let Some((_, rest)) = raw.split_once("://") {
         rest.split_at(rest.find('/')?)
     } else {

@@ -6,6 +6,7 @@
 mod chart;
 mod cli;
 mod commit_info;
+mod commit_status;
 mod dashboard;
 mod desired_state;
 mod docker_support;

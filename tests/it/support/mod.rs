@@ -6,6 +6,7 @@ pub mod api;
 pub mod browser;
 pub mod deployment;
 pub mod docker;
+pub mod forge;
 pub mod private_dockerd;
 pub mod process;
 pub mod repo;
