@@ -21,6 +21,7 @@
 pub(crate) mod admission;
 pub(crate) mod api;
 pub mod app;
+pub mod cli;
 pub(crate) mod commands;
 pub mod compose;
 pub mod config;

@@ -86,7 +86,10 @@ mod tests {
         let refresh = Reason::first(Trigger::Refresh);
         assert_eq!(refresh.to_string(), "refresh");
         assert_eq!(refresh.retried().to_string(), "retry of refresh");
-        assert_eq!(refresh.retried().requeued().to_string(), "requeue after refresh");
+        assert_eq!(
+            refresh.retried().requeued().to_string(),
+            "requeue after refresh"
+        );
         assert_eq!(refresh.retried().requeued().trigger, Trigger::Refresh);
     }
 }
