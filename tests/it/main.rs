@@ -5,6 +5,7 @@
 
 mod chart;
 mod cli;
+mod client;
 mod commit_info;
 mod dashboard;
 mod desired_state;
