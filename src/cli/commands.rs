@@ -145,6 +145,10 @@ async fn apply(cx: &Context, stack: &str, yes: bool) -> Result<Exit, CliError> {
         .client
         .post::<Applied>(&["stacks", stack, "apply"], Some(body), true)
         .await?;
+    if cx.output == Output::Text {
+        // The outcome apart from the plan above it.
+        cx.console.out("")?;
+    }
     outcome(cx, &applied, &json!({"plan": plan_json, "result": result}))
 }
 

@@ -1,7 +1,7 @@
 //! Where the client prints and asks: stdout for answers, stderr for errors and
 //! prompts, stdin for the confirmation.
 
-use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::io::{BufRead as _, ErrorKind, IsTerminal as _, Write as _};
 
 use super::CliError;
 
@@ -25,14 +25,19 @@ impl Console {
     /// Prints `text` on stdout, ending it with a newline if it has none.
     ///
     /// # Errors
-    /// When stdout is closed (a pipe whose reader ended).
+    /// When stdout fails; not when its reader has gone (`docker-cd plan | head`):
+    /// the exit status still says what the command found.
     pub fn out(&self, text: &str) -> Result<(), CliError> {
         let mut stdout = std::io::stdout().lock();
-        stdout.write_all(text.as_bytes())?;
-        if !text.ends_with('\n') {
-            stdout.write_all(b"\n")?;
+        let newline = if text.ends_with('\n') { "" } else { "\n" };
+        let written = stdout
+            .write_all(text.as_bytes())
+            .and_then(|()| stdout.write_all(newline.as_bytes()))
+            .and_then(|()| stdout.flush());
+        match written {
+            Err(e) if e.kind() != ErrorKind::BrokenPipe => Err(e.into()),
+            _ => Ok(()),
         }
-        Ok(stdout.flush()?)
     }
 
     /// Prints `text` on stderr: what accompanies the answer without being it.
