@@ -15,6 +15,7 @@
 //! | reconcile | `reconcile` (pure `assess` and `decide`, effects behind `executor`), `compose`, `labels`, `status`, `history` |
 //! | commands | `commands`: sync, ack, plan, apply (changes through the work queue); `plan` |
 //! | API | `api`, `webhook`, `events`, `metrics`, `readiness` |
+//! | client commands | [`cli`]: `docker-cd status\|plan\|…` over the API |
 //! | wiring | `app` starts each of them into one `runtime::Runtime` |
 #![forbid(unsafe_code)]
 
