@@ -127,6 +127,16 @@ async fn plan_exits_2_with_changes_apply_deploys_and_then_plan_exits_0() {
         1,
         &["nosuch"],
     );
+
+    // For scripts: the plan applied and its result, as one JSON document.
+    let applied: Value = serde_json::from_str(&ok(
+        cli(&server, None, &["apply", &web, "-y", "-o", "json"]),
+        0,
+    ))
+    .expect("apply -o json");
+    assert_eq!(applied["plan"]["summary"]["change"], 1, "{applied}");
+    assert_eq!(applied["result"]["outcome"], "success", "{applied}");
+    assert_eq!(applied["result"]["revision"], b, "{applied}");
 }
 
 #[tokio::test]
