@@ -57,17 +57,6 @@ pub enum ClientError {
     Setup(String),
 }
 
-impl ClientError {
-    /// The HTTP status of an error answer (`None` when there was none).
-    pub fn status(&self) -> Option<u16> {
-        match self {
-            Self::Api { status, .. } => Some(*status),
-            Self::Unauthorized { .. } => Some(StatusCode::UNAUTHORIZED.as_u16()),
-            _ => None,
-        }
-    }
-}
-
 /// Talks to one docker-cd.
 pub struct Client {
     http: reqwest::Client,
@@ -249,7 +238,6 @@ mod tests {
         let body = serde_json::json!({"error": "plan is stale"});
         let stale = c.refused(StatusCode::CONFLICT, Some(&body));
         assert_eq!(stale.to_string(), "plan is stale (HTTP 409)");
-        assert_eq!(stale.status(), Some(409));
         let bare = c.refused(StatusCode::BAD_GATEWAY, None);
         assert_eq!(bare.to_string(), "Bad Gateway (HTTP 502)");
         let body = serde_json::json!({"error": "invalid API token"});
