@@ -16,12 +16,14 @@
 //! | commands | `commands`: sync, ack, plan, apply (changes through the work queue); `plan` |
 //! | API | `api`, `webhook`, `events`, `metrics`, `readiness` |
 //! | notifications | `notify`, reading the `transitions` feed |
+//! | client commands | [`cli`]: `docker-cd status\|plan\|…` over the API |
 //! | wiring | `app` starts each of them into one `runtime::Runtime` |
 #![forbid(unsafe_code)]
 
 pub(crate) mod admission;
 pub(crate) mod api;
 pub mod app;
+pub mod cli;
 pub(crate) mod commands;
 pub(crate) mod commit_status;
 pub mod compose;

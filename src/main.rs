@@ -1,4 +1,5 @@
-//! The `docker-cd` command: parse settings (exit 2 on a bad one), start logging, run.
+//! The `docker-cd` command: parse settings (exit 2 on a bad one), start logging, run;
+//! or, with a client command first (`docker-cd plan …`), ask a running one.
 
 use std::process::ExitCode;
 
@@ -10,6 +11,10 @@ fn main() -> ExitCode {
     // The image's HEALTHCHECK: no settings needed, so it runs before they are read.
     if std::env::args().nth(1).as_deref() == Some("healthcheck") {
         return docker_cd::healthcheck::run();
+    }
+    // Before the server's settings: a client needs none of them.
+    if docker_cd::cli::is_client_command(std::env::args_os()) {
+        return client();
     }
     let config = match Config::load() {
         Ok(config) => config,
@@ -61,6 +66,24 @@ fn main() -> ExitCode {
         Err(e) => {
             tracing::error!("{e:#}");
             eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `docker-cd status|plan|…`: exit 0, 1 (any error, one line) or 2 (`plan`: changes).
+fn client() -> ExitCode {
+    use docker_cd::cli::{self, Cli, CliError};
+    let outcome = Cli::from_args(std::env::args_os())
+        .and_then(|cli| cli::run(&cli, std::env::var("API_TOKEN").ok()));
+    match outcome {
+        Ok(exit) => ExitCode::from(exit.code()),
+        Err(CliError::Info(text)) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
             ExitCode::FAILURE
         }
     }

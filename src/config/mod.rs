@@ -28,7 +28,9 @@ use crate::telemetry::TelemetryArgs;
     name = "docker-cd",
     version,
     about = "GitOps continuous deployment for Docker Compose: keeps this Docker host matching the stacks in a Git repository.",
-    after_help = "Every option can also be set by the environment variable shown beside it."
+    after_help = "Every option can also be set by the environment variable shown beside it.\n\n\
+Commands that ask a running docker-cd over its API (docker-cd <command> --help):\n  \
+status, plan, apply, sync, history, rollback, refresh"
 )]
 pub struct Config {
     /// The Git informer.

@@ -5,6 +5,7 @@
 
 mod chart;
 mod cli;
+mod client;
 mod commit_info;
 mod commit_status;
 mod dashboard;
