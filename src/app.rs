@@ -19,8 +19,8 @@ use crate::api::{
     self, ApiToken, AppState, EventStreams, Health, Site, StackReads, WebhookGuard, Webhooks,
 };
 use crate::commands::{self, StackCommands};
-use crate::compose::prefetch;
 use crate::commit_status;
+use crate::compose::prefetch;
 use crate::compose::runner::{ComposeMetrics, ComposeRunner};
 use crate::compose::workspace::Workspaces;
 use crate::config::Config;

@@ -224,6 +224,9 @@ impl Recorder {
         }
         let error = report.next.as_ref().err().map(ToString::to_string);
         self.history.end(name, error.clone()).await;
+        // `syncing` while compose ran, else what the pass began with: a
+        // failed stack whose next apply fails too ends a change.
+        let previous = self.status_of(name);
         match (&report.next, &report.status) {
             // A pass that failed is `failed` with its error, whatever it
             // reported before failing; a refusal says why itself.
@@ -241,11 +244,11 @@ impl Recorder {
         }
         let after = self.status.get(name);
         let now = after.as_ref().map(|r| r.status);
-        if let Some(record) = after.filter(|_| now != before) {
+        if let Some(record) = after.filter(|_| now != previous) {
             self.transitions.send(Transition {
                 stack: name.to_string(),
                 kind: TransitionKind::StatusChanged,
-                previous: before,
+                previous,
                 status: record.status,
                 revision: record.synced.map(|s| s.revision),
                 reason: record.error,

@@ -338,12 +338,32 @@ async fn a_pass_sends_the_transitions_it_reports_and_nothing_on_a_no_op() {
         [
             "ApplyStarted { drift: false } None->syncing r1",
             "GatePassed None->synced r1",
-            "StatusChanged None->synced r1"
+            "StatusChanged Some(Syncing)->synced r1"
         ]
     );
     h.running("web", "h1");
     h.pass("web").await.expect("no-op");
     assert_eq!(sent(&mut feed), Vec::<String>::new(), "nothing changed");
+}
+
+/// A failed stack whose next revision fails too: its commit ends as well.
+#[tokio::test]
+async fn a_failed_stack_whose_next_apply_fails_sends_the_end_of_that_apply() {
+    let h = harness(defaults(), FakeExecutor::default());
+    h.publish("r1", vec![desired_stack("web", "h1", None)]);
+    h.pass("web").await.expect_err("nothing came up");
+    assert_eq!(h.status("web"), Some(Status::Failed));
+    let mut feed = h.reconciler.records.transitions.subscribe();
+    h.publish("r2", vec![desired_stack("web", "h2", None)]);
+    h.pass("web").await.expect_err("nothing came up again");
+    let sent = sent(&mut feed);
+    assert_eq!(sent.len(), 3, "{sent:?}");
+    assert_eq!(
+        sent[0],
+        "ApplyStarted { drift: false } Some(Failed)->syncing r2"
+    );
+    assert!(sent[1].starts_with("GateFailed"), "{sent:?}");
+    assert_eq!(sent[2], "StatusChanged Some(Syncing)->failed ");
 }
 
 #[tokio::test]
