@@ -213,6 +213,22 @@ fn start_compose(config: &Config, runtime: &Runtime) -> anyhow::Result<Arc<Compo
     Ok(compose)
 }
 
+/// Resolves the models a new snapshot needs ahead of the workers.
+fn start_prefetch(workspaces: &Workspaces, stores: &Stores, runtime: &Runtime) {
+    let sources = prefetch::Sources {
+        snapshots: stores.snapshots.clone(),
+        cache: stores.cache.clone(),
+        docker: stores.docker.clone(),
+    };
+    // One `compose config` at a time: it fills the time a worker's
+    // `compose up` waits for the engine; with more workers the cores are
+    // busy already, and a second one only competes with the applies.
+    runtime.spawn(
+        tracing::info_span!("prefetch"),
+        prefetch::run(workspaces.clone(), sources, 1, runtime.shutdown.clone()),
+    );
+}
+
 /// Compose, the planner, the reconciler and the state they share.
 fn start_reconciler(
     config: &Config,
@@ -240,18 +256,7 @@ fn start_reconciler(
         runtime.secrets.clone(),
     );
     if config.reconcile.enabled {
-        let sources = prefetch::Sources {
-            snapshots: stores.snapshots.clone(),
-            cache: stores.cache.clone(),
-            docker: stores.docker.clone(),
-        };
-        // One `compose config` at a time: it fills the time a worker's
-        // `compose up` waits for the engine; with more workers the cores are
-        // busy already, and a second one only competes with the applies.
-        runtime.spawn(
-            tracing::info_span!("prefetch"),
-            prefetch::run(workspaces.clone(), sources, 1, runtime.shutdown.clone()),
-        );
+        start_prefetch(&workspaces, stores, runtime);
     }
     let planner = Arc::new(Planner::new(
         instance.clone(),
