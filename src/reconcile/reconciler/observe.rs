@@ -203,7 +203,11 @@ impl<E: Executor> StackReconciler<E> {
                 timeout: desired.health_timeout.unwrap_or(self.rules.health_timeout),
             };
             memory.gate.recall(&recall, now);
-        } else if let Some((tries, last)) = failed_tries(&entries, stack_hash) {
+        } else if let Some((tries, last)) =
+            failed_tries(&entries, stack_hash).filter(|(_, last)| {
+                last.trigger == history::Trigger::Retry || left_created(seen, stack_hash)
+            })
+        {
             let error = last.error.as_deref().unwrap_or("compose up failed");
             let ended_ago = last.returned_ago().unwrap_or_default();
             decide::recall_failed_up(memory, stack_hash, (tries, error), ended_ago, now);
@@ -215,6 +219,17 @@ impl<E: Executor> StackReconciler<E> {
             error: newest.error.clone(),
         })
     }
+}
+
+/// Whether a `compose up` of `stack_hash` left containers it never started:
+/// with a retry in the history, what tells a failed `compose up` from a
+/// refusal before compose ran (which a restart under other settings judges
+/// afresh).
+fn left_created(seen: &Seen, stack_hash: &str) -> bool {
+    seen.containers.iter().any(|c| {
+        c.state == ContainerState::Created
+            && c.labels.get(labels::STACK_HASH).map(String::as_str) == Some(stack_hash)
+    })
 }
 
 /// The failed `compose up`s of `stack_hash` in a row that end the history

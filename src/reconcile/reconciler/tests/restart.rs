@@ -87,3 +87,19 @@ async fn after_a_restart_a_crash_loop_left_alone_stays_alone() {
         record.error
     );
 }
+
+/// A revision refused before compose ran (POLICY) is judged afresh after a
+/// restart, maybe under other settings: not a failed `compose up` to retry.
+#[tokio::test]
+async fn after_a_restart_a_refused_revision_is_not_taken_for_a_failed_compose_up() {
+    let off = Rules {
+        reconcile_enabled: false,
+        ..defaults()
+    };
+    let h = harness(off, runs_web());
+    h.publish("r1", vec![desired_stack("web", "h1", None)]);
+    let refused = "service 'web': privileged: true is refused by POLICY deny-privileged";
+    recorded(&h, (Cause::Git, Trigger::Refresh), Some(refused), 60).await;
+    h.pass("web").await.expect("a report");
+    assert_eq!(h.status("web"), Some(Status::Missing));
+}
