@@ -218,9 +218,12 @@ impl Recorder {
 
     /// Writes `report`, the end of a pass of `name`, which began `before`.
     pub(crate) async fn write(&self, name: &str, report: &Report, before: Option<Status>) {
+        let mut verdict = None;
         if let Some((settled, revision)) = &report.verdict {
-            self.verdict(name, revision.clone(), settled.clone(), before)
-                .await;
+            verdict = Some(
+                self.verdict(name, revision.clone(), settled.clone(), before)
+                    .await,
+            );
         }
         let error = report.next.as_ref().err().map(ToString::to_string);
         self.history.end(name, error.clone()).await;
@@ -241,6 +244,11 @@ impl Recorder {
             }
             (_, Some(change)) => self.change_status(name, change),
             (_, None) => {}
+        }
+        // Once the status says it: a reader of the feed (a commit status
+        // posted as `success`) finds the API agreeing.
+        if let Some(verdict) = verdict {
+            self.transitions.send(verdict);
         }
         let after = self.status.get(name);
         let now = after.as_ref().map(|r| r.status);
@@ -331,19 +339,19 @@ impl Recorder {
     }
 
     /// The verdict of the gate of an apply of `revision`: its duration, a
-    /// `gate` event, and the apply's history entry.
+    /// `gate` event, and the apply's history entry; returns its transition.
     async fn verdict(
         &self,
         name: &str,
         revision: Option<String>,
         settled: Settled,
         before: Option<Status>,
-    ) {
+    ) -> Transition {
         let (gate, reason, error) = match settled.failure {
             Some((failure, reason)) => (GateResult::Failed, Some(failure), Some(reason)),
             None => (GateResult::Passed, None, None),
         };
-        self.transitions.send(Transition {
+        let transition = Transition {
             stack: name.to_string(),
             kind: match reason {
                 Some(failure) => TransitionKind::GateFailed { failure },
@@ -357,7 +365,7 @@ impl Recorder {
             },
             revision: revision.clone(),
             reason: error.clone(),
-        });
+        };
         self.gate_series
             .duration
             .with_label_values(&[gate.as_str()])
@@ -378,6 +386,7 @@ impl Recorder {
             error,
         };
         self.history.settle(name, verdict).await;
+        transition
     }
 
     /// The history of `name`, newest first (after a restart: what it recalls).
