@@ -134,7 +134,7 @@ impl<E: Executor> StackReconciler<E> {
         };
         tracing::info!(stack = name, cause = ?cause, %detail, "applying stack");
         self.records.started(name, run, Status::Syncing);
-        let fresh = match self.executor.up(desired, labels).await {
+        let mut report = match self.executor.up(desired, labels).await {
             // Refused before compose ran: failed until Git changes the files.
             Err(ReconcileError::Invalid(why)) => {
                 tracing::warn!(stack = name, error = %why, "stack refused");
@@ -143,21 +143,18 @@ impl<E: Executor> StackReconciler<E> {
                     repeated: false,
                     synced: None,
                 };
-                return Ok(Report::with(Err(ReconcileError::Invalid(why)), failed));
+                Report::with(Err(ReconcileError::Invalid(why)), failed)
             }
             // Tried again with backoff; what it left is not drift.
             Err(error) => {
-                decide::up_failed(
-                    memory,
-                    &desired.stack_hash,
-                    &error.to_string(),
-                    Instant::now(),
-                );
-                return Err(error);
+                let (hash, text) = (&desired.stack_hash, error.to_string());
+                decide::up_failed(memory, hash, &text, Instant::now());
+                Report::next(Err(error))
             }
-            Ok(fresh) => fresh,
+            Ok(fresh) => self.ended(&change, &fresh, gated, memory),
         };
-        Ok(self.ended(&change, &fresh, gated, memory))
+        report.applied = Some(labels.synced.revision.clone());
+        Ok(report)
     }
 
     /// The report of `change`, whose compose returned leaving `fresh`; its

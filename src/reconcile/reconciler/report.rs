@@ -34,6 +34,9 @@ pub(crate) struct Report {
     /// After a restart, the last result the history recalls (kept only where
     /// the record has none).
     pub(crate) recalled: Option<LastResult>,
+    /// The revision the pass's `compose up` ran, whether or not it ended
+    /// well: what a status change is about, more than what runs.
+    pub(crate) applied: Option<String>,
 }
 
 /// A change of a stack's status record.
@@ -97,6 +100,7 @@ impl Report {
             health: None,
             drift_corrected: false,
             recalled: None,
+            applied: None,
         }
     }
 
@@ -247,7 +251,10 @@ impl Recorder {
         }
         // Once the status says it: a reader of the feed (a commit status
         // posted as `success`) finds the API agreeing.
-        if let Some(verdict) = verdict {
+        if let Some(mut verdict) = verdict {
+            // What the stack is now: `syncing` while a rollback follows a
+            // failed gate, not `failed`.
+            verdict.status = self.status_of(name).unwrap_or(verdict.status);
             self.transitions.send(verdict);
         }
         let after = self.status.get(name);
@@ -258,7 +265,10 @@ impl Recorder {
                 kind: TransitionKind::StatusChanged,
                 previous,
                 status: record.status,
-                revision: record.synced.map(|s| s.revision),
+                revision: report
+                    .applied
+                    .clone()
+                    .or_else(|| record.synced.map(|s| s.revision)),
                 reason: record.error,
             });
         }

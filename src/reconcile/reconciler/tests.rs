@@ -363,7 +363,10 @@ async fn a_failed_stack_whose_next_apply_fails_sends_the_end_of_that_apply() {
         "ApplyStarted { drift: false } Some(Failed)->syncing r2"
     );
     assert!(sent[1].starts_with("GateFailed"), "{sent:?}");
-    assert_eq!(sent[2], "StatusChanged Some(Syncing)->failed ");
+    assert_eq!(
+        sent[2], "StatusChanged Some(Syncing)->failed r2",
+        "the revision tried, not the one running"
+    );
 }
 
 #[tokio::test]
