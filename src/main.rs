@@ -16,6 +16,11 @@ fn main() -> ExitCode {
     if docker_cd::cli::is_client_command(std::env::args_os()) {
         return client();
     }
+    // A mistyped command would otherwise reach the server's parser and exit 2.
+    if let Some(line) = docker_cd::cli::unknown_command(std::env::args_os()) {
+        eprintln!("error: {line}");
+        return ExitCode::FAILURE;
+    }
     let config = match Config::load() {
         Ok(config) => config,
         Err(ConfigError::Info(text)) => {

@@ -77,6 +77,48 @@ pub fn is_client_command(mut args: impl Iterator<Item = OsString>) -> bool {
         .is_some_and(|first| COMMANDS.iter().any(|c| first == *c))
 }
 
+/// The line to print (then exit 1) when the first argument of `args` is
+/// neither a flag nor a command: the server takes no positional argument, so
+/// a typo (`docker-cd plann`) would reach its parser and exit 2, which a CI
+/// script reads as "plan: changes".
+pub fn unknown_command(mut args: impl Iterator<Item = OsString>) -> Option<String> {
+    let first = args.nth(1)?;
+    let first = first.to_string_lossy();
+    let known = COMMANDS.iter().chain(&["healthcheck"]);
+    if first.starts_with('-') || known.clone().any(|c| *c == first) {
+        return None;
+    }
+    let closest = known
+        .map(|c| (edit_distance(c, &first), c))
+        .min()
+        .filter(|(distance, _)| *distance <= 2);
+    Some(match closest {
+        Some((_, command)) => format!(
+            "unknown command '{first}': did you mean '{command}'? (see docker-cd <command> --help)"
+        ),
+        None => format!(
+            "unknown command '{first}': the commands are {}; see docker-cd <command> --help, or docker-cd --help for the server's settings",
+            COMMANDS.join(", ")
+        ),
+    })
+}
+
+/// Levenshtein distance, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substituted = diagonal + usize::from(ca != *cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substituted.min(row[j] + 1).min(diagonal + 1);
+        }
+    }
+    row[b.len()]
+}
+
 impl Cli {
     /// Reads `args` (the program name first); clap's report cut to its first line.
     ///
@@ -136,6 +178,33 @@ mod tests {
         assert!(!is_client_command(
             args(&["docker-cd", "healthcheck"]).into_iter()
         ));
+    }
+
+    #[test]
+    fn a_first_word_that_is_no_command_is_refused_with_the_closest_one() {
+        let refused = |list: &[&str]| unknown_command(args(list).into_iter());
+        assert_eq!(
+            refused(&["docker-cd", "plann"]).as_deref(),
+            Some("unknown command 'plann': did you mean 'plan'? (see docker-cd <command> --help)")
+        );
+        assert_eq!(
+            refused(&["docker-cd", "stauts", "-o", "json"]).as_deref(),
+            Some(
+                "unknown command 'stauts': did you mean 'status'? (see docker-cd <command> --help)"
+            )
+        );
+        let help = refused(&["docker-cd", "help"]).unwrap_or_default();
+        assert!(help.starts_with("unknown command 'help': "), "{help}");
+        assert!(help.contains("plan") && help.contains("--help"), "{help}");
+        for fine in [
+            &["docker-cd"][..],
+            &["docker-cd", "--git-repo-url", "x"],
+            &["docker-cd", "-h"],
+            &["docker-cd", "plan"],
+            &["docker-cd", "healthcheck"],
+        ] {
+            assert_eq!(refused(fine), None, "{fine:?}");
+        }
     }
 
     #[test]

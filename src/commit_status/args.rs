@@ -24,6 +24,27 @@ named_enum! {
     }
 }
 
+/// `COMMIT_STATUS`: a forge's name, in any case (`GitHub` as the forge writes it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ForgeName(ForgeKind);
+
+impl FromStr for ForgeName {
+    type Err = Invalid;
+
+    fn from_str(text: &str) -> Result<Self, Invalid> {
+        let text = text.trim();
+        let names = || ForgeKind::ALL.iter().map(|kind| kind.as_str());
+        ForgeKind::ALL
+            .iter()
+            .find(|kind| kind.as_str().eq_ignore_ascii_case(text))
+            .map(|kind| Self(*kind))
+            .ok_or_else(|| {
+                let expected = names().collect::<Vec<_>>().join(", ");
+                Invalid::new(format!("unknown forge '{text}' (one of: {expected})"))
+            })
+    }
+}
+
 /// An http(s) URL without credentials, query or fragment; a trailing `/` dropped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiUrl(String);
@@ -91,7 +112,7 @@ pub struct CommitStatusArgs {
         value_name = "FORGE",
         display_order = 30
     )]
-    commit_status: Option<Blankable<ForgeKind>>,
+    commit_status: Option<Blankable<ForgeName>>,
 
     /// The forge's API [default: derived from GIT_REPO_URL]: GitHub's API root (https://api.github.com, https://host/api/v3), else the server's URL.
     #[arg(
@@ -155,7 +176,8 @@ impl CommitStatusArgs {
         repo_url: &RepoUrl,
         git_token: Option<&Secret>,
     ) -> Result<Option<Target>, Refusal> {
-        let Some(kind) = self.commit_status.as_ref().and_then(Blankable::as_option) else {
+        let Some(ForgeName(kind)) = self.commit_status.as_ref().and_then(Blankable::as_option)
+        else {
             return Ok(None);
         };
         let derived = derive(*kind, repo_url);
@@ -341,6 +363,14 @@ mod tests {
     }
 
     #[test]
+    fn the_forge_is_named_in_any_case() {
+        let t = target("https://github.com/a/b", &["--commit-status", "GitHub"])
+            .expect("valid")
+            .expect("on");
+        assert_eq!(t.kind, ForgeKind::GitHub);
+    }
+
+    #[test]
     fn off_unless_asked_and_a_token_is_needed() {
         assert_eq!(
             target("https://github.com/a/b", &[]).map(|t| t.is_none()),
@@ -365,10 +395,9 @@ mod tests {
             "bitbucket",
         ];
         let err = Config::from_args(bad).expect_err("unknown forge");
-        assert!(
-            err.to_string()
-                .starts_with("error: COMMIT_STATUS (--commit-status): invalid value 'bitbucket'"),
-            "{err}"
+        assert_eq!(
+            err.to_string(),
+            "error: COMMIT_STATUS (--commit-status): unknown forge 'bitbucket' (one of: github, gitea, forgejo, gitlab)"
         );
         let local = [
             "docker-cd",

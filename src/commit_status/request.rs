@@ -4,6 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::args::{ForgeKind, Target};
+use crate::cli::client::one_line;
 use crate::named::named_enum;
 use crate::secret::Secret;
 
@@ -32,14 +33,15 @@ pub struct Update {
     pub context: String,
     /// What docker-cd says.
     pub state: State,
-    /// Why, at most [`DESCRIPTION_MAX`] characters.
+    /// Why, on one line, at most [`DESCRIPTION_MAX`] characters.
     pub description: String,
     /// The stack's dashboard page, when `EXTERNAL_URL` is set.
     pub target_url: Option<String>,
 }
 
 impl Update {
-    /// An update whose description is cut to [`DESCRIPTION_MAX`] characters.
+    /// An update whose description is put on one line (compose's output has
+    /// newlines) and cut to [`DESCRIPTION_MAX`] characters.
     pub fn new(
         sha: &str,
         context: String,
@@ -51,7 +53,7 @@ impl Update {
             sha: sha.to_string(),
             context,
             state,
-            description: shorten(description),
+            description: cut(&one_line(description), DESCRIPTION_MAX),
             target_url,
         }
     }
@@ -162,12 +164,12 @@ pub fn state_of(kind: ForgeKind, state: State) -> &'static str {
     }
 }
 
-/// `text` cut to [`DESCRIPTION_MAX`] characters, an ellipsis marking the cut.
-fn shorten(text: &str) -> String {
-    if text.chars().count() <= DESCRIPTION_MAX {
+/// `text` cut to `max` characters, an ellipsis marking the cut.
+pub(super) fn cut(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
         return text.to_string();
     }
-    let mut cut: String = text.chars().take(DESCRIPTION_MAX - 1).collect();
+    let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
     cut.push('…');
     cut
 }

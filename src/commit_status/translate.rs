@@ -6,11 +6,16 @@
 //! instead). Re-runs of a revision that already has its verdict post nothing:
 //! a drift revert or a rollback to a good revision is no news about that
 //! commit, would flip a green commit to pending and back at every drift, and
-//! GitHub keeps at most 1000 statuses per commit and context.
+//! GitHub keeps at most 1000 statuses per commit and context. Nor do other
+//! applies of a commit this process already posted a verdict for (an ack of
+//! flagged drift, a sync, each retry of a failed compose up): only a changed
+//! state is posted (`success` → `failure`, `failure` → `success`). What was
+//! posted is remembered per stack: its last commit and state.
 
 use std::collections::HashMap;
 
-use super::request::{State, Update};
+use super::request::{DESCRIPTION_MAX, State, Update, cut};
+use crate::cli::client::one_line;
 use crate::status::Status;
 use crate::transitions::{Transition, TransitionKind};
 
@@ -30,6 +35,16 @@ pub struct Translator {
     /// `EXTERNAL_URL`'s origin, for links to the dashboard.
     site: Option<String>,
     runs: HashMap<String, Run>,
+    /// Per stack, the last status posted.
+    posted: HashMap<String, Posted>,
+}
+
+/// The last status posted for a stack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Posted {
+    sha: String,
+    state: State,
+    description: String,
 }
 
 impl Translator {
@@ -39,6 +54,7 @@ impl Translator {
             instance,
             site,
             runs: HashMap::new(),
+            posted: HashMap::new(),
         }
     }
 
@@ -79,10 +95,51 @@ impl Translator {
                 let why = t.reason.as_deref().unwrap_or(failure.as_str());
                 (sha, State::Failure, why.to_string())
             }
-            TransitionKind::StatusChanged => return self.ended(t),
-            TransitionKind::RemoveStarted => return None,
+            TransitionKind::StatusChanged => {
+                let (sha, description) = self.ended(t)?;
+                (sha, State::Failure, description)
+            }
+            TransitionKind::RemoveStarted => {
+                self.runs.remove(&t.stack);
+                self.posted.remove(&t.stack);
+                return None;
+            }
         };
-        Some(self.make(&t.stack, &sha, state, &description))
+        let rollback = matches!(t.kind, TransitionKind::RollbackStarted { .. });
+        if !self.is_news(&t.stack, &sha, state, &description, rollback) {
+            return None;
+        }
+        let update = self.make(&t.stack, &sha, state, &description);
+        self.posted.insert(
+            t.stack.clone(),
+            Posted {
+                sha,
+                state,
+                description,
+            },
+        );
+        Some(update)
+    }
+
+    /// Whether `state` is news for `sha` after what was last posted for
+    /// `stack`: a commit with a status gets no new `pending` and no repeat of
+    /// its state; a rollback's failure is posted once per reason and target.
+    fn is_news(
+        &self,
+        stack: &str,
+        sha: &str,
+        state: State,
+        description: &str,
+        rollback: bool,
+    ) -> bool {
+        let Some(last) = self.posted.get(stack).filter(|last| last.sha == sha) else {
+            return true;
+        };
+        match state {
+            State::Pending => false,
+            _ if last.state != state => true,
+            _ => rollback && last.description != description,
+        }
     }
 
     /// The commit a gate's verdict on `revision` is posted for; `None` for a
@@ -95,8 +152,9 @@ impl Translator {
     }
 
     /// A pass ended: an apply that failed before any gate (compose failed)
-    /// fails its commit, naming what runs instead.
-    fn ended(&mut self, t: &Transition) -> Option<Update> {
+    /// fails its commit, naming what runs instead: compose's error is cut,
+    /// never the name of the running commit.
+    fn ended(&mut self, t: &Transition) -> Option<(String, String)> {
         if !matches!(t.status, Status::Failed | Status::Synced) {
             return None;
         }
@@ -107,12 +165,16 @@ impl Translator {
             // A gate that passed as compose returned was posted by GatePassed.
             return None;
         }
-        let why = t.reason.as_deref().unwrap_or("the apply failed");
+        let why = one_line(t.reason.as_deref().unwrap_or("the apply failed"));
         let description = match t.revision.as_deref().filter(|r| *r != sha) {
-            Some(running) => format!("{why}; {} still runs", short(running)),
-            None => why.to_string(),
+            Some(running) => {
+                let suffix = format!("; {} still runs", short(running));
+                let room = DESCRIPTION_MAX.saturating_sub(suffix.chars().count());
+                format!("{}{suffix}", cut(&why, room))
+            }
+            None => why,
         };
-        Some(self.make(&t.stack, &sha, State::Failure, &description))
+        Some((sha, description))
     }
 
     fn make(&self, stack: &str, sha: &str, state: State, description: &str) -> Update {
@@ -269,5 +331,79 @@ mod tests {
         let seen = run(&[t(TransitionKind::GatePassed, Status::Synced, A, None)]);
         assert_eq!(seen.len(), 1);
         assert_eq!(run(&[started(false, "main")]), []);
+    }
+
+    #[test]
+    fn an_ack_or_sync_of_a_commit_with_its_verdict_posts_nothing_but_news() {
+        let passed = || t(TransitionKind::GatePassed, Status::Synced, A, None);
+        let failed = t(
+            TransitionKind::GateFailed {
+                failure: GateFailure::Unhealthy,
+            },
+            Status::Failed,
+            A,
+            Some("health gate failed: web: unhealthy"),
+        );
+        let seen = run(&[
+            started(false, A),
+            passed(),
+            started(false, A),
+            passed(),
+            started(false, A),
+            failed,
+        ]);
+        assert_eq!(
+            seen,
+            [
+                ("a".into(), State::Pending, "deploying web".into()),
+                ("a".into(), State::Success, "web runs and is healthy".into()),
+                (
+                    "a".into(),
+                    State::Failure,
+                    "health gate failed: web: unhealthy".into()
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn retries_of_a_failed_compose_post_nothing_until_the_state_changes() {
+        let failed = |why: &str| t(TransitionKind::StatusChanged, Status::Failed, A, Some(why));
+        let seen = run(&[
+            started(false, B),
+            failed("compose up failed: boom"),
+            started(false, B),
+            failed("compose up failed: boom"),
+            started(false, B),
+            failed("compose up failed: other"),
+            started(false, B),
+            t(TransitionKind::GatePassed, Status::Synced, B, None),
+        ]);
+        let states: Vec<State> = seen.iter().map(|s| s.1).collect();
+        assert_eq!(
+            states,
+            [State::Pending, State::Failure, State::Success],
+            "{seen:?}"
+        );
+    }
+
+    #[test]
+    fn compose_output_is_one_line_and_the_running_commit_is_kept() {
+        let why = format!("compose up failed:\n{}\n  done", "x".repeat(200));
+        let seen = run(&[
+            started(false, B),
+            t(TransitionKind::StatusChanged, Status::Failed, A, Some(&why)),
+        ]);
+        let description = &seen[1].2;
+        assert!(
+            description.starts_with("compose up failed: xxx"),
+            "{description}"
+        );
+        assert!(
+            description.ends_with("…; aaaaaaa still runs"),
+            "{description}"
+        );
+        assert!(!description.contains('\n'), "{description}");
+        assert_eq!(description.chars().count(), DESCRIPTION_MAX);
     }
 }

@@ -34,6 +34,17 @@ fn missing_repo_url_exits_2_naming_it() {
 }
 
 #[rstest]
+#[case("plann", "did you mean 'plan'?")]
+#[case("help", "the commands are status, plan")]
+fn a_mistyped_command_exits_1_not_2(#[case] word: &str, #[case] said: &str) {
+    // Exit 2 is what a CI script reads as "plan: changes".
+    let out = DockerCd::builder().arg(word).run_to_exit();
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(out.stderr.contains(said), "{}", out.stderr);
+}
+
+#[rstest]
 #[case("GIT_REPO_URL", "ftp://example.com/repo.git")]
 #[case("GIT_REPO_URL", "https://user:pass@example.com/repo.git")]
 #[case("GIT_REF", "bad ref")]
