@@ -70,13 +70,19 @@ impl FromStr for EventSet {
     fn from_str(text: &str) -> Result<Self, Invalid> {
         let mut set = BTreeSet::new();
         for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-            if name == "all" {
+            // Names are read whatever their case, as `all`.
+            let lower = name.to_ascii_lowercase();
+            if lower == "all" {
                 set.extend(NotifyEvent::ALL.iter().copied());
                 continue;
             }
-            let event = name
-                .parse::<NotifyEvent>()
-                .map_err(|e| Invalid::new(e.to_string()))?;
+            let event = lower.parse::<NotifyEvent>().map_err(|_| {
+                let names: Vec<&str> = NotifyEvent::ALL.iter().map(|e| e.as_str()).collect();
+                Invalid::new(format!(
+                    "unknown event '{name}' in NOTIFY_EVENTS (one of: {}, or all)",
+                    names.join(", ")
+                ))
+            })?;
             set.insert(event);
         }
         if set.is_empty() {

@@ -206,10 +206,24 @@ fn git_failing_is_told_at_the_third_failure_in_a_row_and_its_recovery_once() {
 
 #[rstest]
 #[case("", "names no event")]
-#[case("synced,bogus", "unknown NotifyEvent 'bogus'")]
+#[case(
+    "synced,bogus",
+    "unknown event 'bogus' in NOTIFY_EVENTS (one of: started, synced, failed, gate-failed, rolled-back, drifted, orphaned, removed, recovered, refresh-failing, refresh-recovered, or all)"
+)]
 fn notify_events_refuses_unknown_names(#[case] text: &str, #[case] why: &str) {
     let err = text.parse::<EventSet>().err().map(|e| e.to_string());
     assert!(err.as_deref().is_some_and(|e| e.contains(why)), "{err:?}");
+}
+
+#[test]
+fn names_are_read_whatever_their_case() {
+    let set = "ALL".parse::<EventSet>().expect("ALL");
+    assert!(set.contains(NotifyEvent::Started));
+    let set = " Synced ,ROLLED-BACK"
+        .parse::<EventSet>()
+        .expect("mixed case");
+    assert!(set.contains(NotifyEvent::Synced) && set.contains(NotifyEvent::RolledBack));
+    assert!(!set.contains(NotifyEvent::Failed));
 }
 
 #[test]
