@@ -84,6 +84,11 @@ fn the_generic_payload_carries_every_documented_field() {
     Status::Synced,
     "web: recovered: synced at 1a2b3c4"
 )]
+#[case(
+    NotifyEvent::Recovered,
+    Status::RolledBack,
+    "web: recovered: runs 1a2b3c4 again, still rolled back"
+)]
 fn each_event_has_a_headline(
     #[case] event: NotifyEvent,
     #[case] status: Status,

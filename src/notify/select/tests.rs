@@ -93,6 +93,18 @@ fn a_failed_gate_then_a_fix_is_gate_failed_failed_then_recovered() {
 #[test]
 fn an_automatic_rollback_is_one_rolled_back_naming_both_revisions() {
     let mut selector = Selector::new(EventSet::default());
+    let sent: Vec<Notice> = rolled_back_to_good()
+        .iter()
+        .filter_map(|t| selector.transition(t))
+        .collect();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].event, NotifyEvent::RolledBack);
+    assert_eq!(sent[0].revision.as_deref(), Some("good"));
+    assert_eq!(sent[0].from_revision.as_deref(), Some("bad"));
+}
+
+/// A failed gate rolled back to `good`, ending `rolled-back`.
+fn rolled_back_to_good() -> Vec<Transition> {
     let mut rollback = t(
         TransitionKind::RollbackStarted {
             from: Some("bad".into()),
@@ -102,25 +114,73 @@ fn an_automatic_rollback_is_one_rolled_back_naming_both_revisions() {
         Status::Syncing,
     );
     rollback.revision = Some("good".into());
-    let mut passed = t(
-        TransitionKind::GatePassed,
-        Some(Status::Syncing),
-        Status::Synced,
-    );
+    vec![
+        rollback,
+        passed(Some(Status::Syncing)),
+        back_to_rolled_back(),
+    ]
+}
+
+/// [`rolled_back_to_good`], then a container of `good` was killed (flagged).
+fn drifted_after_rollback() -> Vec<Transition> {
+    let mut feed = rolled_back_to_good();
+    feed.push(because(
+        changed(Some(Status::RolledBack), Status::Drifted),
+        "web: exited (137)",
+    ));
+    feed
+}
+
+/// The gate of an apply of `good` passed.
+fn passed(previous: Option<Status>) -> Transition {
+    let mut passed = t(TransitionKind::GatePassed, previous, Status::Synced);
     passed.revision = Some("good".into());
+    passed
+}
+
+/// The status says `good` runs in place of a revision that failed.
+fn back_to_rolled_back() -> Transition {
     let mut ended = because(
         changed(Some(Status::Syncing), Status::RolledBack),
-        "bad failed its health gate",
+        "bad failed its health gate; the last revision that passed runs",
     );
     ended.revision = Some("good".into());
-    let sent: Vec<Notice> = [rollback, passed, ended]
-        .iter()
-        .filter_map(|t| selector.transition(t))
-        .collect();
-    assert_eq!(sent.len(), 1, "{sent:?}");
-    assert_eq!(sent[0].event, NotifyEvent::RolledBack);
-    assert_eq!(sent[0].revision.as_deref(), Some("good"));
-    assert_eq!(sent[0].from_revision.as_deref(), Some("bad"));
+    ended
+}
+
+#[test]
+fn an_ack_of_drift_on_a_rolled_back_stack_is_one_recovered_saying_rolled_back() {
+    let mut feed = drifted_after_rollback();
+    // The ack: an operator's apply of the revision that runs, whose gate
+    // passes, and the status goes back to rolled-back (no new rollback).
+    feed.push(t(STARTED, Some(Status::Drifted), Status::Syncing));
+    feed.push(passed(Some(Status::Drifted)));
+    feed.push(back_to_rolled_back());
+    let mut selector = Selector::new(EventSet::default());
+    let sent: Vec<Notice> = feed.iter().filter_map(|t| selector.transition(t)).collect();
+    let told: Vec<_> = sent.iter().map(|n| (n.event.as_str(), n.status)).collect();
+    assert_eq!(
+        told,
+        [
+            ("rolled-back", Some(Status::RolledBack)),
+            ("drifted", Some(Status::Drifted)),
+            ("recovered", Some(Status::RolledBack)),
+        ]
+    );
+    assert_eq!(sent[2].revision.as_deref(), Some("good"));
+}
+
+#[test]
+fn a_rolled_back_status_without_a_rollback_is_not_rolled_back_news() {
+    // Drift found and gone by itself, then a pass found it rolled back again.
+    let mut feed = drifted_after_rollback();
+    let mut found = back_to_rolled_back();
+    found.previous = Some(Status::Drifted);
+    feed.push(found);
+    assert_eq!(
+        events("all", &feed),
+        ["rolled-back", "drifted", "recovered"]
+    );
 }
 
 #[rstest]
