@@ -12,6 +12,12 @@ use crate::transitions::{Transition, TransitionKind};
 /// Consecutive failed refreshes that make Git "failing": one is a blip.
 pub const REFRESH_FAILURES: u32 = 3;
 
+/// How the reason of a `drifted` status begins when `RECONCILE_ENABLED=false`
+/// leaves a change unapplied (`reconcile::decide`, `needs_apply`): a Git change
+/// waiting for an apply, not drift. The transition carries no cause, so the
+/// reason is the signal; decide's tests pin these words.
+pub const PENDING_CHANGE: &str = "out of sync (automatic apply is off)";
+
 named_enum! {
     /// A kind of message, as `NOTIFY_EVENTS` names it.
     pub enum NotifyEvent {
@@ -120,6 +126,8 @@ struct Memory {
     rollback: Option<Option<String>>,
     /// A removal runs.
     removing: bool,
+    /// Its status is `drifted` for a change waiting for an apply ([`PENDING_CHANGE`]).
+    pending: bool,
     /// The gate of this pass passed: the status that follows it in the same
     /// pass says whether that is `synced` or the rolled-back state again.
     passed: Option<Transition>,
@@ -151,10 +159,11 @@ impl Selector {
     pub fn transition(&mut self, t: &Transition) -> Option<Notice> {
         let memory = self.stacks.entry(t.stack.clone()).or_default();
         let told = classify(memory, t);
-        if matches!(
+        let trouble = matches!(
             t.status,
             Status::Failed | Status::Drifted | Status::RolledBack
-        ) {
+        );
+        if trouble && !pending_change(t) {
             memory.troubled = true;
         }
         let Told {
@@ -283,7 +292,12 @@ fn status_changed(memory: &mut Memory, t: &Transition, passed: Option<Transition
         memory.rollback.take()
     };
     let removing = std::mem::take(&mut memory.removing);
-    let after_trouble = matches!(t.previous, Some(Status::Failed | Status::Drifted));
+    let was_pending = std::mem::replace(&mut memory.pending, pending_change(t));
+    let after_trouble = match t.previous {
+        Some(Status::Failed) => true,
+        Some(Status::Drifted) => !was_pending,
+        _ => false,
+    };
     let event = match t.status {
         // An apply passed its gate.
         Status::Synced if passed.is_some() => {
@@ -302,6 +316,7 @@ fn status_changed(memory: &mut Memory, t: &Transition, passed: Option<Transition
         // after trouble; a first pass after a restart says nothing.
         Status::Synced if memory.troubled || after_trouble => NotifyEvent::Recovered,
         Status::Failed => NotifyEvent::Failed,
+        Status::Drifted if memory.pending => return None,
         Status::Drifted => NotifyEvent::Drifted,
         Status::Orphaned => NotifyEvent::Orphaned,
         // An automatic rollback ended: news, naming the commit it replaced.
@@ -319,6 +334,14 @@ fn status_changed(memory: &mut Memory, t: &Transition, passed: Option<Transition
         _ => return None,
     };
     Some(Told::of(event))
+}
+
+/// Whether `t` says a change waits for an apply ([`PENDING_CHANGE`]).
+fn pending_change(t: &Transition) -> bool {
+    t.status == Status::Drifted
+        && t.reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with(PENDING_CHANGE))
 }
 
 #[cfg(test)]

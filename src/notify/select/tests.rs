@@ -183,6 +183,38 @@ fn a_rolled_back_status_without_a_rollback_is_not_rolled_back_news() {
     );
 }
 
+/// What decide reports with `RECONCILE_ENABLED=false` when Git changed.
+fn pending_change(previous: Status) -> Transition {
+    because(
+        changed(Some(previous), Status::Drifted),
+        "out of sync (automatic apply is off): web: labels of another stack_hash",
+    )
+}
+
+#[test]
+fn a_git_change_waiting_for_an_apply_is_not_drift_and_its_apply_is_synced() {
+    let feed = [
+        pending_change(Status::Synced),
+        t(STARTED, Some(Status::Drifted), Status::Syncing),
+        t(
+            TransitionKind::GatePassed,
+            Some(Status::Drifted),
+            Status::Synced,
+        ),
+        changed(Some(Status::Syncing), Status::Synced),
+    ];
+    assert_eq!(events("all", &feed), ["started", "synced"]);
+}
+
+#[test]
+fn a_git_change_reverted_before_its_apply_is_no_news() {
+    let feed = [
+        pending_change(Status::Synced),
+        changed(Some(Status::Drifted), Status::Synced),
+    ];
+    assert_eq!(events("all", &feed), Vec::<&str>::new());
+}
+
 #[rstest]
 #[case::reverted(vec![t(TransitionKind::ApplyStarted { drift: true }, Some(Status::Synced), Status::Syncing)], &["drifted"])]
 #[case::flagged(vec![because(changed(Some(Status::Synced), Status::Drifted), "web: stopped")], &["drifted"])]
