@@ -126,6 +126,8 @@ struct Memory {
     rollback: Option<Option<String>>,
     /// A removal runs.
     removing: bool,
+    /// An apply, rollback or removal of it started in this process.
+    acted: bool,
     /// Its status is `drifted` for a change waiting for an apply ([`PENDING_CHANGE`]).
     pending: bool,
     /// The gate of this pass passed: the status that follows it in the same
@@ -158,6 +160,13 @@ impl Selector {
     /// The notice `transition` makes, if it makes one that is chosen and new.
     pub fn transition(&mut self, t: &Transition) -> Option<Notice> {
         let memory = self.stacks.entry(t.stack.clone()).or_default();
+        // No status record yet (the first pass after a start), no compose
+        // run of the stack and no gate verdict in this process: the state
+        // found at start, which the last process told already.
+        let found = t.kind == TransitionKind::StatusChanged
+            && t.previous.is_none()
+            && !memory.acted
+            && memory.passed.is_none();
         let told = classify(memory, t);
         let trouble = matches!(
             t.status,
@@ -170,7 +179,7 @@ impl Selector {
             event,
             from_revision,
             of,
-        } = told?;
+        } = told.filter(|_| !found)?;
         // The transition the news speaks of: the gate's, where the status
         // after it confirmed it.
         let t = of.as_ref().unwrap_or(t);
@@ -253,6 +262,12 @@ impl Told {
 fn classify(memory: &mut Memory, t: &Transition) -> Option<Told> {
     // The status of the pass that passed a gate comes next, in that pass.
     let passed = memory.passed.take();
+    memory.acted |= matches!(
+        t.kind,
+        TransitionKind::ApplyStarted { .. }
+            | TransitionKind::RollbackStarted { .. }
+            | TransitionKind::RemoveStarted
+    );
     let event = match &t.kind {
         TransitionKind::ApplyStarted { drift: false } => NotifyEvent::Started,
         // Drift reverted: said as the revert starts (no verdict follows it).

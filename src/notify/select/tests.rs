@@ -215,6 +215,46 @@ fn a_git_change_reverted_before_its_apply_is_no_news() {
     assert_eq!(events("all", &feed), Vec::<&str>::new());
 }
 
+#[test]
+fn the_state_a_restart_finds_is_no_news_but_what_changes_after_is() {
+    let found = [
+        changed(None, Status::Orphaned),
+        because(
+            changed(None, Status::RolledBack),
+            "bad failed its health gate",
+        ),
+        because(changed(None, Status::Failed), "compose up: port in use"),
+        because(changed(None, Status::Drifted), "web: exited (137)"),
+    ];
+    for state in &found {
+        assert_eq!(
+            events("all", std::slice::from_ref(state)),
+            Vec::<&str>::new()
+        );
+    }
+    // Found failed, then fixed: the fix is news.
+    let fixed = [
+        found[2].clone(),
+        t(STARTED, Some(Status::Failed), Status::Syncing),
+        t(
+            TransitionKind::GatePassed,
+            Some(Status::Failed),
+            Status::Synced,
+        ),
+        changed(Some(Status::Syncing), Status::Synced),
+    ];
+    assert_eq!(events("failed,recovered", &fixed), ["recovered"]);
+}
+
+#[test]
+fn a_failure_of_an_apply_after_a_restart_is_news() {
+    let feed = [
+        t(STARTED, None, Status::Syncing),
+        because(changed(None, Status::Failed), "compose up: port in use"),
+    ];
+    assert_eq!(events("all", &feed), ["started", "failed"]);
+}
+
 #[rstest]
 #[case::reverted(vec![t(TransitionKind::ApplyStarted { drift: true }, Some(Status::Synced), Status::Syncing)], &["drifted"])]
 #[case::flagged(vec![because(changed(Some(Status::Synced), Status::Drifted), "web: stopped")], &["drifted"])]
