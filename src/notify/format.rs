@@ -104,7 +104,8 @@ impl Message {
             }
             (NotifyEvent::Drifted, _) => "drift detected, flagged (not reverted)".to_string(),
             (NotifyEvent::Orphaned, _) => "orphaned: no longer in Git, still running".to_string(),
-            (NotifyEvent::Removed, _) => "removed: it left Git".to_string(),
+            (NotifyEvent::Removed, Some(at)) => format!("removed {at}: it left Git"),
+            (NotifyEvent::Removed, None) => "removed: it left Git".to_string(),
             (NotifyEvent::RefreshFailing, _) => {
                 format!(
                     "Git refresh failing ({} in a row)",

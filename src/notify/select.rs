@@ -124,8 +124,8 @@ struct Memory {
     troubled: bool,
     /// An automatic rollback runs, from this commit.
     rollback: Option<Option<String>>,
-    /// A removal runs.
-    removing: bool,
+    /// A removal runs, of this commit (the one that ran, if known).
+    removing: Option<Option<String>>,
     /// An apply, rollback or removal of it started in this process.
     acted: bool,
     /// Its status is `drifted` for a change waiting for an apply ([`PENDING_CHANGE`]).
@@ -280,7 +280,7 @@ fn classify(memory: &mut Memory, t: &Transition) -> Option<Told> {
             return None;
         }
         TransitionKind::RemoveStarted => {
-            memory.removing = true;
+            memory.removing = Some(t.revision.clone());
             return None;
         }
         // Told once the status says what it led to: `synced`, or (an
@@ -306,7 +306,7 @@ fn status_changed(memory: &mut Memory, t: &Transition, passed: Option<Transition
     } else {
         memory.rollback.take()
     };
-    let removing = std::mem::take(&mut memory.removing);
+    let removing = memory.removing.take();
     let was_pending = std::mem::replace(&mut memory.pending, pending_change(t));
     let after_trouble = match t.previous {
         Some(Status::Failed) => true,
@@ -345,7 +345,17 @@ fn status_changed(memory: &mut Memory, t: &Transition, passed: Option<Transition
         // No rollback ran: the rolled-back state again after drift or a
         // failure was repaired (an ack's apply, a container back).
         Status::RolledBack if passed.is_some() || after_trouble => NotifyEvent::Recovered,
-        Status::Missing if removing => NotifyEvent::Removed,
+        // The status no longer names a commit: the removal's does.
+        Status::Missing if removing.is_some() => {
+            return Some(Told {
+                event: NotifyEvent::Removed,
+                from_revision: None,
+                of: Some(Transition {
+                    revision: removing.flatten(),
+                    ..t.clone()
+                }),
+            });
+        }
         _ => return None,
     };
     Some(Told::of(event))

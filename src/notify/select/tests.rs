@@ -255,6 +255,28 @@ fn a_failure_of_an_apply_after_a_restart_is_news() {
     assert_eq!(events("all", &feed), ["started", "failed"]);
 }
 
+#[test]
+fn removed_names_the_revision_removed() {
+    let mut removal = t(
+        TransitionKind::RemoveStarted,
+        Some(Status::Orphaned),
+        Status::Deleting,
+    );
+    removal.revision = Some("last".into());
+    let mut gone = changed(Some(Status::Deleting), Status::Missing);
+    gone.revision = None;
+    let mut selector = Selector::new(EventSet::default());
+    let sent: Vec<Notice> = [removal, gone]
+        .iter()
+        .filter_map(|t| selector.transition(t))
+        .collect();
+    let told: Vec<_> = sent
+        .iter()
+        .map(|n| (n.event.as_str(), n.revision.as_deref()))
+        .collect();
+    assert_eq!(told, [("removed", Some("last"))]);
+}
+
 #[rstest]
 #[case::reverted(vec![t(TransitionKind::ApplyStarted { drift: true }, Some(Status::Synced), Status::Syncing)], &["drifted"])]
 #[case::flagged(vec![because(changed(Some(Status::Synced), Status::Drifted), "web: stopped")], &["drifted"])]
