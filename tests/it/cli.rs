@@ -60,6 +60,9 @@ fn missing_repo_url_exits_2_naming_it() {
 #[case("RUST_LOG", "info,[")]
 #[case("NOTIFY_URLS", "pagerduty://events.pagerduty.com/x")]
 #[case("NOTIFY_URLS", "slack://hooks.slack.com")]
+#[case("NOTIFY_URLS", "slack://hooks.slack.com/services/TSEKRIT")]
+#[case("NOTIFY_URLS", "discord://discord.com/api/webhooks/123")]
+#[case("NOTIFY_EVENTS", "ALL,bogus")]
 #[case(
     "NOTIFY_URLS",
     "slack://hooks.slack.com/services/T/B/X,ntfy://ntfy.sh/"
