@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 use super::select::{Notice, NotifyEvent};
 use crate::git::commits::CommitView;
+use crate::status::Status;
 
 /// A notice with what the sender adds: commit, instance, link and time.
 #[derive(Debug, Clone)]
@@ -88,6 +89,9 @@ impl Message {
         let what = match (n.event, at) {
             (NotifyEvent::Started, Some(at)) => format!("deploying {at}"),
             (NotifyEvent::Synced, Some(at)) => format!("synced at {at}"),
+            (NotifyEvent::Recovered, Some(at)) if n.status == Some(Status::RolledBack) => {
+                format!("recovered: runs {at} again, still rolled back")
+            }
             (NotifyEvent::Recovered, Some(at)) => format!("recovered: synced at {at}"),
             (NotifyEvent::Failed, _) => "failed".to_string(),
             (NotifyEvent::GateFailed, Some(at)) => format!("health gate failed at {at}"),
@@ -95,12 +99,13 @@ impl Message {
                 Some(from) => format!("rolled back to {at} (from {})", short(from)),
                 None => format!("rolled back to {at}"),
             },
-            (NotifyEvent::Drifted, _) if n.status == Some(crate::status::Status::Syncing) => {
+            (NotifyEvent::Drifted, _) if n.status == Some(Status::Syncing) => {
                 "drift detected, reverting".to_string()
             }
             (NotifyEvent::Drifted, _) => "drift detected, flagged (not reverted)".to_string(),
             (NotifyEvent::Orphaned, _) => "orphaned: no longer in Git, still running".to_string(),
-            (NotifyEvent::Removed, _) => "removed: it left Git".to_string(),
+            (NotifyEvent::Removed, Some(at)) => format!("removed {at}: it left Git"),
+            (NotifyEvent::Removed, None) => "removed: it left Git".to_string(),
             (NotifyEvent::RefreshFailing, _) => {
                 format!(
                     "Git refresh failing ({} in a row)",

@@ -12,6 +12,12 @@ use crate::transitions::{Transition, TransitionKind};
 /// Consecutive failed refreshes that make Git "failing": one is a blip.
 pub const REFRESH_FAILURES: u32 = 3;
 
+/// How the reason of a `drifted` status begins when `RECONCILE_ENABLED=false`
+/// leaves a change unapplied (`reconcile::decide`, `needs_apply`): a Git change
+/// waiting for an apply, not drift. The transition carries no cause, so the
+/// reason is the signal; decide's tests pin these words.
+pub const PENDING_CHANGE: &str = "out of sync (automatic apply is off)";
+
 named_enum! {
     /// A kind of message, as `NOTIFY_EVENTS` names it.
     pub enum NotifyEvent {
@@ -70,13 +76,19 @@ impl FromStr for EventSet {
     fn from_str(text: &str) -> Result<Self, Invalid> {
         let mut set = BTreeSet::new();
         for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-            if name == "all" {
+            // Names are read whatever their case, as `all`.
+            let lower = name.to_ascii_lowercase();
+            if lower == "all" {
                 set.extend(NotifyEvent::ALL.iter().copied());
                 continue;
             }
-            let event = name
-                .parse::<NotifyEvent>()
-                .map_err(|e| Invalid::new(e.to_string()))?;
+            let event = lower.parse::<NotifyEvent>().map_err(|_| {
+                let names: Vec<&str> = NotifyEvent::ALL.iter().map(|e| e.as_str()).collect();
+                Invalid::new(format!(
+                    "unknown event '{name}' in NOTIFY_EVENTS (one of: {}, or all)",
+                    names.join(", ")
+                ))
+            })?;
             set.insert(event);
         }
         if set.is_empty() {
@@ -112,8 +124,15 @@ struct Memory {
     troubled: bool,
     /// An automatic rollback runs, from this commit.
     rollback: Option<Option<String>>,
-    /// A removal runs.
-    removing: bool,
+    /// A removal runs, of this commit (the one that ran, if known).
+    removing: Option<Option<String>>,
+    /// An apply, rollback or removal of it started in this process.
+    acted: bool,
+    /// Its status is `drifted` for a change waiting for an apply ([`PENDING_CHANGE`]).
+    pending: bool,
+    /// The gate of this pass passed: the status that follows it in the same
+    /// pass says whether that is `synced` or the rolled-back state again.
+    passed: Option<Transition>,
     /// What was last sent: event, status, revision and reason.
     sent: Option<Sent>,
 }
@@ -141,15 +160,30 @@ impl Selector {
     /// The notice `transition` makes, if it makes one that is chosen and new.
     pub fn transition(&mut self, t: &Transition) -> Option<Notice> {
         let memory = self.stacks.entry(t.stack.clone()).or_default();
-        let (event, from_revision) = classify(memory, t);
-        if matches!(
+        // No status record yet (the first pass after a start), no compose
+        // run of the stack and no gate verdict in this process: the state
+        // found at start, which the last process told already.
+        let found = t.kind == TransitionKind::StatusChanged
+            && t.previous.is_none()
+            && !memory.acted
+            && memory.passed.is_none();
+        let told = classify(memory, t);
+        let trouble = matches!(
             t.status,
             Status::Failed | Status::Drifted | Status::RolledBack
-        ) {
+        );
+        if trouble && !pending_change(t) {
             memory.troubled = true;
         }
-        let event = event?;
-        if matches!(event, NotifyEvent::Synced | NotifyEvent::Recovered) {
+        let Told {
+            event,
+            from_revision,
+            of,
+        } = told.filter(|_| !found)?;
+        // The transition the news speaks of: the gate's, where the status
+        // after it confirmed it.
+        let t = of.as_ref().unwrap_or(t);
+        if t.status == Status::Synced {
             memory.troubled = false;
         }
         if !self.events.contains(event) {
@@ -205,65 +239,134 @@ impl Selector {
     }
 }
 
-/// The event a transition is, updating what is remembered of its stack; and
-/// for a rollback's end, the commit it replaced.
-fn classify(memory: &mut Memory, t: &Transition) -> (Option<NotifyEvent>, Option<String>) {
+/// The news one transition makes.
+struct Told {
+    event: NotifyEvent,
+    /// A rollback's failed commit, replaced by the one that runs.
+    from_revision: Option<String>,
+    /// The transition the news speaks of, when not the one classified.
+    of: Option<Transition>,
+}
+
+impl Told {
+    fn of(event: NotifyEvent) -> Self {
+        Self {
+            event,
+            from_revision: None,
+            of: None,
+        }
+    }
+}
+
+/// The news a transition is, updating what is remembered of its stack.
+fn classify(memory: &mut Memory, t: &Transition) -> Option<Told> {
+    // The status of the pass that passed a gate comes next, in that pass.
+    let passed = memory.passed.take();
+    memory.acted |= matches!(
+        t.kind,
+        TransitionKind::ApplyStarted { .. }
+            | TransitionKind::RollbackStarted { .. }
+            | TransitionKind::RemoveStarted
+    );
     let event = match &t.kind {
-        TransitionKind::ApplyStarted { drift: false } => Some(NotifyEvent::Started),
+        TransitionKind::ApplyStarted { drift: false } => NotifyEvent::Started,
         // Drift reverted: said as the revert starts (no verdict follows it).
-        TransitionKind::ApplyStarted { drift: true } => Some(NotifyEvent::Drifted),
+        TransitionKind::ApplyStarted { drift: true } => NotifyEvent::Drifted,
         TransitionKind::RollbackStarted { from, failure } => {
             // An operator's rollback is a deploy like any other: its gate says synced.
             if failure.is_some() {
                 memory.rollback = Some(from.clone());
             }
-            None
+            return None;
         }
         TransitionKind::RemoveStarted => {
-            memory.removing = true;
-            None
+            memory.removing = Some(t.revision.clone());
+            return None;
         }
-        // An automatic rollback's gate: `rolled-back` follows, as its status.
-        TransitionKind::GatePassed if memory.rollback.is_some() => None,
-        TransitionKind::GatePassed if memory.troubled => Some(NotifyEvent::Recovered),
-        TransitionKind::GatePassed => Some(NotifyEvent::Synced),
+        // Told once the status says what it led to: `synced`, or (an
+        // automatic rollback's target, an ack's repair) `rolled-back`.
+        TransitionKind::GatePassed => {
+            memory.passed = Some(t.clone());
+            return None;
+        }
         TransitionKind::GateFailed { .. } => {
             memory.rollback = None;
-            Some(NotifyEvent::GateFailed)
+            NotifyEvent::GateFailed
         }
-        TransitionKind::StatusChanged => return status_changed(memory, t),
+        TransitionKind::StatusChanged => return status_changed(memory, t, passed),
     };
-    (event, None)
+    Some(Told::of(event))
 }
 
-/// The event of a pass that ended in another status than it began with.
-fn status_changed(memory: &mut Memory, t: &Transition) -> (Option<NotifyEvent>, Option<String>) {
+/// The news of a pass that ended in another status than it began with,
+/// `passed` its gate if one passed in it.
+fn status_changed(memory: &mut Memory, t: &Transition, passed: Option<Transition>) -> Option<Told> {
     let rollback = if t.status == Status::Syncing {
         None
     } else {
         memory.rollback.take()
     };
-    let removing = std::mem::take(&mut memory.removing);
+    let removing = memory.removing.take();
+    let was_pending = std::mem::replace(&mut memory.pending, pending_change(t));
+    let after_trouble = match t.previous {
+        Some(Status::Failed) => true,
+        Some(Status::Drifted) => !was_pending,
+        _ => false,
+    };
     let event = match t.status {
+        // An apply passed its gate.
+        Status::Synced if passed.is_some() => {
+            let event = if memory.troubled {
+                NotifyEvent::Recovered
+            } else {
+                NotifyEvent::Synced
+            };
+            return Some(Told {
+                event,
+                from_revision: None,
+                of: passed,
+            });
+        }
         // Found synced without an apply (drift gone, acknowledged): news only
         // after trouble; a first pass after a restart says nothing.
-        Status::Synced
-            if memory.troubled || matches!(t.previous, Some(Status::Failed | Status::Drifted)) =>
-        {
-            Some(NotifyEvent::Recovered)
+        Status::Synced if memory.troubled || after_trouble => NotifyEvent::Recovered,
+        Status::Failed => NotifyEvent::Failed,
+        Status::Drifted if memory.pending => return None,
+        Status::Drifted => NotifyEvent::Drifted,
+        Status::Orphaned => NotifyEvent::Orphaned,
+        // An automatic rollback ended: news, naming the commit it replaced.
+        Status::RolledBack if rollback.is_some() => {
+            return Some(Told {
+                event: NotifyEvent::RolledBack,
+                from_revision: rollback.flatten(),
+                of: None,
+            });
         }
-        Status::Failed => Some(NotifyEvent::Failed),
-        Status::Drifted => Some(NotifyEvent::Drifted),
-        Status::Orphaned => Some(NotifyEvent::Orphaned),
-        Status::RolledBack => Some(NotifyEvent::RolledBack),
-        Status::Missing if removing => Some(NotifyEvent::Removed),
-        _ => None,
+        // No rollback ran: the rolled-back state again after drift or a
+        // failure was repaired (an ack's apply, a container back).
+        Status::RolledBack if passed.is_some() || after_trouble => NotifyEvent::Recovered,
+        // The status no longer names a commit: the removal's does.
+        Status::Missing if removing.is_some() => {
+            return Some(Told {
+                event: NotifyEvent::Removed,
+                from_revision: None,
+                of: Some(Transition {
+                    revision: removing.flatten(),
+                    ..t.clone()
+                }),
+            });
+        }
+        _ => return None,
     };
-    let from = match event {
-        Some(NotifyEvent::RolledBack) => rollback.flatten(),
-        _ => None,
-    };
-    (event, from)
+    Some(Told::of(event))
+}
+
+/// Whether `t` says a change waits for an apply ([`PENDING_CHANGE`]).
+fn pending_change(t: &Transition) -> bool {
+    t.status == Status::Drifted
+        && t.reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with(PENDING_CHANGE))
 }
 
 #[cfg(test)]

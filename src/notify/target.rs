@@ -167,12 +167,20 @@ impl Target {
             }
             Service::Slack | Service::Discord => {
                 let token = last.ok_or("the webhook's path (with its token) is missing")?;
+                // The path ends in the webhook's own segments, all present:
+                // a token cut short is refused here, not by the first send.
+                let (parent, ids, shape) = match self.service {
+                    Service::Slack => ("services", 3, "/services/<T>/<B>/<X>"),
+                    _ => ("webhooks", 2, "/api/webhooks/<id>/<token>"),
+                };
+                let tail = segments
+                    .len()
+                    .checked_sub(ids + 1)
+                    .map(|at| &segments[at..]);
+                if tail.is_none_or(|tail| tail[0] != parent) {
+                    return Err(format!("expected the webhook URL's path: {shape}"));
+                }
                 if self.service == Service::Discord {
-                    if !self.endpoint.path().contains("/webhooks/") {
-                        return Err(
-                            "expected the webhook URL's path: /api/webhooks/<id>/<token>".into(),
-                        );
-                    }
                     // Discord answers 204 without `wait`; with it, errors name the field.
                     self.endpoint.query_pairs_mut().append_pair("wait", "true");
                 }

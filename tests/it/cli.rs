@@ -71,6 +71,9 @@ fn a_mistyped_command_exits_1_not_2(#[case] word: &str, #[case] said: &str) {
 #[case("RUST_LOG", "info,[")]
 #[case("NOTIFY_URLS", "pagerduty://events.pagerduty.com/x")]
 #[case("NOTIFY_URLS", "slack://hooks.slack.com")]
+#[case("NOTIFY_URLS", "slack://hooks.slack.com/services/TSEKRIT")]
+#[case("NOTIFY_URLS", "discord://discord.com/api/webhooks/123")]
+#[case("NOTIFY_EVENTS", "ALL,bogus")]
 #[case(
     "NOTIFY_URLS",
     "slack://hooks.slack.com/services/T/B/X,ntfy://ntfy.sh/"

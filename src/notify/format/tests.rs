@@ -78,11 +78,20 @@ fn the_generic_payload_carries_every_documented_field() {
     Status::Orphaned,
     "web: orphaned: no longer in Git, still running"
 )]
-#[case(NotifyEvent::Removed, Status::Missing, "web: removed: it left Git")]
+#[case(
+    NotifyEvent::Removed,
+    Status::Missing,
+    "web: removed 1a2b3c4: it left Git"
+)]
 #[case(
     NotifyEvent::Recovered,
     Status::Synced,
     "web: recovered: synced at 1a2b3c4"
+)]
+#[case(
+    NotifyEvent::Recovered,
+    Status::RolledBack,
+    "web: recovered: runs 1a2b3c4 again, still rolled back"
 )]
 fn each_event_has_a_headline(
     #[case] event: NotifyEvent,
@@ -90,6 +99,13 @@ fn each_event_has_a_headline(
     #[case] expected: &str,
 ) {
     assert_eq!(message(event, status, None).headline(), expected);
+}
+
+#[test]
+fn a_removal_of_an_unknown_revision_names_none() {
+    let mut m = message(NotifyEvent::Removed, Status::Missing, None);
+    m.notice.revision = None;
+    assert_eq!(m.headline(), "web: removed: it left Git");
 }
 
 #[test]

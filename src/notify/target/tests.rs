@@ -105,6 +105,14 @@ fn the_secret_parts_are_known(#[case] entry: &str, #[case] secrets: &[&str]) {
 #[case::no_host("slack:///services/T/B/X", "no host")]
 #[case::no_token("slack://hooks.slack.com", "path (with its token) is missing")]
 #[case::discord_path("discord://discord.com/channels/1/2", "/api/webhooks/")]
+#[case::discord_no_token("discord://discord.com/api/webhooks/123", "/api/webhooks/<id>/<token>")]
+#[case::discord_empty_id(
+    "discord://discord.com/api/webhooks//tok",
+    "/api/webhooks/<id>/<token>"
+)]
+#[case::slack_one_segment("slack://hooks.slack.com/services/TSEKRIT", "/services/<T>/<B>/<X>")]
+#[case::slack_two_segments("slack://hooks.slack.com/services/T/B", "/services/<T>/<B>/<X>")]
+#[case::slack_not_services("slack://hooks.slack.com/x/T/B/X", "/services/<T>/<B>/<X>")]
 #[case::no_topic("ntfy://ntfy.sh/", "topic is missing")]
 #[case::ntfy_user("ntfy://user@ntfy.sh/t", "needs a password")]
 #[case::no_token_gotify("gotify://push.example.com", "token is missing")]
