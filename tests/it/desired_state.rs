@@ -31,7 +31,11 @@ fn two_stacks() -> TestRepo {
 /// docker-cd on `repo`: stacks under `stacks/`, nothing applied, webhooks
 /// signed with `SECRET`.
 fn cd(repo: &TestRepo) -> Builder {
+    // Its own instance: the stack list names stacks running with this
+    // instance's containers, and the machine may run others (a quick start).
+    let instance = format!("desired-{}", std::process::id());
     DockerCd::on(repo)
+        .env("INSTANCE_NAME", instance)
         .env("DEPLOY_DIR", "stacks")
         .env("RECONCILE_ENABLED", "false")
         .env("WEBHOOK_SECRET", SECRET)
