@@ -50,6 +50,7 @@ pub mod shutdown;
 pub mod stack;
 pub(crate) mod status;
 pub mod telemetry;
+pub(crate) mod text;
 pub(crate) mod tls;
 pub(crate) mod transitions;
 pub mod webhook;

@@ -1,6 +1,7 @@
 //! The API client: one request, one typed answer or one typed error that reads
 //! as one line.
 
+use crate::text::one_line;
 use std::time::Duration;
 
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue, USER_AGENT};
@@ -203,11 +204,6 @@ fn innermost(error: &(dyn std::error::Error + 'static)) -> String {
         cause = next;
     }
     one_line(&cause.to_string())
-}
-
-/// `text` on one line: a compose error quoted by the server may span several.
-pub fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]

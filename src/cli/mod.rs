@@ -139,7 +139,7 @@ impl Cli {
 fn usage_line(report: &str) -> String {
     let message = report.split("\n\n").next().unwrap_or(report);
     let message = message.trim().trim_start_matches("error:");
-    client::one_line(message)
+    crate::text::one_line(message)
 }
 
 /// Runs `cli` against its server with `token` (`API_TOKEN`); prints the answer.

@@ -7,11 +7,8 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use super::client::one_line;
 use super::views::{Applied, Change, FieldChange, History, Plan, StackList};
-
-/// How many characters of a commit id are shown.
-const SHORT: usize = 7;
+use crate::text::{cut, one_line, short_commit};
 
 /// How many characters of an error a table row shows (`--output json` has all).
 const ERROR_WIDTH: usize = 100;
@@ -188,17 +185,12 @@ fn table(head: &[&str], rows: Vec<Vec<String>>) -> String {
 
 /// The first characters of a commit id.
 pub fn short(revision: &str) -> String {
-    revision.chars().take(SHORT).collect()
+    short_commit(revision).to_string()
 }
 
 /// An error on one line, cut to a table cell's width.
 fn clipped(error: &str) -> String {
-    let line = one_line(error);
-    if line.chars().count() <= ERROR_WIDTH {
-        return line;
-    }
-    let cut: String = line.chars().take(ERROR_WIDTH - 1).collect();
-    format!("{cut}…")
+    cut(&one_line(error), ERROR_WIDTH)
 }
 
 fn dash() -> String {

@@ -4,9 +4,9 @@
 use serde_json::{Map, Value};
 
 use super::args::{ForgeKind, Target};
-use crate::cli::client::one_line;
 use crate::named::named_enum;
 use crate::secret::Secret;
+use crate::text::{cut, one_line};
 
 /// GitHub refuses a longer description (422); the others accept it, but a
 /// commit page shows one line.
@@ -162,16 +162,6 @@ pub fn state_of(kind: ForgeKind, state: State) -> &'static str {
         (ForgeKind::GitLab, State::Failure) => "failed",
         (_, state) => state.as_str(),
     }
-}
-
-/// `text` cut to `max` characters, an ellipsis marking the cut.
-pub(super) fn cut(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_string();
-    }
-    let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
-    cut.push('…');
-    cut
 }
 
 #[cfg(test)]

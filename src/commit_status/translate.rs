@@ -14,9 +14,9 @@
 
 use std::collections::HashMap;
 
-use super::request::{DESCRIPTION_MAX, State, Update, cut};
-use crate::cli::client::one_line;
+use super::request::{DESCRIPTION_MAX, State, Update};
 use crate::status::Status;
+use crate::text::{cut, one_line, short_commit as short};
 use crate::transitions::{Transition, TransitionKind};
 
 /// Why a stack's current apply runs.
@@ -190,11 +190,6 @@ impl Translator {
 /// A full commit id: the only thing a forge's status path may carry.
 fn is_commit_id(text: &str) -> bool {
     matches!(text.len(), 40 | 64) && text.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-/// The first 7 hex digits, as forges show commits.
-fn short(sha: &str) -> &str {
-    sha.get(..7).unwrap_or(sha)
 }
 
 #[cfg(test)]

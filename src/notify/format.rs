@@ -71,10 +71,7 @@ impl Severity {
     }
 }
 
-/// The first 7 characters of a commit id, as Git shows it.
-pub fn short(revision: &str) -> &str {
-    revision.get(..7).unwrap_or(revision)
-}
+pub use crate::text::short_commit as short;
 
 impl Message {
     /// How bad the news is.
