@@ -21,7 +21,6 @@ use crate::reconcile::memory::{Memory, StackGuard};
 use crate::reconcile::origin::origin;
 use crate::reconcile::reason::Trigger;
 use crate::stack::DesiredStack;
-use crate::stack::health::StackHealth;
 use crate::stack::snapshot::Snapshot;
 use crate::status::Status;
 
@@ -204,9 +203,7 @@ impl<E: Executor> StackReconciler<E> {
             }
         };
         report.verdict = verdict;
-        report.health = Some(HealthChange::Set(
-            StackHealth::of(Some(desired), fresh).fraction(),
-        ));
+        report.health = Some(HealthChange::of(desired, fresh));
         report
     }
 

@@ -19,7 +19,6 @@ use crate::reconcile::executor::Executor;
 use crate::reconcile::gate::Recall;
 use crate::reconcile::memory::Memory;
 use crate::stack::DesiredStack;
-use crate::stack::health::StackHealth;
 use crate::stack::snapshot::Snapshot;
 use crate::status::{LastResult, Status};
 
@@ -83,9 +82,7 @@ impl Seen {
     /// the last value.
     pub(super) fn health(&self) -> Option<HealthChange> {
         match &self.desired {
-            Some(d) if d.error.is_none() => Some(HealthChange::Set(
-                StackHealth::of(Some(d), &self.containers).fraction(),
-            )),
+            Some(d) if d.error.is_none() => Some(HealthChange::of(d, &self.containers)),
             Some(_) => None,
             None => Some(HealthChange::Remove),
         }

@@ -7,6 +7,7 @@
 use controller::Action;
 
 use super::Failure;
+use crate::docker::state::ContainerInfo;
 use crate::events::{Event, EventBus};
 use crate::history::{self, GateResult, GateVerdict, History, Operation, Run};
 use crate::labels::Synced;
@@ -14,6 +15,8 @@ use crate::metrics::AppMetrics;
 use crate::reconcile::ReconcileError;
 use crate::reconcile::gate::Settled;
 use crate::reconcile::series::GateSeries;
+use crate::stack::DesiredStack;
+use crate::stack::health::StackHealth;
 use crate::status::{LastResult, Outcome, Status, StatusTable};
 use crate::transitions::{Transition, TransitionKind, Transitions};
 
@@ -88,6 +91,14 @@ pub(crate) enum HealthChange {
     Set(f64),
     /// The stack left Git: no series.
     Remove,
+}
+
+impl HealthChange {
+    /// The fraction of `desired`'s services ready among `containers`,
+    /// counted as the API counts it.
+    pub(crate) fn of(desired: &DesiredStack, containers: &[ContainerInfo]) -> Self {
+        Self::Set(StackHealth::of(Some(desired), containers).fraction())
+    }
 }
 
 impl Report {
